@@ -1,0 +1,112 @@
+"""Settings from the environment and the optional `parallax.toml`: named engines, custom perspectives, prices."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .perspectives import BUILTIN, Perspective, parse_custom
+
+MAX_CHARS = int(os.environ.get("PARALLAX_MAX_CHARS", "200000"))
+DEFAULT_TIMEOUT_S = 120.0
+PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+DEFAULT_MODELS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-haiku-4-5"}
+
+
+class ConfigError(ValueError):
+    """The configuration file is wrong; the message says where."""
+
+
+@dataclass(frozen=True)
+class NamedEngine:
+    """An OpenAI-compatible server declared in `[engines.NAME]`: configuration, not code."""
+
+    name: str
+    base_url: str
+    model: str
+    api_key_env: str | None = None
+    price_input: float | None = None
+    price_output: float | None = None
+
+
+@dataclass
+class Config:
+    engines: dict[str, NamedEngine] = field(default_factory=dict)
+    perspectives: dict[str, Perspective] = field(default_factory=lambda: dict(BUILTIN))
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    source: Path | None = None
+
+    def key(self, provider: str) -> str | None:
+        """The provider's API key from the environment (never logged or shown)."""
+        value = self.env.get(PROVIDER_KEYS[provider], "").strip()
+        return value or None
+
+    def configured_providers(self) -> list[str]:
+        return [p for p in PROVIDER_KEYS if self.key(p)]
+
+    def default_engines(self) -> list[str]:
+        """The first configured provider's default model, else the offline reviewer."""
+        providers = self.configured_providers()
+        return [DEFAULT_MODELS[providers[0]]] if providers else ["offline:rules"]
+
+    def price(self, engine_id: str) -> dict[str, float] | None:
+        return self.prices.get(engine_id)
+
+
+def _default_prices() -> dict[str, dict[str, float]]:
+    with open(Path(__file__).with_name("prices.toml"), "rb") as f:
+        return tomllib.load(f)
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read `path`, else $PARALLAX_CONFIG, else ./parallax.toml if it exists."""
+    env = dict(os.environ) if env is None else env
+    config = Config(env=env, prices=_default_prices())
+    chosen = path or env.get("PARALLAX_CONFIG") or ("parallax.toml" if Path("parallax.toml").exists() else None)
+    if not chosen:
+        return config
+    source = Path(chosen)
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {source} not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+    config.source = source
+    for name, spec in (data.get("engines") or {}).items():
+        config.engines[name] = _named_engine(name, spec, source)
+    try:
+        config.perspectives.update(parse_custom(data.get("perspectives") or {}))
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    for engine_id, price in (data.get("prices") or {}).items():
+        config.prices[engine_id] = _price(price, f"{source}: [prices.\"{engine_id}\"]")
+    for named in config.engines.values():
+        if named.price_input is not None and named.price_output is not None:
+            config.prices[named.name] = {"input": named.price_input, "output": named.price_output}
+    return config
+
+
+def _price(value: Any, where: str) -> dict[str, float]:
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), int | float) for k in ("input", "output")):
+        raise ConfigError(f"{where} needs numeric input and output (USD per 1M tokens)")
+    return {"input": float(value["input"]), "output": float(value["output"])}
+
+
+def _named_engine(name: str, spec: Any, source: Path) -> NamedEngine:
+    if ":" in name or "|" in name or "?" in name:
+        raise ConfigError(f"{source}: engine name {name!r} may not contain ':', '|' or '?'")
+    if not isinstance(spec, dict) or not spec.get("base_url") or not spec.get("model"):
+        raise ConfigError(f"{source}: [engines.{name}] needs base_url and model")
+    return NamedEngine(
+        name=name,
+        base_url=str(spec["base_url"]),
+        model=str(spec["model"]),
+        api_key_env=spec.get("api_key_env"),
+        price_input=spec.get("price_input"),
+        price_output=spec.get("price_output"),
+    )

@@ -1,0 +1,77 @@
+"""The engine registry: namespaced ids resolved to engine objects; SDKs are imported only when used."""
+
+from __future__ import annotations
+
+from ..config import PROVIDER_KEYS, Config
+from .base import Engine, Event, Finish, Message, Request, Task, Usage
+
+__all__ = ["Engine", "EngineError", "Event", "Finish", "Message", "Request", "Task", "Usage", "resolve_engine"]
+
+FORMS = (
+    "openai:MODEL (key OPENAI_API_KEY; base URL OPENAI_BASE_URL)",
+    "anthropic:MODEL (key ANTHROPIC_API_KEY; base URL ANTHROPIC_BASE_URL)",
+    "offline:rules (no network, no AI)",
+    "sim:LABEL?latency=S&tokens=N&rate=TPS&fail=error|timeout|truncate|ratelimit&score=X (demo)",
+    "NAME of an [engines.NAME] table in parallax.toml",
+)
+
+
+class EngineError(ValueError):
+    """An engine id that cannot be used; the message says why and what would work."""
+
+
+def valid_forms(config: Config) -> str:
+    named = ", ".join(sorted(config.engines)) or "none configured"
+    return "valid forms: " + "; ".join(FORMS) + f" (named engines: {named})"
+
+
+def resolve_engine(engine_id: str, config: Config) -> Engine:
+    """Build the engine for `engine_id`, or raise EngineError before any call is made."""
+    engine_id = engine_id.strip()
+    prefix, sep, rest = engine_id.partition(":")
+    if not sep:
+        if engine_id in config.engines:
+            return _named(engine_id, config)
+        raise EngineError(f"unknown engine {engine_id!r}; {valid_forms(config)}")
+    if prefix == "offline":
+        if rest != "rules":
+            raise EngineError(f"unknown offline engine {engine_id!r}; the offline reviewer is offline:rules")
+        from .offline import OfflineRulesEngine
+
+        return OfflineRulesEngine()
+    if prefix == "sim":
+        from .sim import SimEngine, parse_sim
+
+        try:
+            return SimEngine(engine_id, parse_sim(rest))
+        except ValueError as exc:
+            raise EngineError(f"{engine_id}: {exc}") from None
+    if prefix in PROVIDER_KEYS:
+        if not rest:
+            raise EngineError(f"{engine_id!r} needs a model name, e.g. {prefix}:MODEL")
+        key = config.key(prefix)
+        if key is None:
+            raise EngineError(f"{engine_id} needs {PROVIDER_KEYS[prefix]} to be set (in the environment or secrets)")
+        try:
+            if prefix == "openai":
+                from .openai_engine import OpenAIEngine
+
+                return OpenAIEngine(engine_id, rest, api_key=key, base_url=config.env.get("OPENAI_BASE_URL") or None)
+            from .anthropic_engine import AnthropicEngine
+
+            return AnthropicEngine(engine_id, rest, api_key=key, base_url=config.env.get("ANTHROPIC_BASE_URL") or None)
+        except ImportError as exc:
+            raise EngineError(f"{engine_id} is unavailable: the {exc.name} package is not installed") from None
+    raise EngineError(f"unknown engine {engine_id!r}; {valid_forms(config)}")
+
+
+def _named(name: str, config: Config) -> Engine:
+    from .openai_engine import OpenAIEngine
+
+    spec = config.engines[name]
+    key = "not-needed"  # local servers ignore the key, but the SDK insists on one
+    if spec.api_key_env:
+        key = config.env.get(spec.api_key_env, "").strip()
+        if not key:
+            raise EngineError(f"engine {name!r} needs {spec.api_key_env} to be set")
+    return OpenAIEngine(name, spec.model, api_key=key, base_url=spec.base_url, provider=name)

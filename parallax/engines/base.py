@@ -1,0 +1,86 @@
+"""The engine contract: one async streaming method per provider; everything else is the runner's job."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the branch is about, for engines that work on the text itself rather than a prompt."""
+
+    kind: Literal["review"]
+    document: str
+    perspective: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """A prompt for one engine call. `schema` asks for structured (JSON) output."""
+
+    system: str
+    messages: tuple[Message, ...]
+    task: Task
+    schema: dict[str, Any] | None = None
+    schema_name: str = "judgement"
+    max_tokens: int = 1500
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How the stream ended: "stop" (complete), "length" (cut off by the token limit)."""
+
+    reason: Literal["stop", "length"]
+
+
+# An engine yields text deltas, and Usage / Finish markers when the provider reports them.
+Event = str | Usage | Finish
+
+
+class Engine(Protocol):
+    engine_id: str  # e.g. "openai:gpt-4o-mini"
+    provider: str  # a human name for messages, e.g. "OpenAI"
+    model: str
+    free: bool  # offline and simulated engines cost nothing
+
+    def stream(self, request: Request) -> AsyncIterator[Event]: ...
+
+
+@dataclass
+class Attempts:
+    count: int = 0
+
+
+# The runner sets a fresh counter per branch; HTTP engines count every request the SDK
+# sends (first try + its own retries) through an httpx event hook running in the branch's task.
+ATTEMPTS: contextvars.ContextVar[Attempts] = contextvars.ContextVar("parallax_attempts")
+
+
+async def count_attempt(_request: Any) -> None:
+    counter = ATTEMPTS.get(None)
+    if counter is not None:
+        counter.count += 1
+
+
+@dataclass
+class EngineInfo:
+    """How an engine id form is described to users (the registry lists these on an unknown id)."""
+
+    form: str
+    description: str
+    examples: list[str] = field(default_factory=list)

@@ -1,0 +1,225 @@
+"""`offline:rules` — a deterministic reviewer made of plain text checks. No network, no model, no AI."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import lru_cache
+
+from ..judgement import Judgement
+from ..results import Finding
+from .base import Event, Finish, Request, Usage
+
+LABEL = "Offline rules — no AI"
+PENALTY = {"critical": 2.5, "major": 1.5, "minor": 0.5}
+MAX_PER_CHECK = 3  # one noisy check must not drown the others
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,5}s?\b")
+_COMMON_ACRONYMS = frozenset(
+    "AI API CEO CFO CPU CSV EU FAQ GPU HR HTML HTTP HTTPS ID IT JSON OK PDF PR Q1 Q2 Q3 Q4 SQL UI UK URL US USA UX "
+    "USD EUR GBP AM PM TV PC OS IP CTO VP KB MB GB TB PB MS RAM SSD".split()
+)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\w|\.\d)")
+_DIGIT = re.compile(r"\d")
+
+
+def _words(pattern: str) -> re.Pattern[str]:
+    return re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
+
+
+_ABSOLUTE = re.compile(
+    _words(r"guarantee[sd]?|always|never fails?|unlimited|forever|risk[- ]free|no risk|lifetime").pattern + r"|\b100 ?%",
+    re.IGNORECASE,
+)
+_WAIVER = _words(
+    r"waive[sd]?|waiver|not (?:be )?liable|no liability|hold harmless|indemnif\w*|at (?:your|their) own risk|"
+    r"without (?:any )?warrant\w*|as is|disclaim\w*"
+)
+_PERPETUAL = _words(r"irrevocabl[ey]|perpetual")
+_HEDGE = _words(r"might|maybe|perhaps|possibly|hopefully|somewhat|we think|we believe|could potentially|sort of")
+_VAGUE = _words(r"etc|various|several|some|many|a lot|soon|significant(?:ly)?")
+_CLAIM = _words(
+    r"faster|slower|quicker|improved?|reduced?|increased?|better|more efficient|lower latency|higher throughput|"
+    r"speeds? up|optimi[sz]ed"
+)
+_VALUE = _words(r"saves?|saving|revenue|profit|cost|benefit|ROI|grow\w*|customers?|value|faster|efficien\w*")
+_AUDIENCE = _words(r"you|your|customers?|users?|teams?|clients?|partners?|developers?|admins?")
+_ACTION = _words(
+    r"contact|sign up|try|upgrade|book|get started|learn more|download|visit|register|buy|subscribe|"
+    r"join|install|update now|call us|reply"
+)
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def _quote(text: str, start: int, end: int, width: int = 50) -> str:
+    """The sentence around a match, clipped to `width` characters each side: an exact substring of the text."""
+    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+    right = min((i for i in (text.find(c, end) for c in ".!?\n") if i >= 0), default=len(text) - 1) + 1
+    if start - left > width:
+        left = text.find(" ", start - width, start) + 1 or start
+    if right - end > width:
+        right = text.rfind(" ", end, end + width) if text.rfind(" ", end, end + width) > 0 else end
+    return text[left:right].strip()
+
+
+@lru_cache(maxsize=1)
+def _hyphenator():  # type: ignore[no-untyped-def]
+    import pyphen  # ships its dictionaries: works offline
+
+    return pyphen.Pyphen(lang="en_US")
+
+
+def flesch_reading_ease(text: str) -> float | None:
+    """Flesch reading ease (higher is easier; 60–70 is plain English). None for text without words."""
+    words = _WORD.findall(text)
+    sentences = _sentences(text)
+    if not words or not sentences:
+        return None
+    hyph = _hyphenator()
+    syllables = sum(len(hyph.positions(w.lower())) + 1 for w in words)
+    return 206.835 - 1.015 * (len(words) / len(sentences)) - 84.6 * (syllables / len(words))
+
+
+Check = Callable[[str], Iterator[Finding]]
+
+
+def _matches(pattern: re.Pattern[str], severity: str, note: Callable[[str], str]) -> Check:
+    def check(text: str) -> Iterator[Finding]:
+        seen: set[str] = set()
+        for m in pattern.finditer(text):
+            key = m.group(0).lower()
+            if key in seen:
+                continue
+            seen.add(key)
+            yield Finding(severity, _quote(text, m.start(), m.end()), note(m.group(0)))
+
+    return check
+
+
+def _readability(text: str) -> Iterator[Finding]:
+    score = flesch_reading_ease(text)
+    if score is not None and score < 30:
+        yield Finding("major", _sentences(text)[0][:120], f"Hard to read (Flesch reading ease {score:.0f}; aim for 50+).")
+
+
+def _long_sentences(text: str) -> Iterator[Finding]:
+    for s in _sentences(text):
+        n = len(_WORD.findall(s))
+        if n > 30:
+            yield Finding("minor", s[:120], f"Long sentence ({n} words); split it.")
+
+
+def _undefined_acronyms(text: str) -> Iterator[Finding]:
+    seen: set[str] = set()
+    for m in _ACRONYM.finditer(text):
+        acronym = m.group(0).rstrip("s") if m.group(0).endswith("s") and len(m.group(0)) > 2 else m.group(0)
+        if acronym in seen or acronym in _COMMON_ACRONYMS or any(c.isdigit() for c in acronym[:1]):
+            continue
+        seen.add(acronym)
+        if f"({acronym})" not in text and not re.search(rf"\b{acronym}\s*\(", text):
+            yield Finding("minor", _quote(text, m.start(), m.end(), 40), f"'{acronym}' is not defined.")
+
+
+def _claims_without_figures(text: str) -> Iterator[Finding]:
+    for s in _sentences(text):
+        m = _CLAIM.search(s)
+        if m and not _DIGIT.search(s):
+            yield Finding("major", s[:120], f"'{m.group(0)}' claims a change without a figure or unit.")
+
+
+def _absent(pattern: re.Pattern[str], severity: str, note: str) -> Check:
+    def check(text: str) -> Iterator[Finding]:
+        if not pattern.search(text):
+            yield Finding(severity, "", note)
+
+    return check
+
+
+def _no_numbers(text: str) -> Iterator[Finding]:
+    if not _DIGIT.search(text):
+        yield Finding("major", "", "No numbers back the message (prices, savings, dates, results).")
+
+
+def _personal_data(text: str) -> Iterator[Finding]:
+    for m in _EMAIL.finditer(text):
+        yield Finding("critical", m.group(0), "Personal data: an e-mail address is exposed.")
+    for m in _PHONE.finditer(text):
+        if sum(c.isdigit() for c in m.group(0)) >= 7:
+            yield Finding("critical", m.group(0).strip(), "Personal data: a phone number is exposed.")
+
+
+# Strength reported when a check finds nothing.
+CHECKS: dict[str, list[tuple[Check, str]]] = {
+    "technical": [
+        (_readability, "Readable."),
+        (_long_sentences, "Sentences are a readable length."),
+        (_undefined_acronyms, "Acronyms are defined."),
+        (_claims_without_figures, "Claims come with figures."),
+        (_matches(_VAGUE, "minor", lambda w: f"Vague wording: '{w}'."), "Wording is specific."),
+    ],
+    "business": [
+        (_absent(_VALUE, "major", "No clear value for the reader (savings, revenue, benefit)."), "States its value."),
+        (_absent(_AUDIENCE, "minor", "No audience is addressed (you, customers, teams)."), "Speaks to its audience."),
+        (_no_numbers, "Backs the message with numbers."),
+        (_absent(_ACTION, "major", "No call to action: what should the reader do next?"), "Ends with a next step."),
+        (_matches(_HEDGE, "minor", lambda w: f"Hedging: '{w}' weakens the message."), "Confident, no hedging."),
+    ],
+    "legal": [
+        (_matches(_ABSOLUTE, "critical", lambda w: f"Absolute promise: '{w}' may be held to the letter."), "No absolute promises."),
+        (_matches(_WAIVER, "major", lambda w: f"Waiver or liability wording: '{w}' — check it is deliberate and enforceable."), "No waiver or liability wording."),
+        (_matches(_PERPETUAL, "minor", lambda w: f"'{w}' terms are hard to undo."), "No perpetual or irrevocable terms."),
+        (_personal_data, "No personal data exposed."),
+    ],
+}
+GENERAL = [
+    (_readability, "Readable."),
+    (_long_sentences, "Sentences are a readable length."),
+    (_matches(_HEDGE, "minor", lambda w: f"Hedging: '{w}'."), "Confident, no hedging."),
+    (_matches(_ABSOLUTE, "major", lambda w: f"Absolute claim: '{w}'."), "No absolute claims."),
+]
+
+
+def review(text: str, perspective: str) -> Judgement:
+    """Run the perspective's checks; the score starts at 10 and loses points per finding by severity."""
+    checks = CHECKS.get(perspective, GENERAL)
+    issues: list[Finding] = []
+    strengths: list[str] = []
+    for check, strength in checks:
+        found = list(check(text))[:MAX_PER_CHECK]
+        issues.extend(found)
+        if not found:
+            strengths.append(strength)
+    score = max(0.0, 10.0 - sum(PENALTY[f.severity] for f in issues))
+    counts = ", ".join(f"{sum(f.severity == s for f in issues)} {s}" for s in PENALTY)
+    ease = flesch_reading_ease(text)
+    scope = "" if perspective in CHECKS else f" No checks specific to '{perspective}': general writing checks used."
+    summary = (
+        f"{LABEL}. {len(issues)} finding(s) ({counts}) from {len(checks)} {perspective} checks"
+        + (f"; Flesch reading ease {ease:.0f}." if ease is not None else ".")
+        + scope
+    )
+    issues.sort(key=lambda f: list(PENALTY).index(f.severity))
+    return Judgement(round(score, 1), summary, strengths, issues, confidence=0.4)
+
+
+class OfflineRulesEngine:
+    engine_id = "offline:rules"
+    provider = "Offline rules"
+    model = "rules"
+    free = True
+
+    async def stream(self, request: Request) -> AsyncIterator[Event]:
+        body = review(request.task.document, request.task.perspective).to_json()
+        # Stream it line by line like any engine, yielding to the loop so siblings interleave.
+        for line in body.splitlines(keepends=True):
+            yield line
+            await asyncio.sleep(0)
+        yield Usage(len(_WORD.findall(request.task.document)), len(body.split()))
+        yield Finish("stop")

@@ -1,0 +1,82 @@
+"""The review graph: START fans out one Send per branch, `run_branch` nodes run in parallel, `aggregate` merges."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from .engines.base import Engine
+from .judgement import review_request
+from .perspectives import Perspective
+from .reducers import reduce
+from .results import Aggregate, BranchResult, BranchSpec
+from .runner import BranchJob, run_branch as run_one
+
+
+class ReviewState(TypedDict, total=False):
+    document: str
+    branches: list[BranchSpec]
+    reducer: str
+    # Branches finish in any order; each result carries its branch id and declared order.
+    results: Annotated[list[BranchResult], operator.add]
+    aggregate: Aggregate
+
+
+class BranchInput(TypedDict):
+    document: str
+    spec: BranchSpec
+
+
+@dataclass
+class RunContext:
+    """What nodes need but the state should not carry: live engine objects, limits, prices, the clock."""
+
+    engines: dict[str, Engine]
+    perspectives: dict[str, Perspective]
+    deadline_s: float
+    run_started: float
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+
+def fan_out(state: ReviewState) -> list[Send]:
+    """One Send per branch: each `run_branch` gets only its own small input."""
+    return [Send("run_branch", {"document": state["document"], "spec": spec}) for spec in state["branches"]]
+
+
+async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    spec = state["spec"]
+    job = BranchJob(
+        spec=spec,
+        request=review_request(state["document"], ctx.perspectives[spec.perspective]),
+        engine=ctx.engines[spec.engine],
+        deadline_s=ctx.deadline_s,
+        run_started=ctx.run_started,
+        price=ctx.prices.get(spec.engine),
+        secrets=ctx.secrets,
+    )
+    writer = get_stream_writer()
+    return {"results": [await run_one(job, writer)]}
+
+
+def aggregate(state: ReviewState) -> dict[str, Any]:
+    return {"aggregate": reduce(state.get("results", []), state.get("reducer", "mean"))}
+
+
+def build_review_graph() -> CompiledStateGraph:
+    builder = StateGraph(ReviewState, context_schema=RunContext)
+    builder.add_node("run_branch", run_branch, input_schema=BranchInput)  # type: ignore[call-overload]
+    # defer: wait for every branch, however long each takes, and aggregate once.
+    builder.add_node("aggregate", aggregate, defer=True)
+    builder.add_conditional_edges(START, fan_out, ["run_branch"])
+    builder.add_edge("run_branch", "aggregate")
+    builder.add_edge("aggregate", END)
+    return builder.compile()

@@ -1,0 +1,91 @@
+"""Reducers: pure functions that merge branch results into one aggregate, registered by name."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+
+from .results import Aggregate, BranchResult
+
+Reducer = Callable[[Sequence[BranchResult]], Aggregate]
+REDUCERS: dict[str, Reducer] = {}
+
+
+def reducer(name: str) -> Callable[[Callable[[list[BranchResult]], tuple[float, str]]], Reducer]:
+    """Register `fn(scored results) -> (score, formula)`; the wrapper handles failures and counts."""
+
+    def register(fn: Callable[[list[BranchResult]], tuple[float, str]]) -> Reducer:
+        def reduce(results: Sequence[BranchResult]) -> Aggregate:
+            # Declared order, whatever order the branches arrived in.
+            ordered = sorted(results, key=lambda r: r.order)
+            scored = [r for r in ordered if r.ok]
+            n_ok, n_total = len(scored), len(ordered)
+            if not scored:
+                return Aggregate(name, None, 0, n_total, None, f"no branch succeeded (0 of {n_total})")
+            value, formula = fn(scored)
+            scores = [_score(r) for r in scored]
+            return Aggregate(name, round(value, 4), n_ok, n_total, round(max(scores) - min(scores), 4), formula)
+
+        reduce.__name__ = f"reduce_{name}"
+        reduce.__doc__ = fn.__doc__
+        REDUCERS[name] = reduce
+        return reduce
+
+    return register
+
+
+def _score(r: BranchResult) -> float:
+    assert r.score is not None
+    return r.score
+
+
+def _list(results: list[BranchResult]) -> str:
+    return ", ".join(f"{_score(r):g}" for r in results)
+
+
+@reducer("mean")
+def _mean(results: list[BranchResult]) -> tuple[float, str]:
+    """Arithmetic mean of the successful branches."""
+    value = statistics.fmean(_score(r) for r in results)
+    return value, f"mean({_list(results)}) = {value:.2f}"
+
+
+@reducer("weighted")
+def _weighted(results: list[BranchResult]) -> tuple[float, str]:
+    """Mean weighted by each perspective's weight."""
+    total = sum(r.weight for r in results)
+    if total <= 0:
+        value = statistics.fmean(_score(r) for r in results)
+        return value, f"mean({_list(results)}) = {value:.2f} (all weights were 0)"
+    value = sum(_score(r) * r.weight for r in results) / total
+    terms = " + ".join(f"{_score(r):g}×{r.weight:g}" for r in results)
+    return value, f"({terms}) / {total:g} = {value:.2f}"
+
+
+@reducer("median")
+def _median(results: list[BranchResult]) -> tuple[float, str]:
+    """Median: robust to one outlying branch."""
+    value = statistics.median(_score(r) for r in results)
+    return value, f"median({_list(results)}) = {value:.2f}"
+
+
+@reducer("min")
+def _min(results: list[BranchResult]) -> tuple[float, str]:
+    """The harshest branch: a text is only as good as its weakest perspective."""
+    value = min(_score(r) for r in results)
+    return value, f"min({_list(results)}) = {value:.2f}"
+
+
+@reducer("max")
+def _max(results: list[BranchResult]) -> tuple[float, str]:
+    """The most favourable branch."""
+    value = max(_score(r) for r in results)
+    return value, f"max({_list(results)}) = {value:.2f}"
+
+
+def reduce(results: Sequence[BranchResult], method: str) -> Aggregate:
+    """Apply the reducer registered under `method`."""
+    try:
+        return REDUCERS[method](results)
+    except KeyError:
+        raise ValueError(f"unknown reducer {method!r}; choose one of: {', '.join(REDUCERS)}") from None

@@ -1,0 +1,92 @@
+"""The data a run produces: what a branch is asked to do, what it returned, and the aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "error", "timeout", "truncated", "cancelled"]
+STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "truncated", "cancelled")
+SEVERITIES = ("critical", "major", "minor")
+
+
+@dataclass(frozen=True)
+class BranchSpec:
+    """One branch of a run: a perspective reviewed by an engine, in declared order."""
+
+    branch_id: str
+    order: int
+    perspective: str
+    engine: str
+    weight: float = 1.0
+
+
+@dataclass
+class Finding:
+    """One issue a judge found, quoting the text it is about."""
+
+    severity: str
+    quote: str
+    note: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class BranchResult:
+    """What one branch returned. A failure is a status, never an exception; partial text is kept."""
+
+    branch_id: str
+    order: int
+    engine: str
+    perspective: str
+    weight: float = 1.0
+    status: Status = "ok"
+    score: float | None = None
+    text: str = ""
+    error: str | None = None
+    summary: str = ""
+    strengths: list[str] = field(default_factory=list)
+    issues: list[Finding] = field(default_factory=list)
+    confidence: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    retries: int = 0
+    # Seconds since the run started: when the branch began, saw its first token, ended.
+    started_s: float | None = None
+    first_token_s: float | None = None
+    ended_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.score is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["issues"] = [f.to_dict() for f in self.issues]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BranchResult:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["issues"] = [Finding(**f) for f in known.get("issues", [])]
+        return cls(**known)
+
+
+@dataclass
+class Aggregate:
+    """The branches merged by one reducer. `score` is None when no branch succeeded."""
+
+    method: str
+    score: float | None
+    n_ok: int
+    n_total: int
+    spread: float | None
+    formula: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

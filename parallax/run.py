@@ -1,0 +1,173 @@
+"""Planning a run (all validation, before any call) and streaming it: the one entry point for CLI and UI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .config import PROVIDER_KEYS, Config
+from .documents import InputError, check_document
+from .engines import EngineError, resolve_engine
+from .engines.base import Engine
+from .graph import RunContext, build_review_graph
+from .reducers import REDUCERS, reduce
+from .results import Aggregate, BranchResult, BranchSpec
+from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted
+
+
+@dataclass
+class RunPlan:
+    """A validated run: nothing in it can fail as bad input any more."""
+
+    document: str
+    branches: list[BranchSpec]
+    engines: dict[str, Engine]
+    config: Config
+    reducer: str = "mean"
+    concurrency: int | None = None
+    timeout_s: float = 120.0
+    mode: str = "review"
+    run_id: str = field(default_factory=lambda: new_run_id())
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def plan_review(
+    document: str,
+    config: Config,
+    perspectives: Sequence[str] = (),
+    engines: Sequence[str] = (),
+    reducer: str = "mean",
+    concurrency: int | None = None,
+    timeout_s: float = 120.0,
+) -> RunPlan:
+    """Check everything a user chose; raise InputError with one clear sentence when something is wrong."""
+    check_document(document)
+    names = list(dict.fromkeys(perspectives or ["technical", "business", "legal"]))
+    unknown = [n for n in names if n not in config.perspectives]
+    if unknown:
+        raise InputError(f"unknown perspective {unknown[0]!r}; choose from: {', '.join(config.perspectives)}")
+    if reducer not in REDUCERS:
+        raise InputError(f"unknown reducer {reducer!r}; choose one of: {', '.join(REDUCERS)}")
+    if concurrency is not None and concurrency < 1:
+        raise InputError("concurrency must be at least 1")
+    if not timeout_s > 0:
+        raise InputError("the timeout must be more than 0 seconds")
+    engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_engines())))
+    built: dict[str, Engine] = {}
+    for engine_id in engine_ids:
+        try:
+            built[engine_id] = resolve_engine(engine_id, config)
+        except EngineError as exc:
+            raise InputError(str(exc)) from None
+    branches = [
+        BranchSpec(f"{p}@{e}", i, p, e, config.perspectives[p].weight)
+        for i, (p, e) in enumerate((p, e) for p in names for e in engine_ids)
+    ]
+    return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s)
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    aggregate: Aggregate
+    wall_ms: float
+
+
+RunEvent = BranchEvent | RunFinished
+
+
+@dataclass
+class RunOutcome:
+    """Everything a run produced, as the UI, exports and storage see it. Built up event by event."""
+
+    run_id: str
+    mode: str
+    reducer: str
+    branches: list[BranchSpec]
+    results: dict[str, BranchResult] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)  # live text of unfinished branches
+    arrival: list[str] = field(default_factory=list)  # branch ids in the order they finished
+    started: set[str] = field(default_factory=set)
+    aggregate: Aggregate | None = None
+    wall_ms: float | None = None
+
+    def apply(self, event: RunEvent) -> None:
+        if isinstance(event, BranchStarted):
+            self.started.add(event.branch_id)
+        elif isinstance(event, BranchDelta):
+            self.texts[event.branch_id] = self.texts.get(event.branch_id, "") + event.text
+        elif isinstance(event, BranchRestarted):
+            self.texts[event.branch_id] = ""
+        elif isinstance(event, BranchFinished):
+            self.results[event.result.branch_id] = event.result
+            self.arrival.append(event.result.branch_id)
+        elif isinstance(event, RunFinished):
+            self.aggregate, self.wall_ms = event.aggregate, event.wall_ms
+
+    def cancel_unfinished(self) -> None:
+        """After a stop: every branch without a result is recorded as cancelled, its partial text kept."""
+        for spec in self.branches:
+            if spec.branch_id not in self.results:
+                self.results[spec.branch_id] = BranchResult(
+                    spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight,
+                    status="cancelled", text=self.texts.get(spec.branch_id, ""),
+                    error="cancelled before it finished" if spec.branch_id in self.started else "cancelled before it started",
+                )
+        self.aggregate = reduce(self.ordered(), self.reducer)
+
+    def ordered(self) -> list[BranchResult]:
+        return sorted(self.results.values(), key=lambda r: r.order)
+
+
+def _secrets(config: Config) -> tuple[str, ...]:
+    names = set(PROVIDER_KEYS.values()) | {e.api_key_env for e in config.engines.values() if e.api_key_env}
+    return tuple(v for n in names if (v := config.env.get(n or "")))
+
+
+async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
+    """Run the plan through the graph, yielding branch events as they happen, then RunFinished.
+
+    Closing this generator (or cancelling its consumer) cancels every in-flight provider call.
+    """
+    graph = build_review_graph()
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    wall0 = time.perf_counter()
+    context = RunContext(
+        engines=plan.engines,
+        perspectives=plan.config.perspectives,
+        deadline_s=plan.timeout_s,
+        run_started=t0,
+        prices=plan.config.prices,
+        secrets=_secrets(plan.config),
+    )
+    config = {"max_concurrency": plan.concurrency} if plan.concurrency else {}
+    state = {"document": plan.document, "branches": plan.branches, "reducer": plan.reducer}
+    stream = graph.astream(state, config=config, context=context, stream_mode=["custom", "updates"])  # type: ignore[arg-type]
+    async with contextlib.aclosing(stream):
+        async for mode, chunk in stream:
+            if mode == "custom":
+                yield chunk
+            elif isinstance(chunk, dict) and "aggregate" in chunk:
+                yield RunFinished(chunk["aggregate"]["aggregate"], round((time.perf_counter() - wall0) * 1000, 1))
+
+
+async def execute(plan: RunPlan, on_event=None) -> RunOutcome:  # type: ignore[no-untyped-def]
+    """Run to the end, collecting an outcome; `on_event` sees every event (for progress)."""
+    outcome = RunOutcome(plan.run_id, plan.mode, plan.reducer, plan.branches)
+    try:
+        async for event in stream_run(plan):
+            outcome.apply(event)
+            if on_event is not None:
+                on_event(event, outcome)
+    except asyncio.CancelledError:
+        outcome.cancel_unfinished()
+        raise
+    return outcome
