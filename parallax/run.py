@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -98,6 +98,10 @@ class RunOutcome:
     aggregate: Aggregate | None = None
     wall_ms: float | None = None
 
+    @classmethod
+    def for_plan(cls, plan: RunPlan) -> RunOutcome:
+        return cls(plan.run_id, plan.mode, plan.reducer, plan.branches)
+
     def apply(self, event: RunEvent) -> None:
         if isinstance(event, BranchStarted):
             self.started.add(event.branch_id)
@@ -159,9 +163,15 @@ async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
                 yield RunFinished(chunk["aggregate"]["aggregate"], round((time.perf_counter() - wall0) * 1000, 1))
 
 
-async def execute(plan: RunPlan, on_event=None) -> RunOutcome:  # type: ignore[no-untyped-def]
-    """Run to the end, collecting an outcome; `on_event` sees every event (for progress)."""
-    outcome = RunOutcome(plan.run_id, plan.mode, plan.reducer, plan.branches)
+OnEvent = Callable[[RunEvent, "RunOutcome"], object]
+
+
+async def execute(plan: RunPlan, on_event: OnEvent | None = None, outcome: RunOutcome | None = None) -> RunOutcome:
+    """Run to the end, collecting into `outcome`; `on_event` sees every event (for progress).
+
+    If the run is cancelled, `outcome` keeps what finished and records the rest as cancelled.
+    """
+    outcome = outcome or RunOutcome.for_plan(plan)
     try:
         async for event in stream_run(plan):
             outcome.apply(event)

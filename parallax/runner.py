@@ -88,10 +88,13 @@ def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: 
             text = f"request rejected (HTTP {code})" + (f": {message}" if message else "")
     elif "Timeout" in name:
         text = "the server stopped responding"
-    elif name in ("APIConnectionError", "ConnectError", "ConnectTimeout"):
-        text = f"could not connect after {tried}" if "Connect" in name or not str(exc) else "connection failed"
-    elif name in ("RemoteProtocolError", "ReadError", "WriteError", "IncompleteRead"):
-        text = "connection dropped mid-stream"
+    elif name in ("ConnectError", "RemoteProtocolError", "ReadError", "WriteError", "APIConnectionError"):
+        # The SDKs wrap transport errors; the cause says whether we never connected or were cut off.
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else name
+        if "Connect" in cause:
+            text = f"could not connect after {tried}"
+        else:
+            text = "connection dropped mid-stream"
     elif isinstance(exc, json.JSONDecodeError) or name == "APIResponseValidationError":
         text = "the stream contained malformed data"
     elif name == "APIError":

@@ -1,0 +1,1 @@
+"""Parallax: run one text through several independent AI branches at once and compare what comes back."""

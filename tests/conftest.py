@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from parallax.config import Config, load_config
+from parallax.run import RunOutcome, execute, plan_review
+from tests.fakes.provider_server import FakeProviders
+
+OPENAI_KEY = "sk-test-openai-0123456789abcdefghijklmnop"
+ANTHROPIC_KEY = "sk-ant-test-0123456789abcdefghijklmnop"
+DOCUMENT = "Version 2.1 cuts start-up time from 4 s to 1 s. Contact sales to upgrade."
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProviders]:
+    server = FakeProviders()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def config(fake: FakeProviders) -> Config:
+    return load_config(env={
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": fake.openai_url,
+        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+        "ANTHROPIC_BASE_URL": fake.anthropic_url,
+    })
+
+
+def run(config: Config, engines: Sequence[str], perspectives: Sequence[str] = ("technical",),
+        timeout_s: float = 20, concurrency: int | None = None, document: str = DOCUMENT) -> RunOutcome:
+    plan = plan_review(document, config, perspectives, engines, timeout_s=timeout_s, concurrency=concurrency)
+    return asyncio.run(execute(plan))
+
+
+def only(outcome: RunOutcome):  # type: ignore[no-untyped-def]
+    (result,) = outcome.ordered()
+    return result

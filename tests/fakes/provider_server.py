@@ -1,0 +1,266 @@
+"""A loopback server speaking OpenAI Chat Completions and Anthropic Messages SSE, with injectable faults.
+
+Tests drive the real SDKs against it. Each model name has a queue of scripted replies
+(`enqueue`); an empty queue answers with a valid judgement.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_JUDGEMENT = {
+    "summary": "Fake provider review.",
+    "strengths": ["clear"],
+    "issues": [{"severity": "minor", "quote": "text", "note": "fake note"}],
+    "score": 7,
+    "confidence": 0.8,
+}
+
+
+@dataclass
+class Reply:
+    """One scripted answer. kind: ok | status | drop | stall | no_final | bad_json | error_event | length."""
+
+    kind: str = "ok"
+    text: str | None = None  # body text; defaults to DEFAULT_JUDGEMENT as JSON
+    chunks: int = 8
+    delay: float = 0.0  # seconds between chunks
+    status: int = 200
+    body: str | bytes = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    after: int = 2  # chunks sent before a fault
+    usage: tuple[int, int] = (120, 40)
+
+
+def ok(text: str | None = None, **kw: Any) -> Reply:
+    return Reply("ok", text=text, **kw)
+
+
+def status(code: int, body: str | bytes | dict[str, Any] = "", headers: dict[str, str] | None = None) -> Reply:
+    raw = json.dumps(body) if isinstance(body, dict) else body
+    return Reply("status", status=code, body=raw, headers=headers or {})
+
+
+def fault(kind: str, after: int = 2, **kw: Any) -> Reply:
+    return Reply(kind, after=after, **kw)
+
+
+class FakeProviders:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queues: dict[str, list[Reply]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.active = 0
+        self.max_active = 0
+        self.disconnects = 0  # streams the client closed before we finished
+        self.stop_event = threading.Event()
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def openai_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def anthropic_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def enqueue(self, model: str, *replies: Reply) -> None:
+        with self._lock:
+            self._queues.setdefault(model, []).extend(replies)
+
+    def next_reply(self, model: str) -> Reply:
+        with self._lock:
+            queue = self._queues.get(model)
+            return queue.pop(0) if queue else Reply()
+
+    def calls(self, model: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if model is None or r["model"] == model)
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fake: FakeProviders
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        fake = self.fake
+        with fake._lock:
+            fake.requests.append({"path": self.path, "model": body.get("model"), "body": body, "headers": dict(self.headers)})
+            fake.active += 1
+            fake.max_active = max(fake.max_active, fake.active)
+        try:
+            reply = fake.next_reply(body.get("model", ""))
+            if reply.kind == "status":
+                self._send_status(reply)
+            elif self.path.endswith("/chat/completions"):
+                self._stream(reply, _OpenAIFormat(body))
+            elif self.path.endswith("/messages"):
+                self._stream(reply, _AnthropicFormat(body))
+            else:
+                self._send_status(status(404, {"error": {"message": "not found"}}))
+        except (BrokenPipeError, ConnectionResetError):
+            with fake._lock:
+                fake.disconnects += 1
+            self.close_connection = True
+        finally:
+            with fake._lock:
+                fake.active -= 1
+
+    def _send_status(self, reply: Reply) -> None:
+        data = reply.body.encode() if isinstance(reply.body, str) else reply.body
+        self.send_response(reply.status)
+        is_json = data.startswith(b"{")
+        self.send_header("content-type", "application/json" if is_json else "text/html")
+        self.send_header("content-length", str(len(data)))
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _chunk(self, data: str) -> None:
+        raw = data.encode()
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
+        self.wfile.flush()
+
+    def _stream(self, reply: Reply, fmt: _Format) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        text = reply.text if reply.text is not None else json.dumps(DEFAULT_JUDGEMENT)
+        n = max(1, reply.chunks)
+        pieces = [text[round(i * len(text) / n): round((i + 1) * len(text) / n)] for i in range(n)]
+        self._chunk(fmt.start(reply))
+        for i, piece in enumerate(pieces):
+            if reply.kind in ("drop", "stall", "no_final", "bad_json", "error_event") and i == reply.after:
+                return self._fault(reply, fmt)
+            if reply.delay:
+                time.sleep(reply.delay)
+            self._chunk(fmt.delta(piece))
+        self._chunk(fmt.end(reply))
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _fault(self, reply: Reply, fmt: _Format) -> None:
+        if reply.kind == "drop":
+            # Abort the connection mid-body: RST, no terminating chunk.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+        elif reply.kind == "stall":
+            # Keep the connection open, sending only SSE comments, until the client goes away.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not self.fake.stop_event.is_set():
+                self._chunk(": keep-alive\n\n")
+                time.sleep(0.05)
+            self.close_connection = True
+        elif reply.kind == "no_final":
+            self.wfile.write(b"0\r\n\r\n")  # a clean end, without the provider's final event
+        elif reply.kind == "bad_json":
+            self._chunk(fmt.event_line("content_block_delta") + "data: {not json\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+        elif reply.kind == "error_event":
+            self._chunk(fmt.error("Overloaded"))
+            self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+
+class _Format:
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.request = request
+        self.model = request.get("model", "")
+
+    def start(self, reply: Reply) -> str:
+        raise NotImplementedError
+
+    def delta(self, text: str) -> str:
+        raise NotImplementedError
+
+    def end(self, reply: Reply) -> str:
+        raise NotImplementedError
+
+    def error(self, message: str) -> str:
+        raise NotImplementedError
+
+    def event_line(self, name: str) -> str:
+        return ""
+
+
+def _sse(data: Any, event: str | None = None) -> str:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(data)}\n\n"
+
+
+class _OpenAIFormat(_Format):
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": self.model,
+                "choices": choices, **extra}
+
+    def start(self, reply: Reply) -> str:
+        return _sse(self._chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
+
+    def delta(self, text: str) -> str:
+        return _sse(self._chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}]))
+
+    def end(self, reply: Reply) -> str:
+        reason = "length" if reply.kind == "length" else "stop"
+        out = _sse(self._chunk([{"index": 0, "delta": {}, "finish_reason": reason}]))
+        if (self.request.get("stream_options") or {}).get("include_usage"):
+            p, c = reply.usage
+            out += _sse(self._chunk([], usage={"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}))
+        return out + "data: [DONE]\n\n"
+
+    def error(self, message: str) -> str:
+        return _sse({"error": {"message": message, "type": "server_error"}})
+
+
+class _AnthropicFormat(_Format):
+    def event_line(self, name: str) -> str:
+        return f"event: {name}\n"
+
+    def start(self, reply: Reply) -> str:
+        message = {"id": "msg_fake", "type": "message", "role": "assistant", "content": [], "model": self.model,
+                   "stop_reason": None, "stop_sequence": None,
+                   "usage": {"input_tokens": reply.usage[0], "output_tokens": 1}}
+        self.tool = bool(self.request.get("tools"))
+        block = ({"type": "tool_use", "id": "toolu_fake", "name": self.request["tools"][0]["name"], "input": {}}
+                 if self.tool else {"type": "text", "text": ""})
+        return (_sse({"type": "message_start", "message": message}, "message_start")
+                + _sse({"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start")
+                + _sse({"type": "ping"}, "ping"))
+
+    def delta(self, text: str) -> str:
+        delta = {"type": "input_json_delta", "partial_json": text} if self.tool else {"type": "text_delta", "text": text}
+        return _sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
+
+    def end(self, reply: Reply) -> str:
+        reason = "max_tokens" if reply.kind == "length" else ("tool_use" if self.tool else "end_turn")
+        return (_sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+                + _sse({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": None},
+                        "usage": {"output_tokens": reply.usage[1]}}, "message_delta")
+                + _sse({"type": "message_stop"}, "message_stop"))
+
+    def error(self, message: str) -> str:
+        return _sse({"type": "error", "error": {"type": "overloaded_error", "message": message}}, "error")
