@@ -18,9 +18,13 @@ from .runner import BranchFinished, BranchRestarted, BranchStarted
 EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+class _UsageError(Exception):
+    pass
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"parallax: {message} (see --help)\n")
+        raise _UsageError(f"{message} (see --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,7 +118,11 @@ def write_exports(outcome: RunOutcome, json_path: str | None, csv_path: str | No
 def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as exc:
+        print(f"parallax: {exc}", file=err)
+        return EXIT_BAD_INPUT
     try:
         config = load_config(args.config)
         text = read_input(args.file, stdin)
