@@ -32,14 +32,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     review = sub.add_parser("review", help="review a text from several perspectives with one or more engines")
     review.add_argument("file", nargs="?", help="a UTF-8 text file, or - for standard input")
-    review.add_argument("--perspective", "-p", action="append", default=[], metavar="NAME",
-                        help="technical, business, legal or a custom one (repeatable; default: the three built-ins)")
-    review.add_argument("--engine", "-e", action="append", default=[], metavar="ID",
-                        help="e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, offline:rules, sim:demo (repeatable)")
+    review.add_argument(
+        "--perspective",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="technical, business, legal or a custom one (repeatable; default: the three built-ins)",
+    )
+    review.add_argument(
+        "--engine",
+        "-e",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, offline:rules, sim:demo (repeatable)",
+    )
     review.add_argument("--reducer", default="mean", choices=sorted(REDUCERS), help="how branch scores merge")
     review.add_argument("--concurrency", type=int, metavar="N", help="at most N branches at once (default: all)")
-    review.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
-                        help=f"wall-clock deadline per branch in seconds (default {DEFAULT_TIMEOUT_S:g})")
+    review.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"wall-clock deadline per branch in seconds (default {DEFAULT_TIMEOUT_S:g})",
+    )
     review.add_argument("--config", metavar="PATH", help="parallax.toml with named engines, perspectives, prices")
     review.add_argument("--json", metavar="PATH", help="write the full result as JSON")
     review.add_argument("--csv", metavar="PATH", help="write one row per branch as CSV")
@@ -50,7 +67,9 @@ def read_input(file: str | None, stdin: TextIO) -> str:
     if file in (None, "-"):
         if file is None and stdin.isatty():
             raise InputError("give a FILE to review, or pipe text on standard input (-)")
-        return decode_document(stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode(), "standard input")
+        return decode_document(
+            stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode(), "standard input"
+        )
     path = Path(file)
     try:
         data = path.read_bytes()
@@ -72,8 +91,12 @@ def _progress(err: TextIO, total: int) -> callable:  # type: ignore[valid-type]
         elif isinstance(event, BranchFinished):
             r = event.result
             detail = f"score {r.score:g}" if r.score is not None else (r.error or "")
-            print(f"  [{len(outcome.results)}/{total}] {r.status:<9} {r.branch_id}  {detail}  ({(r.latency_ms or 0) / 1000:.1f} s)",
-                  file=err, flush=True)
+            print(
+                f"  [{len(outcome.results)}/{total}] {r.status:<9} {r.branch_id}  {detail}"
+                f"  ({(r.latency_ms or 0) / 1000:.1f} s)",
+                file=err,
+                flush=True,
+            )
 
     return on_event
 
@@ -87,18 +110,28 @@ def summary_table(outcome: RunOutcome) -> str:
     rows = [header]
     for r in outcome.ordered():
         tokens = "-" if r.output_tokens is None else f"{_fmt(r.input_tokens)}/{r.output_tokens}"
-        rows.append((
-            r.perspective, r.engine, r.status, _fmt(r.score),
-            _fmt(r.latency_ms and r.latency_ms / 1000, ".2f"), _fmt(r.ttft_ms and r.ttft_ms / 1000, ".2f"),
-            tokens, _fmt(r.cost_usd, ".6f"), str(r.retries),
-        ))
+        rows.append(
+            (
+                r.perspective,
+                r.engine,
+                r.status,
+                _fmt(r.score),
+                _fmt(r.latency_ms and r.latency_ms / 1000, ".2f"),
+                _fmt(r.ttft_ms and r.ttft_ms / 1000, ".2f"),
+                tokens,
+                _fmt(r.cost_usd, ".6f"),
+                str(r.retries),
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     a = outcome.aggregate
     if a is not None:
         score = "none (no branch succeeded)" if a.score is None else f"{a.score:.2f}"
-        lines.append(f"\naggregate ({a.method}): {score} — {a.n_ok} of {a.n_total} succeeded"
-                     + (f", spread {a.spread:g}" if a.spread is not None else ""))
+        lines.append(
+            f"\naggregate ({a.method}): {score} — {a.n_ok} of {a.n_total} succeeded"
+            + (f", spread {a.spread:g}" if a.spread is not None else "")
+        )
         lines.append(f"formula: {a.formula}")
     for r in outcome.ordered():
         if r.error:
@@ -115,8 +148,9 @@ def write_exports(outcome: RunOutcome, json_path: str | None, csv_path: str | No
         Path(csv_path).write_text(to_csv(outcome), encoding="utf-8", newline="")
 
 
-def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None,
-         err: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
     try:
         args = build_parser().parse_args(argv)
@@ -126,8 +160,9 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
     try:
         config = load_config(args.config)
         text = read_input(args.file, stdin)
-        plan: RunPlan = plan_review(text, config, args.perspective, args.engine, args.reducer,
-                                    args.concurrency, args.timeout)
+        plan: RunPlan = plan_review(
+            text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout
+        )
     except (InputError, ConfigError) as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT

@@ -84,7 +84,7 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     for engine_id, price in (data.get("prices") or {}).items():
-        config.prices[engine_id] = _price(price, f"{source}: [prices.\"{engine_id}\"]")
+        config.prices[engine_id] = _price(price, f'{source}: [prices."{engine_id}"]')
     for named in config.engines.values():
         if named.price_input is not None and named.price_output is not None:
             config.prices[named.name] = {"input": named.price_input, "output": named.price_output}

@@ -10,8 +10,19 @@ from typing import Any
 from .run import RunOutcome
 
 BRANCH_FIELDS = (
-    "branch_id", "engine", "perspective", "status", "score", "text", "error",
-    "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd", "retries",
+    "branch_id",
+    "engine",
+    "perspective",
+    "status",
+    "score",
+    "text",
+    "error",
+    "latency_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "retries",
 )
 AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_total", "spread")
 CSV_COLUMNS = ("run_id", "mode", *BRANCH_FIELDS, *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
@@ -30,7 +41,9 @@ def to_dict(outcome: RunOutcome) -> dict[str, Any]:
     branches = []
     for r in outcome.ordered():
         data = r.to_dict()
-        branches.append({**{k: data[k] for k in BRANCH_FIELDS}, **{k: v for k, v in data.items() if k not in BRANCH_FIELDS}})
+        branches.append(
+            {**{k: data[k] for k in BRANCH_FIELDS}, **{k: v for k, v in data.items() if k not in BRANCH_FIELDS}}
+        )
     return {
         "run_id": outcome.run_id,
         "mode": outcome.mode,

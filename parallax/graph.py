@@ -17,7 +17,8 @@ from .judgement import review_request
 from .perspectives import Perspective
 from .reducers import reduce
 from .results import Aggregate, BranchResult, BranchSpec
-from .runner import BranchJob, run_branch as run_one
+from .runner import BranchJob
+from .runner import run_branch as run_one
 
 
 class ReviewState(TypedDict, total=False):
@@ -67,11 +68,12 @@ async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[s
     return {"results": [await run_one(job, writer)]}
 
 
-def aggregate(state: ReviewState) -> dict[str, Any]:
+async def aggregate(state: ReviewState) -> dict[str, Any]:
+    # async: a sync node would hop through the thread pool for a few microseconds of work
     return {"aggregate": reduce(state.get("results", []), state.get("reducer", "mean"))}
 
 
-def build_review_graph() -> CompiledStateGraph:
+def build_review_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     builder = StateGraph(ReviewState, context_schema=RunContext)
     builder.add_node("run_branch", run_branch, input_schema=BranchInput)  # type: ignore[call-overload]
     # defer: wait for every branch, however long each takes, and aggregate once.

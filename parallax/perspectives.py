@@ -60,7 +60,5 @@ def parse_custom(table: dict[str, Any]) -> dict[str, Perspective]:
         weight = spec.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise ValueError(f"perspective {name!r}: weight must be a number ≥ 0")
-        found[name] = Perspective(
-            name, str(spec.get("description", name)), str(spec["rubric"]).strip(), float(weight)
-        )
+        found[name] = Perspective(name, str(spec.get("description", name)), str(spec["rubric"]).strip(), float(weight))
     return found

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
 
 from .config import PROVIDER_KEYS, Config
 from .documents import InputError, check_document
@@ -36,7 +40,7 @@ class RunPlan:
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 def plan_review(
@@ -120,14 +124,27 @@ class RunOutcome:
         for spec in self.branches:
             if spec.branch_id not in self.results:
                 self.results[spec.branch_id] = BranchResult(
-                    spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight,
-                    status="cancelled", text=self.texts.get(spec.branch_id, ""),
-                    error="cancelled before it finished" if spec.branch_id in self.started else "cancelled before it started",
+                    spec.branch_id,
+                    spec.order,
+                    spec.engine,
+                    spec.perspective,
+                    spec.weight,
+                    status="cancelled",
+                    text=self.texts.get(spec.branch_id, ""),
+                    error="cancelled before it finished"
+                    if spec.branch_id in self.started
+                    else "cancelled before it started",
                 )
         self.aggregate = reduce(self.ordered(), self.reducer)
 
     def ordered(self) -> list[BranchResult]:
         return sorted(self.results.values(), key=lambda r: r.order)
+
+
+@functools.cache
+def _review_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compiled once per process: a compiled graph holds no run state and is safe to reuse."""
+    return build_review_graph()
 
 
 def _secrets(config: Config) -> tuple[str, ...]:
@@ -140,7 +157,7 @@ async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
 
     Closing this generator (or cancelling its consumer) cancels every in-flight provider call.
     """
-    graph = build_review_graph()
+    graph = _review_graph()
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     wall0 = time.perf_counter()
@@ -154,7 +171,7 @@ async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
     )
     config = {"max_concurrency": plan.concurrency} if plan.concurrency else {}
     state = {"document": plan.document, "branches": plan.branches, "reducer": plan.reducer}
-    stream = graph.astream(state, config=config, context=context, stream_mode=["custom", "updates"])  # type: ignore[arg-type]
+    stream = graph.astream(state, config=config, context=context, stream_mode=["custom", "updates"])  # type: ignore[call-overload]
     async with contextlib.aclosing(stream):
         async for mode, chunk in stream:
             if mode == "custom":

@@ -152,7 +152,10 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                         finish = event
                 text = "".join(parts)
                 if finish is None:
-                    result.status, result.error = "truncated", f"{engine.provider}: the stream ended before its final event"
+                    result.status, result.error = (
+                        "truncated",
+                        f"{engine.provider}: the stream ended before its final event",
+                    )
                 elif finish.reason == "length":
                     result.status, result.error = "truncated", f"{engine.provider}: cut off at the token limit"
                 elif job.parse is None:
@@ -218,4 +221,3 @@ def _finish(
         result.cost_usd = round((usage_in * job.price["input"] + usage_out * job.price["output"]) / 1e6, 8)
     if result.status != "ok":
         result.score = None
-

@@ -23,16 +23,24 @@ def fake() -> Iterator[FakeProviders]:
 
 @pytest.fixture
 def config(fake: FakeProviders) -> Config:
-    return load_config(env={
-        "OPENAI_API_KEY": OPENAI_KEY,
-        "OPENAI_BASE_URL": fake.openai_url,
-        "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
-        "ANTHROPIC_BASE_URL": fake.anthropic_url,
-    })
+    return load_config(
+        env={
+            "OPENAI_API_KEY": OPENAI_KEY,
+            "OPENAI_BASE_URL": fake.openai_url,
+            "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
+            "ANTHROPIC_BASE_URL": fake.anthropic_url,
+        }
+    )
 
 
-def run(config: Config, engines: Sequence[str], perspectives: Sequence[str] = ("technical",),
-        timeout_s: float = 20, concurrency: int | None = None, document: str = DOCUMENT) -> RunOutcome:
+def run(
+    config: Config,
+    engines: Sequence[str],
+    perspectives: Sequence[str] = ("technical",),
+    timeout_s: float = 20,
+    concurrency: int | None = None,
+    document: str = DOCUMENT,
+) -> RunOutcome:
     plan = plan_review(document, config, perspectives, engines, timeout_s=timeout_s, concurrency=concurrency)
     return asyncio.run(execute(plan))
 

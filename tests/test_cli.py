@@ -11,13 +11,16 @@ import sys
 
 import pytest
 
-from parallax import cli, config as config_module
+from parallax import cli
+from parallax import config as config_module
 from tests.conftest import OPENAI_KEY
 from tests.fakes.provider_server import status
 
 NOTES = "Version 2.3 cuts start-up time from 4.1 s to 1.2 s. You can upgrade today from the download page.\n"
-RISKY = ("We guarantee 100% uptime, always. You waive all claims and we are not liable for any loss. "
-         "Contact jane.doe@example.com or +1 415-555-0199. Unlimited storage forever.\n")
+RISKY = (
+    "We guarantee 100% uptime, always. You waive all claims and we are not liable for any loss. "
+    "Contact jane.doe@example.com or +1 415-555-0199. Unlimited storage forever.\n"
+)
 
 
 class Stdin(io.StringIO):
@@ -51,8 +54,21 @@ def test_default_run_is_offline_with_three_perspectives(tmp_path):
     assert [b["perspective"] for b in data["branches"]] == ["technical", "business", "legal"]
     assert {b["engine"] for b in data["branches"]} == {"offline:rules"}
     assert set(data) >= {"run_id", "mode", "wall_ms", "branches", "aggregate"}
-    assert set(data["branches"][0]) >= {"branch_id", "engine", "perspective", "status", "score", "text", "error",
-                                        "latency_ms", "ttft_ms", "input_tokens", "output_tokens", "cost_usd", "retries"}
+    assert set(data["branches"][0]) >= {
+        "branch_id",
+        "engine",
+        "perspective",
+        "status",
+        "score",
+        "text",
+        "error",
+        "latency_ms",
+        "ttft_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "retries",
+    }
     assert set(data["aggregate"]) >= {"method", "score", "n_ok", "n_total", "spread"}
     assert data["aggregate"]["n_ok"] == 3 and data["mode"] == "review"
     rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
@@ -62,8 +78,9 @@ def test_default_run_is_offline_with_three_perspectives(tmp_path):
 
 
 def test_stdin_and_reducer(tmp_path):
-    code, out, _ = call(["review", "-", "--reducer", "min", "-p", "legal", "-p", "technical", "--json", "r.json"],
-                        stdin=RISKY.encode())
+    code, out, _ = call(
+        ["review", "-", "--reducer", "min", "-p", "legal", "-p", "technical", "--json", "r.json"], stdin=RISKY.encode()
+    )
     assert code == 0
     data = json.loads((tmp_path / "r.json").read_text())
     scores = {b["perspective"]: b["score"] for b in data["branches"]}
@@ -71,18 +88,26 @@ def test_stdin_and_reducer(tmp_path):
     assert data["aggregate"]["spread"] == max(scores.values()) - min(scores.values())
 
 
-@pytest.mark.parametrize("args,stdin,tty,message", [
-    (["review", "-"], b"   \n", False, "the text is empty"),
-    (["review"], b"", True, "give a FILE to review"),
-    (["review", "missing.txt"], b"", False, "missing.txt: no such file"),
-    (["review", "bin.txt"], b"", False, "bin.txt is not UTF-8 text"),
-    (["review", "-", "-p", "marketing"], b"hello", False, "unknown perspective 'marketing'; choose from: technical"),
-    (["review", "-", "-e", "gpt4"], b"hello", False, "unknown engine 'gpt4'; valid forms: openai:MODEL"),
-    (["review", "-", "-e", "openai:gpt-4o-mini"], b"hello", False, "openai:gpt-4o-mini needs OPENAI_API_KEY"),
-    (["review", "-", "-e", "sim:x?fail=explode"], b"hello", False, "sim option fail='explode' is not valid"),
-    (["review", "-", "--reducer", "avg"], b"hello", False, "invalid choice: 'avg'"),
-    (["review", "-", "--timeout", "0"], b"hello", False, "the timeout must be more than 0 seconds"),
-])
+@pytest.mark.parametrize(
+    "args,stdin,tty,message",
+    [
+        (["review", "-"], b"   \n", False, "the text is empty"),
+        (["review"], b"", True, "give a FILE to review"),
+        (["review", "missing.txt"], b"", False, "missing.txt: no such file"),
+        (["review", "bin.txt"], b"", False, "bin.txt is not UTF-8 text"),
+        (
+            ["review", "-", "-p", "marketing"],
+            b"hello",
+            False,
+            "unknown perspective 'marketing'; choose from: technical",
+        ),
+        (["review", "-", "-e", "gpt4"], b"hello", False, "unknown engine 'gpt4'; valid forms: openai:MODEL"),
+        (["review", "-", "-e", "openai:gpt-4o-mini"], b"hello", False, "openai:gpt-4o-mini needs OPENAI_API_KEY"),
+        (["review", "-", "-e", "sim:x?fail=explode"], b"hello", False, "sim option fail='explode' is not valid"),
+        (["review", "-", "--reducer", "avg"], b"hello", False, "invalid choice: 'avg'"),
+        (["review", "-", "--timeout", "0"], b"hello", False, "the timeout must be more than 0 seconds"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, args, stdin, tty, message):
     (tmp_path / "bin.txt").write_bytes(b"caf\xe9 \xff\xfe")
     code, out, err = call(args, stdin, tty)
@@ -127,8 +152,9 @@ def test_error_messages_in_exports_never_contain_the_key(fake, monkeypatch, tmp_
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
     fake.enqueue("m", status(400, {"error": {"message": f"bad request for key {OPENAI_KEY}"}}))
-    code, out, err = call(["review", "-", "-e", "openai:m", "-p", "legal", "--json", "r.json", "--csv", "r.csv"],
-                          b"hello")
+    code, out, err = call(
+        ["review", "-", "-e", "openai:m", "-p", "legal", "--json", "r.json", "--csv", "r.csv"], b"hello"
+    )
     assert code == 1
     for text in (out, err, (tmp_path / "r.json").read_text(), (tmp_path / "r.csv").read_text()):
         assert OPENAI_KEY not in text
@@ -158,8 +184,14 @@ def test_as_a_subprocess(tmp_path):
     """The real entry point, with a real pipe: `python -m parallax review -`."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    done = subprocess.run([sys.executable, "-m", "parallax", "review", "-", "-p", "legal"], input=RISKY.encode(),
-                          capture_output=True, env=env, cwd=tmp_path, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "parallax", "review", "-", "-p", "legal"],
+        input=RISKY.encode(),
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert b"legal" in done.stdout and b"offline:rules" in done.stdout
     assert b"Traceback" not in done.stderr

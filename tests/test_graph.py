@@ -26,14 +26,17 @@ async def test_uneven_branches_are_aggregated_once_after_all_finish():
     assert sum(isinstance(e, RunFinished) for e in events) == 1  # defer=True: the aggregate ran once
     agg = events[-1].aggregate
     assert (agg.n_ok, agg.n_total) == (3, 3)
-    scores = [e.result.score for e in sorted((e for e in events if isinstance(e, BranchFinished)),
-                                              key=lambda e: e.result.order)]
+    scores = [
+        e.result.score
+        for e in sorted((e for e in events if isinstance(e, BranchFinished)), key=lambda e: e.result.order)
+    ]
     assert agg.formula.startswith("mean(" + ", ".join(f"{s:g}" for s in scores) + ")")
 
 
 async def test_branches_run_at_the_same_time():
-    plan = plan_review("A text.", load_config(env={}), ["technical", "business", "legal"],
-                       ["sim:a?latency=0.3&tokens=2&rate=100"])
+    plan = plan_review(
+        "A text.", load_config(env={}), ["technical", "business", "legal"], ["sim:a?latency=0.3&tokens=2&rate=100"]
+    )
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     events = [e async for e in stream_run(plan)]

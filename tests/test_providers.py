@@ -114,8 +114,14 @@ def test_stalled_stream_is_cut_by_the_deadline(fake, config, engine):
 
 
 def test_anthropic_retry_after_300_is_cut_by_the_deadline(fake, config):
-    fake.enqueue("m", status(429, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
-                             {"retry-after": "300"}))
+    fake.enqueue(
+        "m",
+        status(
+            429,
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+            {"retry-after": "300"},
+        ),
+    )
     started = time.monotonic()
     r = only(run(config, ["anthropic:m"], timeout_s=1.0))
     assert r.status == "timeout"
@@ -156,10 +162,29 @@ def test_error_event_mid_stream(fake, config, engine):
 
 
 def test_context_length_errors(fake, config):
-    fake.enqueue("m", status(400, {"error": {"message": "This model's maximum context length is 128000 tokens.",
-                                             "type": "invalid_request_error", "code": "context_length_exceeded"}}))
-    fake.enqueue("c", status(400, {"type": "error", "error": {"type": "invalid_request_error",
-                                                              "message": "prompt is too long: 250000 tokens > 200000"}}))
+    fake.enqueue(
+        "m",
+        status(
+            400,
+            {
+                "error": {
+                    "message": "This model's maximum context length is 128000 tokens.",
+                    "type": "invalid_request_error",
+                    "code": "context_length_exceeded",
+                }
+            },
+        ),
+    )
+    fake.enqueue(
+        "c",
+        status(
+            400,
+            {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": "prompt is too long: 250000 tokens > 200000"},
+            },
+        ),
+    )
     outcome = run(config, ["openai:m", "anthropic:c"])
     errors = [r.error for r in outcome.ordered()]
     assert errors == [

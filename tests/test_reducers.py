@@ -13,8 +13,9 @@ def result(order: int, score: float | None, weight: float = 1.0, status: str = "
 SCORES = [result(2, 9.0, weight=2), result(0, 3.0), result(1, 6.0), result(3, None, status="error")]
 
 
-@pytest.mark.parametrize("method,expected", [("mean", 6.0), ("weighted", 6.75), ("median", 6.0), ("min", 3.0),
-                                             ("max", 9.0)])
+@pytest.mark.parametrize(
+    "method,expected", [("mean", 6.0), ("weighted", 6.75), ("median", 6.0), ("min", 3.0), ("max", 9.0)]
+)
 def test_each_reducer_skips_failures_and_counts_them(method, expected):
     agg = reduce(SCORES, method)
     assert (agg.method, agg.score, agg.n_ok, agg.n_total, agg.spread) == (method, expected, 3, 4, 6.0)

@@ -33,10 +33,11 @@ class AnthropicEngine:
                 }
             ]
             kwargs["tool_choice"] = {"type": "tool", "name": request.schema_name}
-        stream = await self._client.messages.create(
+        # The SDK's overloads cannot see stream=True through **kwargs; the events are read by their `type`.
+        stream: Any = await self._client.messages.create(
             model=self.model,
             system=request.system,
-            messages=[{"role": m.role, "content": m.content} for m in request.messages],
+            messages=[{"role": m.role, "content": m.content} for m in request.messages],  # type: ignore[misc]
             max_tokens=request.max_tokens,
             stream=True,
             **kwargs,

@@ -23,7 +23,9 @@ _COMMON_ACRONYMS = frozenset(
     "USD EUR GBP AM PM TV PC OS IP CTO VP KB MB GB TB PB MS RAM SSD".split()
 )
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
-_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\w|\.\d)")
+_PHONE = re.compile(
+    r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\w|\.\d)"
+)
 _DIGIT = re.compile(r"\d")
 
 
@@ -32,7 +34,8 @@ def _words(pattern: str) -> re.Pattern[str]:
 
 
 _ABSOLUTE = re.compile(
-    _words(r"guarantee[sd]?|always|never fails?|unlimited|forever|risk[- ]free|no risk|lifetime").pattern + r"|\b100 ?%",
+    _words(r"guarantee[sd]?|always|never fails?|unlimited|forever|risk[- ]free|no risk|lifetime").pattern
+    + r"|\b100 ?%",
     re.IGNORECASE,
 )
 _WAIVER = _words(
@@ -106,7 +109,9 @@ def _matches(pattern: re.Pattern[str], severity: str, note: Callable[[str], str]
 def _readability(text: str) -> Iterator[Finding]:
     score = flesch_reading_ease(text)
     if score is not None and score < 30:
-        yield Finding("major", _sentences(text)[0][:120], f"Hard to read (Flesch reading ease {score:.0f}; aim for 50+).")
+        yield Finding(
+            "major", _sentences(text)[0][:120], f"Hard to read (Flesch reading ease {score:.0f}; aim for 50+)."
+        )
 
 
 def _long_sentences(text: str) -> Iterator[Finding]:
@@ -172,9 +177,22 @@ CHECKS: dict[str, list[tuple[Check, str]]] = {
         (_matches(_HEDGE, "minor", lambda w: f"Hedging: '{w}' weakens the message."), "Confident, no hedging."),
     ],
     "legal": [
-        (_matches(_ABSOLUTE, "critical", lambda w: f"Absolute promise: '{w}' may be held to the letter."), "No absolute promises."),
-        (_matches(_WAIVER, "major", lambda w: f"Waiver or liability wording: '{w}' — check it is deliberate and enforceable."), "No waiver or liability wording."),
-        (_matches(_PERPETUAL, "minor", lambda w: f"'{w}' terms are hard to undo."), "No perpetual or irrevocable terms."),
+        (
+            _matches(_ABSOLUTE, "critical", lambda w: f"Absolute promise: '{w}' may be held to the letter."),
+            "No absolute promises.",
+        ),
+        (
+            _matches(
+                _WAIVER,
+                "major",
+                lambda w: f"Waiver or liability wording: '{w}' — check it is deliberate and enforceable.",
+            ),
+            "No waiver or liability wording.",
+        ),
+        (
+            _matches(_PERPETUAL, "minor", lambda w: f"'{w}' terms are hard to undo."),
+            "No perpetual or irrevocable terms.",
+        ),
         (_personal_data, "No personal data exposed."),
     ],
 }

@@ -42,7 +42,7 @@ class OpenAIEngine:
             }
         if self._usage_in_stream:
             kwargs["stream_options"] = {"include_usage": True}
-        stream = await self._client.chat.completions.create(
+        stream: Any = await self._client.chat.completions.create(
             model=self.model,
             messages=messages,  # type: ignore[arg-type]
             max_completion_tokens=request.max_tokens,

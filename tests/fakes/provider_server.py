@@ -107,7 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}")
         fake = self.fake
         with fake._lock:
-            fake.requests.append({"path": self.path, "model": body.get("model"), "body": body, "headers": dict(self.headers)})
+            fake.requests.append(
+                {"path": self.path, "model": body.get("model"), "body": body, "headers": dict(self.headers)}
+            )
             fake.active += 1
             fake.max_active = max(fake.max_active, fake.active)
         try:
@@ -151,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         text = reply.text if reply.text is not None else json.dumps(DEFAULT_JUDGEMENT)
         n = max(1, reply.chunks)
-        pieces = [text[round(i * len(text) / n): round((i + 1) * len(text) / n)] for i in range(n)]
+        pieces = [text[round(i * len(text) / n) : round((i + 1) * len(text) / n)] for i in range(n)]
         self._chunk(fmt.start(reply))
         for i, piece in enumerate(pieces):
             if reply.kind in ("drop", "stall", "no_final", "bad_json", "error_event") and i == reply.after:
@@ -215,8 +217,14 @@ def _sse(data: Any, event: str | None = None) -> str:
 
 class _OpenAIFormat(_Format):
     def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": self.model,
-                "choices": choices, **extra}
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": self.model,
+            "choices": choices,
+            **extra,
+        }
 
     def start(self, reply: Reply) -> str:
         return _sse(self._chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
@@ -241,26 +249,48 @@ class _AnthropicFormat(_Format):
         return f"event: {name}\n"
 
     def start(self, reply: Reply) -> str:
-        message = {"id": "msg_fake", "type": "message", "role": "assistant", "content": [], "model": self.model,
-                   "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": reply.usage[0], "output_tokens": 1}}
+        message = {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": self.model,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": reply.usage[0], "output_tokens": 1},
+        }
         self.tool = bool(self.request.get("tools"))
-        block = ({"type": "tool_use", "id": "toolu_fake", "name": self.request["tools"][0]["name"], "input": {}}
-                 if self.tool else {"type": "text", "text": ""})
-        return (_sse({"type": "message_start", "message": message}, "message_start")
-                + _sse({"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start")
-                + _sse({"type": "ping"}, "ping"))
+        block = (
+            {"type": "tool_use", "id": "toolu_fake", "name": self.request["tools"][0]["name"], "input": {}}
+            if self.tool
+            else {"type": "text", "text": ""}
+        )
+        return (
+            _sse({"type": "message_start", "message": message}, "message_start")
+            + _sse({"type": "content_block_start", "index": 0, "content_block": block}, "content_block_start")
+            + _sse({"type": "ping"}, "ping")
+        )
 
     def delta(self, text: str) -> str:
-        delta = {"type": "input_json_delta", "partial_json": text} if self.tool else {"type": "text_delta", "text": text}
+        delta = (
+            {"type": "input_json_delta", "partial_json": text} if self.tool else {"type": "text_delta", "text": text}
+        )
         return _sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
 
     def end(self, reply: Reply) -> str:
         reason = "max_tokens" if reply.kind == "length" else ("tool_use" if self.tool else "end_turn")
-        return (_sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
-                + _sse({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": None},
-                        "usage": {"output_tokens": reply.usage[1]}}, "message_delta")
-                + _sse({"type": "message_stop"}, "message_stop"))
+        return (
+            _sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            + _sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": reason, "stop_sequence": None},
+                    "usage": {"output_tokens": reply.usage[1]},
+                },
+                "message_delta",
+            )
+            + _sse({"type": "message_stop"}, "message_stop")
+        )
 
     def error(self, message: str) -> str:
         return _sse({"type": "error", "error": {"type": "overloaded_error", "message": message}}, "error")
