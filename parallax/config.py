@@ -14,6 +14,17 @@ MAX_CHARS = int(os.environ.get("PARALLAX_MAX_CHARS", "200000"))
 DEFAULT_TIMEOUT_S = 120.0
 PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 DEFAULT_MODELS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-haiku-4-5"}
+SUGGESTED_MODELS = {
+    "openai": ["openai:gpt-4o-mini", "openai:gpt-4.1-mini", "openai:gpt-4o"],
+    "anthropic": ["anthropic:claude-haiku-4-5", "anthropic:claude-sonnet-4-5"],
+}
+# Simulated engines offered in the app's "Demo" group: they show the pattern with no key and no cost.
+DEMO_ENGINES = [
+    "sim:quick?latency=0.3&tokens=60&rate=60",
+    "sim:steady?latency=1&tokens=80&rate=40",
+    "sim:slow?latency=2&tokens=100&rate=30",
+    "sim:flaky?latency=0.8&tokens=40&rate=40&fail=error",
+]
 
 
 class ConfigError(ValueError):
@@ -57,7 +68,7 @@ class Config:
         return self.prices.get(engine_id)
 
 
-def _default_prices() -> dict[str, dict[str, float]]:
+def default_prices() -> dict[str, dict[str, float]]:
     with open(Path(__file__).with_name("prices.toml"), "rb") as f:
         return tomllib.load(f)
 
@@ -65,7 +76,7 @@ def _default_prices() -> dict[str, dict[str, float]]:
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
     """Read `path`, else $PARALLAX_CONFIG, else ./parallax.toml if it exists."""
     env = dict(os.environ) if env is None else env
-    config = Config(env=env, prices=_default_prices())
+    config = Config(env=env, prices=default_prices())
     chosen = path or env.get("PARALLAX_CONFIG") or ("parallax.toml" if Path("parallax.toml").exists() else None)
     if not chosen:
         return config

@@ -15,7 +15,8 @@ LABEL = "Offline rules — no AI"
 PENALTY = {"critical": 2.5, "major": 1.5, "minor": 0.5}
 MAX_PER_CHECK = 3  # one noisy check must not drown the others
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
+# A sentence ends at . ! ? followed by a space or the end ("4.0" and "e.g" do not end one), or at a line break.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?![\s]|$))+(?:[.!?]+|$)", re.MULTILINE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,5}s?\b")
 _COMMON_ACRONYMS = frozenset(
@@ -27,6 +28,12 @@ _PHONE = re.compile(
     r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\w|\.\d)"
 )
 _DIGIT = re.compile(r"\d")
+# A figure is a number with a unit or a ratio; "4.0" in "Sync 4.0" is a version, not evidence.
+_FIGURE = re.compile(
+    r"\d+(?:[.,]\d+)?\s?(?:%|x\b|×|ms\b|s\b|sec|seconds?|minutes?|hours?|days?|[KMGT]B\b|fps|rps|req/s|times|"
+    r"percent|users|requests)",
+    re.IGNORECASE,
+)
 
 
 def _words(pattern: str) -> re.Pattern[str]:
@@ -63,12 +70,16 @@ def _sentences(text: str) -> list[str]:
 
 def _quote(text: str, start: int, end: int, width: int = 50) -> str:
     """The sentence around a match, clipped to `width` characters each side: an exact substring of the text."""
-    left = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
-    right = min((i for i in (text.find(c, end) for c in ".!?\n") if i >= 0), default=len(text) - 1) + 1
+    left, right = start, end
+    for m in _SENTENCE.finditer(text):
+        if m.start() <= start < m.end():
+            left, right = m.start(), max(end, m.end())
+            break
     if start - left > width:
         left = text.find(" ", start - width, start) + 1 or start
     if right - end > width:
-        right = text.rfind(" ", end, end + width) if text.rfind(" ", end, end + width) > 0 else end
+        cut = text.rfind(" ", end, end + width)
+        right = cut if cut > 0 else end
     return text[left:right].strip()
 
 
@@ -135,7 +146,7 @@ def _undefined_acronyms(text: str) -> Iterator[Finding]:
 def _claims_without_figures(text: str) -> Iterator[Finding]:
     for s in _sentences(text):
         m = _CLAIM.search(s)
-        if m and not _DIGIT.search(s):
+        if m and not _FIGURE.search(s):
             yield Finding("major", s[:120], f"'{m.group(0)}' claims a change without a figure or unit.")
 
 

@@ -1,0 +1,86 @@
+"""Plotly figures comparing branches. Pure functions of results: no Streamlit here, so tests can read them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from parallax.results import Aggregate, BranchResult
+
+STATUS_COLOURS = {"ok": "#16a34a", "error": "#dc2626", "timeout": "#ea580c", "truncated": "#d97706",
+                  "cancelled": "#6b7280"}
+
+
+def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend_title_text="")
+    return fig
+
+
+def radar(results: Sequence[BranchResult]) -> go.Figure:
+    """Perspective scores on a polar chart, one trace per engine."""
+    perspectives = list(dict.fromkeys(r.perspective for r in results))
+    fig = go.Figure()
+    for engine in dict.fromkeys(r.engine for r in results):
+        by_p = {r.perspective: r.score for r in results if r.engine == engine}
+        values = [by_p.get(p) for p in perspectives]
+        fig.add_trace(go.Scatterpolar(r=values + values[:1], theta=perspectives + perspectives[:1], fill="toself",
+                                      name=engine, connectgaps=False))
+    fig.update_layout(polar={"radialaxis": {"range": [0, 10]}})
+    return _layout(fig, "Scores by perspective")
+
+
+def scores(results: Sequence[BranchResult], aggregate: Aggregate | None) -> go.Figure:
+    """Branch scores as bars (failed branches shown at 0 with their status), the aggregate as a line."""
+    labels = [r.branch_id for r in results]
+    fig = go.Figure(go.Bar(
+        x=labels, y=[r.score or 0 for r in results],
+        marker_color=[STATUS_COLOURS[r.status] for r in results],
+        text=[f"{r.score:g}" if r.score is not None else r.status for r in results], textposition="outside",
+        name="branch score",
+    ))
+    if aggregate is not None and aggregate.score is not None:
+        fig.add_hline(y=aggregate.score, line_dash="dash", line_color="#4f46e5",
+                      annotation_text=f"{aggregate.method} {aggregate.score:.2f}", annotation_position="top left")
+    fig.update_yaxes(range=[0, 10.9], title="score")
+    return _layout(fig, "Branch scores and the aggregate")
+
+
+def timeline(results: Sequence[BranchResult]) -> go.Figure:
+    """A Gantt of each branch: queued → waiting for the first token → streaming → done."""
+    fig = go.Figure()
+    phases = (
+        ("queued", "#d1d5db", lambda r: 0.0, lambda r: r.started_s),
+        ("waiting for first token", "#93c5fd", lambda r: r.started_s, lambda r: r.first_token_s or r.ended_s),
+        ("streaming", "#4f46e5", lambda r: r.first_token_s, lambda r: r.ended_s),
+    )
+    for name, colour, start, end in phases:
+        rows = [(r.branch_id, start(r), end(r)) for r in results]
+        rows = [(b, s, e) for b, s, e in rows if s is not None and e is not None and e > s]
+        fig.add_trace(go.Bar(y=[b for b, _, _ in rows], x=[e - s for _, s, e in rows], base=[s for _, s, _ in rows],
+                             orientation="h", name=name, marker_color=colour,
+                             hovertemplate="%{y}: %{base:.2f}s → %{x:.2f}s<extra>" + name + "</extra>"))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title="seconds since the run started")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Timeline: the branches overlap", height=max(260, 60 + 34 * len(results)))
+
+
+def speedup(results: Sequence[BranchResult], wall_ms: float | None) -> float | None:
+    """How many times faster the parallel run was than the same branches one after another."""
+    total = sum(r.latency_ms or 0 for r in results)
+    return total / wall_ms if wall_ms and total else None
+
+
+def latency_cost(results: Sequence[BranchResult]) -> go.Figure:
+    labels = [r.branch_id for r in results]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=labels, y=[(r.latency_ms or 0) / 1000 for r in results], name="latency (s)",
+                         marker_color="#4f46e5", offsetgroup=0))
+    fig.add_trace(go.Bar(x=labels, y=[(r.ttft_ms or 0) / 1000 for r in results], name="time to first token (s)",
+                         marker_color="#93c5fd", offsetgroup=1))
+    fig.add_trace(go.Scatter(x=labels, y=[r.cost_usd for r in results], name="cost (USD)", yaxis="y2",
+                             mode="markers", marker={"size": 12, "color": "#16a34a", "symbol": "diamond"}))
+    fig.update_layout(yaxis={"title": "seconds"}, yaxis2={"title": "USD", "overlaying": "y", "side": "right",
+                                                          "rangemode": "tozero"})
+    return _layout(fig, "Latency and cost per branch")

@@ -1,0 +1,163 @@
+"""Branch cards that stream live, and the loop that feeds them from the core's events.
+
+Only the script thread touches `st.*`: the graph runs on a private event loop in this thread,
+branch events come through a queue, and cards are redrawn at most ~20 times a second each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from parallax.results import BranchResult, BranchSpec
+from parallax.run import RunFinished, RunOutcome, RunPlan, stream_run
+from parallax.runner import BranchFinished, BranchRestarted, BranchStarted
+
+from .safe import md_escape
+
+PER_ROW = 4
+MIN_REDRAW_S = 0.05  # ~20 updates per second per card: every update resends the whole text
+BADGES = {
+    "queued": ":gray-badge[queued]",
+    "streaming": ":blue-badge[streaming]",
+    "ok": ":green-badge[done]",
+    "error": ":red-badge[error]",
+    "timeout": ":orange-badge[timed out]",
+    "truncated": ":orange-badge[truncated]",
+    "cancelled": ":gray-badge[cancelled]",
+}
+
+
+@dataclass
+class Card:
+    badge: Any
+    body: Any
+    meta: Any
+    drawn_at: float = 0.0
+    dirty: bool = False
+
+
+def _seconds(ms: float | None) -> str:
+    return "–" if ms is None else f"{ms / 1000:.2f} s"
+
+
+def metrics_line(r: BranchResult) -> str:
+    tokens = "–" if r.output_tokens is None else f"{r.input_tokens or 0:,} in / {r.output_tokens:,} out"
+    cost = "–" if r.cost_usd is None else f"${r.cost_usd:.5f}"
+    return (f"TTFT {_seconds(r.ttft_ms)} · latency {_seconds(r.latency_ms)} · tokens {tokens} · "
+            f"cost {cost} · retries {r.retries}")
+
+
+class Board:
+    """One card per branch in declared order, four to a row."""
+
+    def __init__(self, branches: list[BranchSpec]) -> None:
+        self.cards: dict[str, Card] = {}
+        for start in range(0, len(branches), PER_ROW):
+            row = branches[start:start + PER_ROW]
+            for column, spec in zip(st.columns(PER_ROW), row, strict=False):
+                box = column.container(border=True)
+                box.markdown(f"**{md_escape(spec.perspective)}**  \n`{spec.engine}`")
+                self.cards[spec.branch_id] = Card(box.empty(), box.empty(), box.empty())
+
+    def queued(self) -> None:
+        for card in self.cards.values():
+            card.badge.markdown(BADGES["queued"])
+            card.body.caption("Waiting to start…")
+
+    def streaming(self, branch_id: str, text: str) -> None:
+        card = self.cards[branch_id]
+        card.badge.markdown(BADGES["streaming"])
+        card.body.code(text or "…", language=None, wrap_lines=True, height=220)
+        card.drawn_at, card.dirty = time.monotonic(), False
+
+    def finished(self, r: BranchResult) -> None:
+        card = self.cards[r.branch_id]
+        card.badge.markdown(BADGES[r.status])
+        with card.body.container():
+            if r.status == "ok" and r.score is not None:
+                st.markdown(f"### {r.score:g} / 10")
+                st.markdown(md_escape(r.summary))
+                if r.issues:
+                    st.caption(f"{len(r.issues)} issue(s) — see the consolidated list below")
+            else:
+                st.error(r.error or r.status)
+                if r.text:
+                    st.caption("Partial text kept:")
+                    st.code(r.text, language=None, wrap_lines=True, height=160)
+        card.meta.caption(metrics_line(r))
+        card.dirty = False
+
+    def show(self, outcome: RunOutcome) -> None:
+        """Draw a finished (or stored) run without streaming."""
+        for spec in outcome.branches:
+            result = outcome.results.get(spec.branch_id)
+            if result is not None:
+                self.finished(result)
+
+
+_DONE = object()
+
+
+async def _pump(plan: RunPlan, queue: asyncio.Queue[Any]) -> None:
+    try:
+        async for event in stream_run(plan):
+            queue.put_nowait(event)
+    except Exception as exc:  # noqa: BLE001 - shown on the page, never as a traceback
+        queue.put_nowait(exc)
+    queue.put_nowait(_DONE)
+
+
+async def _next_batch(queue: asyncio.Queue[Any], wait_s: float) -> list[Any]:
+    try:
+        batch = [await asyncio.wait_for(queue.get(), wait_s)]
+    except TimeoutError:
+        return []
+    while not queue.empty():
+        batch.append(queue.get_nowait())
+    return batch
+
+
+def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) -> None:
+    """Stream the run into the board. If the script is interrupted (Stop, any other click, a closed tab),
+    the `finally` closes the stream: every in-flight provider call is cancelled, finished branches stay."""
+    loop = asyncio.new_event_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    pump = loop.create_task(_pump(plan, queue))
+    started = time.monotonic()
+    board.queued()
+    complete = False
+    try:
+        while not complete:
+            # Wake at least every 100 ms: each redraw is also where Streamlit can stop this script.
+            for event in loop.run_until_complete(_next_batch(queue, 0.1)):
+                if event is _DONE:
+                    complete = True
+                    continue
+                if isinstance(event, Exception):
+                    raise event
+                outcome.apply(event)
+                if isinstance(event, BranchFinished):
+                    board.finished(event.result)
+                elif isinstance(event, BranchStarted | BranchRestarted):
+                    board.streaming(event.branch_id, outcome.texts.get(event.branch_id, ""))
+                elif not isinstance(event, RunFinished):
+                    board.cards[event.branch_id].dirty = True
+            now = time.monotonic()
+            for branch_id, card in board.cards.items():
+                if card.dirty and now - card.drawn_at >= MIN_REDRAW_S and branch_id not in outcome.results:
+                    board.streaming(branch_id, outcome.texts.get(branch_id, ""))
+            done, total = len(outcome.results), len(outcome.branches)
+            progress.progress(done / total, text=f"{done} of {total} branches finished · {now - started:.1f} s")
+    finally:
+        if not pump.done():
+            pump.cancel()
+            loop.run_until_complete(asyncio.gather(pump, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        if not complete:
+            outcome.cancel_unfinished()

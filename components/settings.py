@@ -1,0 +1,55 @@
+"""Where keys and configuration come from in the app: secrets, the environment, or the sidebar (session only)."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, load_config
+
+PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
+
+
+def _typed_keys() -> dict[str, str]:
+    keys = (st.session_state.get(f"key_{name}", "") for name in PROVIDER_KEYS.values())
+    return {name: value.strip() for name, value in zip(PROVIDER_KEYS.values(), keys, strict=True) if value.strip()}
+
+
+def load_secrets() -> None:
+    """Loading st.secrets copies its root-level strings into os.environ; a missing file is fine."""
+    try:
+        _ = "OPENAI_API_KEY" in st.secrets
+    except Exception:  # noqa: BLE001 - no secrets file, or an unreadable one: run without it
+        pass
+
+
+def session_config() -> Config:
+    """The configuration for this session: file + environment + keys typed in the sidebar + page perspectives."""
+    env = {**os.environ, **_typed_keys()}
+    try:
+        config = load_config(env=env)
+    except ConfigError as exc:
+        st.error(f"parallax.toml was ignored: {exc}")
+        config = Config(env=env, prices=default_prices())
+    config.perspectives.update(st.session_state.get("custom_perspectives", {}))
+    return config
+
+
+def provider_sidebar() -> None:
+    """Which providers are configured, and password fields to add a key for this session only."""
+    typed = _typed_keys()
+    with st.sidebar:
+        st.subheader("Providers")
+        for provider, variable in PROVIDER_KEYS.items():
+            if os.environ.get(variable, "").strip():
+                st.markdown(f"✅ **{PROVIDER_NAMES[provider]}** — key from secrets or environment")
+            elif variable in typed:
+                st.markdown(f"✅ **{PROVIDER_NAMES[provider]}** — key typed for this session")
+            else:
+                st.markdown(f"⚪ **{PROVIDER_NAMES[provider]}** — not configured")
+        with st.expander("Add a key for this session"):
+            st.caption("Kept in this browser session only: never stored, logged or shown again.")
+            for provider, variable in PROVIDER_KEYS.items():
+                st.text_input(f"{PROVIDER_NAMES[provider]} API key", type="password", key=f"key_{variable}")
+        st.markdown("✅ **Offline rules** — always available, no AI")
