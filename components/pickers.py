@@ -35,21 +35,44 @@ def perspective_picker(config: Config, key: str) -> list[str]:
     chosen = st.multiselect("Perspectives", names, key=key, help="Each perspective is reviewed by each engine.")
     with st.expander("Add a perspective"):
         with st.form(f"{key}_add", clear_on_submit=True, border=False):
-            name = st.text_input("Name", placeholder="e.g. accessibility")
-            description = st.text_input("What it looks at", placeholder="e.g. readability for screen-reader users")
-            rubric = st.text_area("Rubric", placeholder="- One criterion per line", height=100)
-            weight = st.number_input("Weight (for the weighted reducer)", min_value=0.0, value=1.0, step=0.5)
-            if st.form_submit_button("Add perspective"):
-                try:
-                    added = parse_custom({name.strip().lower(): {"description": description or name,
-                                                                 "rubric": rubric, "weight": weight}})
-                except ValueError as exc:
-                    st.error(str(exc).capitalize())
-                else:
-                    st.session_state["custom_perspectives"].update(added)
-                    st.session_state[key] = [*chosen, *added]
-                    st.rerun()
+            st.text_input("Name", placeholder="e.g. accessibility", key=f"{key}_new_name")
+            st.text_input("What it looks at", placeholder="e.g. readability for screen-reader users",
+                          key=f"{key}_new_description")
+            st.text_area("Rubric", placeholder="- One criterion per line", height=100, key=f"{key}_new_rubric")
+            st.number_input("Weight (for the weighted reducer)", min_value=0.0, value=1.0, step=0.5,
+                            key=f"{key}_new_weight")
+            st.form_submit_button("Add perspective", on_click=_add_perspective, args=(key,))
+        if st.session_state.get(f"{key}_new_error"):
+            st.error(st.session_state[f"{key}_new_error"])
     return list(chosen)
+
+
+def _add_perspective(key: str) -> None:
+    """Form callback: runs before the widgets are drawn, so it may change the selection."""
+    name = st.session_state[f"{key}_new_name"].strip().lower()
+    description = st.session_state[f"{key}_new_description"].strip()
+    spec = {"description": description or name, "rubric": st.session_state[f"{key}_new_rubric"],
+            "weight": st.session_state[f"{key}_new_weight"]}
+    try:
+        added = parse_custom({name: spec})
+    except ValueError as exc:
+        st.session_state[f"{key}_new_error"] = str(exc)[0].upper() + str(exc)[1:]
+        return
+    st.session_state[f"{key}_new_error"] = None
+    st.session_state["custom_perspectives"].update(added)
+    st.session_state[key] = [*st.session_state.get(key, []), *added]
+
+
+def _add_engine(key: str) -> None:
+    """Offer the typed id and select it; it is checked (with a clear message) when the run is planned."""
+    engine_id = st.session_state[f"{key}_extra"].strip()
+    extra = st.session_state.setdefault("extra_engines", [])
+    if engine_id not in extra:
+        extra.append(engine_id)
+    if st.session_state.get(f"{key}_mode") == MATRIX:
+        st.session_state[f"{key}_many"] = [*st.session_state.get(f"{key}_many", []), engine_id]
+    else:
+        st.session_state[f"{key}_one"] = engine_id
 
 
 def engine_picker(config: Config, key: str) -> list[str]:
@@ -65,7 +88,5 @@ def engine_picker(config: Config, key: str) -> list[str]:
     with st.expander("Use another engine id"):
         extra = st.text_input("Engine id", key=f"{key}_extra",
                               placeholder="openai:MODEL, anthropic:MODEL, a name from parallax.toml, sim:LABEL?latency=1")
-        if st.button("Add engine", key=f"{key}_add") and extra.strip():
-            st.session_state.setdefault("extra_engines", []).append(extra.strip())
-            st.rerun()
+        st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key,), disabled=not extra.strip())
     return [c for c in chosen if c]

@@ -1,0 +1,135 @@
+"""The Review page through Streamlit's AppTest: what a user sees after each click."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.pickers import MATRIX
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+FLAKY = "sim:flaky?latency=0.8&tokens=40&rate=40&fail=error"
+
+
+@pytest.fixture(autouse=True)
+def no_keys(monkeypatch, tmp_path):
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PARALLAX_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "error", "info", "warning")
+                     for e in at.get(kind))
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_first_click_gives_a_real_offline_result():
+    at = app()
+    assert "No API key is configured" in texts(at)
+    run = at.button(key="review_run")
+    assert not run.disabled
+    assert at.session_state["review_perspectives"] == ["technical", "business", "legal"]
+    run.click().run()
+    assert not at.exception
+    badges = [m.value for m in at.markdown if m.value.startswith(":")]
+    assert badges == [":green-badge[done]"] * 3
+    assert metric(at, "Succeeded") == "3 of 3"
+    assert metric(at, "Aggregate score").endswith("/ 10")
+    assert len(at.get("plotly_chart")) == 4
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON"]
+    assert "Personal data" in texts(at)  # the consolidated issues, quoting the text
+    assert "mean(" in "\n".join(c.value for c in at.code)  # the reducer's formula
+
+
+def test_switching_the_reducer_recomputes_without_a_new_run():
+    at = app()
+    at.button(key="review_run").click().run()
+    run_id = at.session_state["review_outcome"].run_id
+    scores = {r.perspective: r.score for r in at.session_state["review_outcome"].ordered()}
+    at.session_state["review_reducer"] = "min"
+    at.run()
+    assert metric(at, "Aggregate score") == f"{min(scores.values()):.2f} / 10"
+    assert at.session_state["review_outcome"].run_id == run_id
+    assert any(c.value.startswith("min(") for c in at.code)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("   ", "The text is empty"),
+    ("x" * 200_001, "the limit is 200,000"),
+])
+def test_invalid_input_disables_run(text, message):
+    at = app()
+    at.text_area(key="review_text").set_value(text).run()
+    assert at.button(key="review_run").disabled
+    assert message in texts(at)
+
+
+def test_no_perspective_disables_run():
+    at = app()
+    at.multiselect(key="review_perspectives").set_value([]).run()
+    assert at.button(key="review_run").disabled
+    assert "Choose at least one perspective." in texts(at)
+
+
+def test_a_failing_branch_shows_an_error_card_while_the_others_finish():
+    at = app()
+    at.radio(key="review_engines_mode").set_value(MATRIX).run()
+    at.multiselect(key="review_engines_many").set_value(["offline:rules", FLAKY]).run()
+    at.button(key="review_run").click().run()
+    assert not at.exception
+    badges = [m.value for m in at.markdown if m.value.startswith(":")]
+    assert badges.count(":green-badge[done]") == 3 and badges.count(":red-badge[error]") == 3
+    assert "Simulated: server error (HTTP 500) after 1 attempt" in texts(at)
+    assert metric(at, "Succeeded") == "3 of 6"
+
+
+def test_unknown_engine_id_is_a_clear_error_and_costs_nothing():
+    at = app()
+    at.text_input(key="review_engines_extra").set_value("gpt-5").run()
+    at.button(key="review_engines_add").click().run()
+    assert at.session_state["review_engines_one"] == "gpt-5"
+    assert at.button(key="review_run").disabled
+    assert "Unknown engine 'gpt-5'; valid forms" in texts(at)
+
+
+def test_a_perspective_added_in_the_page_is_used():
+    at = app()
+    at.text_input(key="review_perspectives_new_name").set_value("Accessibility")
+    at.text_area(key="review_perspectives_new_rubric").set_value("- Alt text for images")
+    at.button[0].click().run()  # "Add perspective" (the form's submit button)
+    assert not at.exception
+    assert "accessibility" in at.session_state["review_perspectives"]
+    at.button(key="review_run").click().run()
+    assert "accessibility@offline:rules" in at.session_state["review_outcome"].results
+
+
+def test_a_typed_key_is_used_but_never_shown():
+    key = "sk-test-typed-0123456789abcdefghijkl"
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state["key_OPENAI_API_KEY"] = key
+    at.run()
+    page = texts(at) + "".join(str(e.value) for e in at.sidebar.markdown)
+    assert "OpenAI** — key typed for this session" in page
+    assert key not in page
+    assert at.session_state["review_engines_one"] == "openai:gpt-4o-mini"  # the configured provider is the default
+
+
+def test_a_perspective_without_a_rubric_is_refused():
+    at = app()
+    at.text_input(key="review_perspectives_new_name").set_value("tone")
+    at.button[0].click().run()
+    assert "Perspective 'tone' needs a rubric" in texts(at)
+    assert "tone" not in at.session_state["review_perspectives"]
