@@ -36,7 +36,7 @@ def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
              help="Sum of branch latencies ÷ wall time: how much faster than one after another.")
     if aggregate.spread is not None and aggregate.spread >= DISAGREEMENT_SPREAD:
         st.warning(f"The branches disagree: scores are {aggregate.spread:g} points apart. "
-                   "Read the lowest-scoring perspectives before trusting the aggregate.", icon="⚠️")
+                   "Read the lowest-scoring perspectives before trusting the aggregate.", icon=":material/warning:")
     with st.expander("How the reducer merged the branches", expanded=False):
         st.markdown(f"**Formula** (`{aggregate.method}`, failed branches excluded and counted):")
         st.code(aggregate.formula, language=None)
@@ -92,6 +92,6 @@ def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
     chosen = dataclasses.replace(outcome, aggregate=aggregate, reducer=aggregate.method)
     a, b, _ = st.columns([1, 1, 4])
     a.download_button("Download CSV", to_csv(chosen), f"parallax-{outcome.run_id}.csv", "text/csv",
-                      on_click="ignore", icon="⬇️")
+                      on_click="ignore", icon=":material/download:")
     b.download_button("Download JSON", to_json(chosen), f"parallax-{outcome.run_id}.json", "application/json",
-                      on_click="ignore", icon="⬇️")
+                      on_click="ignore", icon=":material/download:")

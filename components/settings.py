@@ -43,13 +43,13 @@ def provider_sidebar() -> None:
         st.subheader("Providers")
         for provider, variable in PROVIDER_KEYS.items():
             if os.environ.get(variable, "").strip():
-                st.markdown(f"✅ **{PROVIDER_NAMES[provider]}** — key from secrets or environment")
+                st.markdown(f":green[:material/check_circle:] **{PROVIDER_NAMES[provider]}** — key from secrets or environment")
             elif variable in typed:
-                st.markdown(f"✅ **{PROVIDER_NAMES[provider]}** — key typed for this session")
+                st.markdown(f":green[:material/check_circle:] **{PROVIDER_NAMES[provider]}** — key typed for this session")
             else:
-                st.markdown(f"⚪ **{PROVIDER_NAMES[provider]}** — not configured")
+                st.markdown(f":gray[:material/radio_button_unchecked:] **{PROVIDER_NAMES[provider]}** — not configured")
         with st.expander("Add a key for this session"):
             st.caption("Kept in this browser session only: never stored, logged or shown again.")
             for provider, variable in PROVIDER_KEYS.items():
                 st.text_input(f"{PROVIDER_NAMES[provider]} API key", type="password", key=f"key_{variable}")
-        st.markdown("✅ **Offline rules** — always available, no AI")
+        st.markdown(":green[:material/check_circle:] **Offline rules** — always available, no AI")

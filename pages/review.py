@@ -50,7 +50,7 @@ st.caption("One text, several independent branches at once: every perspective ×
 if not config.configured_providers():
     st.info("No API key is configured, so Parallax runs on **Offline rules** (plain text checks, no AI) and the "
             "simulated **Demo** engines. To use OpenAI or Anthropic, add `OPENAI_API_KEY` or `ANTHROPIC_API_KEY` "
-            "to `.streamlit/secrets.toml`, or type a key in the sidebar.", icon="🔑")
+            "to `.streamlit/secrets.toml`, or type a key in the sidebar.", icon=":material/key:")
 
 left, right = st.columns([3, 2], gap="large")
 with left:
@@ -91,14 +91,14 @@ elif problem:
     st.error(problem)
 
 run_col, stop_col, _ = st.columns([1, 1, 6])
-clicked = run_col.button("Run", type="primary", disabled=plan is None, icon="▶️", key="review_run")
+clicked = run_col.button("Run", type="primary", disabled=plan is None, icon=":material/play_arrow:", key="review_run")
 stop_slot = stop_col.empty()
 
 if clicked and plan is not None:
     st.session_state["review_stopped"] = False
     outcome = RunOutcome.for_plan(plan)
     st.session_state["review_outcome"] = outcome  # stored first: a Stop or a closed tab keeps what finished
-    stop_slot.button("Stop", on_click=_stop, icon="⏹️", key="review_stop")
+    stop_slot.button("Stop", on_click=_stop, icon=":material/stop:", key="review_stop")
     progress = st.empty()
     board = live.Board(plan.branches)
     try:
