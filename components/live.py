@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from parallax.judgement import readable
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunFinished, RunOutcome, RunPlan, stream_run
 from parallax.runner import BranchFinished, BranchRestarted, BranchStarted
@@ -72,7 +73,7 @@ class Board:
     def streaming(self, branch_id: str, text: str) -> None:
         card = self.cards[branch_id]
         card.badge.markdown(BADGES["streaming"])
-        card.body.code(text or "…", language=None, wrap_lines=True, height=220)
+        card.body.code(readable(text) if text else "…", language=None, wrap_lines=True, height=220)
         card.drawn_at, card.dirty = time.monotonic(), False
 
     def finished(self, r: BranchResult) -> None:
@@ -88,7 +89,7 @@ class Board:
                 st.error(r.error or r.status)
                 if r.text:
                     st.caption("Partial text kept:")
-                    st.code(r.text, language=None, wrap_lines=True, height=160)
+                    st.code(readable(r.text), language=None, wrap_lines=True, height=160)
         card.meta.caption(metrics_line(r))
         card.dirty = False
 

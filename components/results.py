@@ -73,9 +73,10 @@ def issues_panel(outcome: RunOutcome) -> None:
 
 def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     results = outcome.ordered()
-    left, right = st.columns(2)
-    left.plotly_chart(charts.radar(results), key="chart_radar")
-    right.plotly_chart(charts.scores(results, aggregate), key="chart_scores")
+    if aggregate.n_ok:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.radar(results), key="chart_radar")
+        right.plotly_chart(charts.scores(results, aggregate), key="chart_scores")
     left, right = st.columns(2)
     left.plotly_chart(charts.timeline(results), key="chart_timeline")
     right.plotly_chart(charts.latency_cost(results), key="chart_latency")

@@ -137,3 +137,55 @@ def parse_judgement(text: str) -> Judgement:
             )
         )
     return Judgement(float(score), summary, [str(s) for s in strengths], issues, confidence)
+
+
+def _close_partial_json(text: str) -> str:
+    """Close the strings, arrays and objects a cut-off JSON text left open, so it can be parsed."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]" and stack:
+            stack.pop()
+    closed = text + ("\\" if escaped else "") + ('"' if in_string else "")
+    # Drop what cannot stand alone at the end: a key without its value, a trailing comma or colon.
+    closed = re.sub(r'([{,])\s*"(?:[^"\\]|\\.)*"\s*:?\s*$', r"\1", closed.rstrip())
+    closed = re.sub(r"[,:]\s*$", "", closed)
+    closed = re.sub(r"(\d)\.$", r"\1", closed)  # a number cut after its decimal point
+    return closed + "".join(reversed(stack))
+
+
+def readable(text: str) -> str:
+    """A judgement, complete or still streaming, as plain text for people; raw text if it is not JSON."""
+    body = text.strip()
+    if not body.startswith(("{", "```")):
+        return text
+    body = _FENCE.sub(r"\1", body).removeprefix("```json").removeprefix("```").strip()
+    try:
+        data = json.loads(_close_partial_json(body))
+    except json.JSONDecodeError:
+        return text
+    if not isinstance(data, dict):
+        return text
+    lines: list[str] = []
+    if isinstance(data.get("score"), int | float):
+        lines.append(f"Score: {data['score']:g} / 10")
+    if isinstance(data.get("summary"), str):
+        lines.append(data["summary"])
+    for s in data.get("strengths") or []:
+        lines.append(f"+ {s}")
+    for issue in data.get("issues") or []:
+        if isinstance(issue, dict):
+            quote = f' — "{issue["quote"]}"' if issue.get("quote") else ""
+            lines.append(f"! [{issue.get('severity', '…')}] {issue.get('note', '')}{quote}")
+    return "\n".join(lines) or "…"

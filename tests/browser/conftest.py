@@ -80,12 +80,23 @@ def start_app(tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True)
+def page(browser, request, start_app):  # type: ignore[no-untyped-def]
+    # Depends on start_app so that a failure screenshot is taken before the server stops.
+    context = browser.new_context(viewport={"width": 1500, "height": 2400}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(30_000)
     yield pg
+    if getattr(request.node, "failed", False):
+        shot(pg, f"failed-{request.node.name}")
     context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    report = yield
+    if report.when == "call" and report.failed:
+        item.failed = True  # the page fixture saves a screenshot of what the user would have seen
+    return report
 
 
 def wait_idle(page) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,100 @@
+"""The Review page in a real browser: branches stream side by side, results, CSV download, Stop."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import shot, wait_idle
+from tests.fakes.provider_server import FakeProviders, ok
+
+TEXT = ("Our new storage tier is faster and cheaper. We guarantee your files are safe forever. "
+        "Try it today: email support@example.com.")
+STREAMING_CARDS = """(n) => {
+  const codes = [...document.querySelectorAll('[data-testid="stCode"]')]
+    .map(e => e.innerText.trim()).filter(t => t.length > 3 && t !== '…');
+  const streaming = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] span')]
+    .filter(s => s.children.length === 0 && s.innerText.trim() === 'streaming').length;
+  return codes.length >= n && streaming >= n ? codes : false;
+}"""
+BADGE_COUNT = """(label) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"] span')]
+  .filter(s => s.children.length === 0 && s.innerText.trim() === label).length"""
+
+
+def use_engine(page, engine_id: str, label: str) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_text("Use another engine id").click()
+    page.get_by_label("Engine id").fill(engine_id)
+    page.get_by_label("Engine id").press("Enter")
+    page.get_by_role("button", name="Add engine").click()  # waits until the committed text enables it
+    # Wait for the effect, not for a script state that a fast rerun may already have left.
+    expect(page.get_by_role("combobox", name="Engine", exact=True)).to_have_value(re.compile(re.escape(label)))
+    wait_idle(page)
+
+
+def open_app(page, server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    wait_idle(page)
+    page.get_by_role("heading", name="Review").wait_for()
+
+
+def test_three_branches_stream_at_once_then_merge_chart_and_export(page, start_app, tmp_path):
+    server = start_app()
+    open_app(page, server)
+    page.get_by_label("Text to review").fill(TEXT)
+    page.get_by_role("heading", name="Review").click()  # blur: the text is committed
+    page.get_by_text(f"{len(TEXT)} characters").wait_for()
+    use_engine(page, "sim:live?latency=1&tokens=120&rate=30", "Demo · live")
+    page.get_by_role("button", name="Run").click()
+
+    # All three cards show partial text at the same moment, each still streaming.
+    partial = page.wait_for_function(STREAMING_CARDS, arg=3, timeout=20_000).json_value()
+    assert len(partial) == 3 and all(len(t) < 700 for t in partial)
+    shot(page, "review-mid-run")
+
+    page.get_by_text("3 of 3").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert page.evaluate(BADGE_COUNT, "streaming") == 0
+    assert page.evaluate(BADGE_COUNT, "done") == 3
+    page.wait_for_selector(".js-plotly-plot")
+    assert page.locator(".js-plotly-plot").count() >= 2
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    assert [r["perspective"] for r in rows] == ["technical", "business", "legal"]
+    assert {r["status"] for r in rows} == {"ok"} and all(float(r["score"]) > 0 for r in rows)
+    shot(page, "review-final")
+
+
+@pytest.fixture
+def fake():  # type: ignore[no-untyped-def]
+    server = FakeProviders()
+    yield server
+    server.close()
+
+
+def test_stop_cancels_every_provider_call(page, start_app, fake):
+    for _ in range(3):
+        fake.enqueue("slow", ok(chunks=400, delay=0.05))  # twenty seconds each if nobody stops them
+    server = start_app({"OPENAI_API_KEY": "sk-test-browser-0123456789abcdefghij", "OPENAI_BASE_URL": fake.openai_url})
+    open_app(page, server)
+    use_engine(page, "openai:slow", "openai:slow")
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(STREAMING_CARDS, arg=3, timeout=20_000)
+    assert fake.active == 3
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+    stopped = time.monotonic()
+    page.get_by_text("Stopped:").wait_for()
+    page.wait_for_function(f"() => ({BADGE_COUNT})('cancelled') === 3")
+    wait_idle(page)
+    while fake.disconnects < 3 and time.monotonic() - stopped < 2:
+        time.sleep(0.02)  # polling the server's own count, not waiting for it to happen by itself
+    assert fake.disconnects == 3 and fake.active == 0  # no provider keeps streaming after the click
+    assert page.evaluate(BADGE_COUNT, "streaming") == 0
+    assert page.evaluate(BADGE_COUNT, "cancelled") == 3
+    assert "Traceback" not in page.content()
+    shot(page, "review-stopped")
