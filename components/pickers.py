@@ -13,7 +13,8 @@ MATRIX = "Matrix: every perspective × every engine"
 
 def engine_label(engine_id: str) -> str:
     if engine_id.startswith("sim:"):
-        return f"Demo · {engine_id[4:].split('?')[0]} (simulated, {engine_id.split('?')[1] if '?' in engine_id else ''})"
+        label, _, options = engine_id[4:].partition("?")
+        return f"Demo · {label} (simulated{', ' + options if options else ''})"
     if engine_id == "offline:rules":
         return "Offline rules — no AI"
     return engine_id
@@ -87,6 +88,6 @@ def engine_picker(config: Config, key: str) -> list[str]:
         chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=engine_label)
     with st.expander("Use another engine id"):
         extra = st.text_input("Engine id", key=f"{key}_extra",
-                              placeholder="openai:MODEL, anthropic:MODEL, a name from parallax.toml, sim:LABEL?latency=1")
+                              placeholder="openai:MODEL, anthropic:MODEL, a named engine, sim:LABEL?latency=1")
         st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key,), disabled=not extra.strip())
     return [c for c in chosen if c]

@@ -42,12 +42,13 @@ def provider_sidebar() -> None:
     with st.sidebar:
         st.subheader("Providers")
         for provider, variable in PROVIDER_KEYS.items():
+            name = PROVIDER_NAMES[provider]
             if os.environ.get(variable, "").strip():
-                st.markdown(f":green[:material/check_circle:] **{PROVIDER_NAMES[provider]}** — key from secrets or environment")
+                st.markdown(f":green[:material/check_circle:] **{name}** — key from secrets or environment")
             elif variable in typed:
-                st.markdown(f":green[:material/check_circle:] **{PROVIDER_NAMES[provider]}** — key typed for this session")
+                st.markdown(f":green[:material/check_circle:] **{name}** — key typed for this session")
             else:
-                st.markdown(f":gray[:material/radio_button_unchecked:] **{PROVIDER_NAMES[provider]}** — not configured")
+                st.markdown(f":gray[:material/radio_button_unchecked:] **{name}** — not configured")
         with st.expander("Add a key for this session"):
             st.caption("Kept in this browser session only: never stored, logged or shown again.")
             for provider, variable in PROVIDER_KEYS.items():
