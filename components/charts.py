@@ -12,6 +12,15 @@ STATUS_COLOURS = {"ok": "#16a34a", "error": "#dc2626", "timeout": "#ea580c", "tr
                   "cancelled": "#6b7280"}
 
 
+def engine_name(engine_id: str) -> str:
+    """An engine id without its options, for axis labels and legends (sim:quick?latency=… → sim:quick)."""
+    return engine_id.split("?", 1)[0]
+
+
+def label(r: BranchResult) -> str:
+    return f"{r.perspective} · {engine_name(r.engine)}"
+
+
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend_title_text="")
     return fig
@@ -25,14 +34,14 @@ def radar(results: Sequence[BranchResult]) -> go.Figure:
         by_p = {r.perspective: r.score for r in results if r.engine == engine}
         values = [by_p.get(p) for p in perspectives]
         fig.add_trace(go.Scatterpolar(r=values + values[:1], theta=perspectives + perspectives[:1], fill="toself",
-                                      name=engine, connectgaps=False))
+                                      name=engine_name(engine), connectgaps=False))
     fig.update_layout(polar={"radialaxis": {"range": [0, 10]}})
     return _layout(fig, "Scores by perspective")
 
 
 def scores(results: Sequence[BranchResult], aggregate: Aggregate | None) -> go.Figure:
     """Branch scores as bars (failed branches shown at 0 with their status), the aggregate as a line."""
-    labels = [r.branch_id for r in results]
+    labels = [label(r) for r in results]
     fig = go.Figure(go.Bar(
         x=labels, y=[r.score or 0 for r in results],
         marker_color=[STATUS_COLOURS[r.status] for r in results],
@@ -41,7 +50,7 @@ def scores(results: Sequence[BranchResult], aggregate: Aggregate | None) -> go.F
     ))
     if aggregate is not None and aggregate.score is not None:
         fig.add_hline(y=aggregate.score, line_dash="dash", line_color="#4f46e5",
-                      annotation_text=f"{aggregate.method} {aggregate.score:.2f}", annotation_position="top left")
+                      annotation_text=f"{aggregate.method} {aggregate.score:.2f}", annotation_position="top right")
     fig.update_yaxes(range=[0, 10.9], title="score")
     return _layout(fig, "Branch scores and the aggregate")
 
@@ -55,7 +64,7 @@ def timeline(results: Sequence[BranchResult]) -> go.Figure:
         ("streaming", "#4f46e5", lambda r: r.first_token_s, lambda r: r.ended_s),
     )
     for name, colour, start, end in phases:
-        rows = [(r.branch_id, start(r), end(r)) for r in results]
+        rows = [(label(r), start(r), end(r)) for r in results]
         rows = [(b, s, e) for b, s, e in rows if s is not None and e is not None and e > s]
         fig.add_trace(go.Bar(y=[b for b, _, _ in rows], x=[e - s for _, s, e in rows], base=[s for _, s, _ in rows],
                              orientation="h", name=name, marker_color=colour,
@@ -73,14 +82,15 @@ def speedup(results: Sequence[BranchResult], wall_ms: float | None) -> float | N
 
 
 def latency_cost(results: Sequence[BranchResult]) -> go.Figure:
-    labels = [r.branch_id for r in results]
+    labels = [label(r) for r in results]
     fig = go.Figure()
     fig.add_trace(go.Bar(x=labels, y=[(r.latency_ms or 0) / 1000 for r in results], name="latency (s)",
                          marker_color="#4f46e5", offsetgroup=0))
     fig.add_trace(go.Bar(x=labels, y=[(r.ttft_ms or 0) / 1000 for r in results], name="time to first token (s)",
                          marker_color="#93c5fd", offsetgroup=1))
-    fig.add_trace(go.Scatter(x=labels, y=[r.cost_usd for r in results], name="cost (USD)", yaxis="y2",
-                             mode="markers", marker={"size": 12, "color": "#16a34a", "symbol": "diamond"}))
-    fig.update_layout(yaxis={"title": "seconds"}, yaxis2={"title": "USD", "overlaying": "y", "side": "right",
-                                                          "rangemode": "tozero"})
+    fig.update_layout(yaxis={"title": "seconds"})
+    if any(r.cost_usd for r in results):  # free runs get no empty cost axis
+        fig.add_trace(go.Scatter(x=labels, y=[r.cost_usd for r in results], name="cost (USD)", yaxis="y2",
+                                 mode="markers", marker={"size": 12, "color": "#16a34a", "symbol": "diamond"}))
+        fig.update_layout(yaxis2={"title": "USD", "overlaying": "y", "side": "right", "rangemode": "tozero"})
     return _layout(fig, "Latency and cost per branch")

@@ -54,13 +54,15 @@ def metrics_line(r: BranchResult) -> str:
 
 
 class Board:
-    """One card per branch in declared order, four to a row."""
+    """One card per branch in declared order, at most four to a row; a matrix gets one row per perspective."""
 
     def __init__(self, branches: list[BranchSpec]) -> None:
         self.cards: dict[str, Card] = {}
-        for start in range(0, len(branches), PER_ROW):
-            row = branches[start:start + PER_ROW]
-            for column, spec in zip(st.columns(PER_ROW), row, strict=False):
+        engines = len({b.engine for b in branches})
+        per_row = engines if 2 <= engines <= PER_ROW else PER_ROW
+        for start in range(0, len(branches), per_row):
+            row = branches[start:start + per_row]
+            for column, spec in zip(st.columns(per_row), row, strict=False):
                 box = column.container(border=True)
                 box.markdown(f"**{md_escape(spec.perspective)}**  \n`{spec.engine}`")
                 self.cards[spec.branch_id] = Card(box.empty(), box.empty(), box.empty())
@@ -82,7 +84,8 @@ class Board:
         with card.body.container():
             if r.status == "ok" and r.score is not None:
                 st.markdown(f"### {r.score:g} / 10")
-                st.markdown(md_escape(r.summary))
+                with st.container(height=160, border=False):  # cards stay aligned, long summaries scroll
+                    st.markdown(md_escape(r.summary))
                 if r.issues:
                     st.caption(f"{len(r.issues)} issue(s) — see the consolidated list below")
             else:
