@@ -53,8 +53,10 @@ class StreamlitServer:
         self.log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is open,
+    # which would break the asyncio.run() of tests collected after the browser suite.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
