@@ -12,7 +12,7 @@ from .config import DEFAULT_TIMEOUT_S, ConfigError, load_config
 from .documents import InputError, decode_document
 from .export import to_csv, to_json
 from .reducers import REDUCERS
-from .run import RunEvent, RunOutcome, RunPlan, execute, plan_review
+from .run import OnEvent, RunEvent, RunOutcome, RunPlan, execute, plan_review
 from .runner import BranchFinished, BranchRestarted, BranchStarted
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -82,7 +82,7 @@ def read_input(file: str | None, stdin: TextIO) -> str:
     return decode_document(data, file)
 
 
-def _progress(err: TextIO, total: int) -> callable:  # type: ignore[valid-type]
+def _progress(err: TextIO, total: int) -> OnEvent:
     def on_event(event: RunEvent, outcome: RunOutcome) -> None:
         if isinstance(event, BranchStarted):
             print(f"  started   {event.branch_id}", file=err, flush=True)

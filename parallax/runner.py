@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .engines.base import ATTEMPTS, Attempts, Engine, Finish, Request, Usage
 from .judgement import Judgement, parse_judgement, reask_request
@@ -118,6 +118,22 @@ class BranchJob:
     parse: Callable[[str], Judgement] | None = parse_judgement
 
 
+@dataclass
+class _Tally:
+    """What one branch accumulated across its asks: the current text, asks made, tokens reported."""
+
+    parts: list[str] = field(default_factory=list)
+    asks: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    have_usage: bool = False
+
+    def add_usage(self, usage: Usage) -> None:
+        self.have_usage = True
+        self.input_tokens += usage.input_tokens or 0
+        self.output_tokens += usage.output_tokens or 0
+
+
 async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
     """Run one branch to a result. Every failure becomes a status; only cancellation propagates."""
     spec, engine = job.spec, job.engine
@@ -128,34 +144,27 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
     started = loop.time()
     result.started_s = started - job.run_started
     emit(BranchStarted(spec.branch_id, result.started_s))
-    parts: list[str] = []
-    asks = 0
-    usage_in = usage_out = 0
-    have_usage = False
+    tally = _Tally()
     request = job.request
     try:
         async with asyncio.timeout(job.deadline_s):
             while True:
-                asks += 1
+                tally.asks += 1
                 finish: Finish | None = None
                 async for event in engine.stream(request):
                     if isinstance(event, str):
                         if result.first_token_s is None:
                             result.first_token_s = loop.time() - job.run_started
-                        parts.append(event)
+                        tally.parts.append(event)
                         emit(BranchDelta(spec.branch_id, event))
                     elif isinstance(event, Usage):
-                        have_usage = True
-                        usage_in += event.input_tokens or 0
-                        usage_out += event.output_tokens or 0
+                        tally.add_usage(event)
                     else:
                         finish = event
-                text = "".join(parts)
+                text = "".join(tally.parts)
                 if finish is None:
-                    result.status, result.error = (
-                        "truncated",
-                        f"{engine.provider}: the stream ended before its final event",
-                    )
+                    result.status = "truncated"
+                    result.error = f"{engine.provider}: the stream ended before its final event"
                 elif finish.reason == "length":
                     result.status, result.error = "truncated", f"{engine.provider}: cut off at the token limit"
                 elif job.parse is None:
@@ -164,10 +173,10 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                     try:
                         _apply(result, job.parse(text))
                     except ValueError as exc:
-                        if asks == 1:
+                        if tally.asks == 1:
                             emit(BranchRestarted(spec.branch_id, f"reply did not parse: {exc}"))
                             request = reask_request(request, text, str(exc))
-                            parts.clear()
+                            tally.parts.clear()
                             continue
                         result.status, result.error = "error", f"{engine.provider}: unparseable judgement ({exc})"
                 break
@@ -177,12 +186,12 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
         result.error = f"{engine.provider}: no complete answer within the {job.deadline_s:g} s deadline{waited}"
     except asyncio.CancelledError:
         result.status, result.error = "cancelled", "cancelled before it finished"
-        _finish(result, job, parts, loop.time() - started, asks, attempts, have_usage, usage_in, usage_out)
+        _finish(result, job, tally, loop.time() - started, attempts)
         raise
     except Exception as exc:  # a branch failure is data, never an exception for the graph
         result.status = "error"
         result.error = describe_failure(exc, engine.provider, attempts.count, job.secrets)
-    _finish(result, job, parts, loop.time() - started, asks, attempts, have_usage, usage_in, usage_out)
+    _finish(result, job, tally, loop.time() - started, attempts)
     emit(BranchFinished(result))
     return result
 
@@ -196,28 +205,19 @@ def _apply(result: BranchResult, judgement: Judgement) -> None:
     result.confidence = judgement.confidence
 
 
-def _finish(
-    result: BranchResult,
-    job: BranchJob,
-    parts: list[str],
-    elapsed: float,
-    asks: int,
-    attempts: Attempts,
-    have_usage: bool,
-    usage_in: int,
-    usage_out: int,
-) -> None:
-    result.text = "".join(parts)
+def _finish(result: BranchResult, job: BranchJob, tally: _Tally, elapsed: float, attempts: Attempts) -> None:
+    result.text = "".join(tally.parts)
     result.latency_ms = round(elapsed * 1000, 1)
     if result.first_token_s is not None and result.started_s is not None:
         result.ttft_ms = round((result.first_token_s - result.started_s) * 1000, 1)
     result.ended_s = result.started_s + elapsed if result.started_s is not None else None
-    result.retries = max(0, attempts.count - asks)
-    if have_usage:
-        result.input_tokens, result.output_tokens = usage_in, usage_out
+    result.retries = max(0, attempts.count - tally.asks)  # HTTP requests beyond one per ask
+    if tally.have_usage:
+        result.input_tokens, result.output_tokens = tally.input_tokens, tally.output_tokens
     if job.engine.free:
         result.cost_usd = 0.0
-    elif job.price and have_usage:
-        result.cost_usd = round((usage_in * job.price["input"] + usage_out * job.price["output"]) / 1e6, 8)
+    elif job.price and tally.have_usage:
+        price = job.price
+        result.cost_usd = round((tally.input_tokens * price["input"] + tally.output_tokens * price["output"]) / 1e6, 8)
     if result.status != "ok":
         result.score = None

@@ -17,7 +17,7 @@ def outcome_with(text: str, error: str | None = None) -> RunOutcome:
         0,
         spec.engine,
         spec.perspective,
-        score=-1.5 if False else 6.5,
+        score=6.5,
         text=text,
         error=error,
         latency_ms=12.5,

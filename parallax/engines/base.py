@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 
@@ -75,12 +75,3 @@ async def count_attempt(_request: Any) -> None:
     counter = ATTEMPTS.get(None)
     if counter is not None:
         counter.count += 1
-
-
-@dataclass
-class EngineInfo:
-    """How an engine id form is described to users (the registry lists these on an unknown id)."""
-
-    form: str
-    description: str
-    examples: list[str] = field(default_factory=list)
