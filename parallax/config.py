@@ -13,6 +13,8 @@ from .perspectives import BUILTIN, Perspective, parse_custom
 MAX_CHARS = int(os.environ.get("PARALLAX_MAX_CHARS", "200000"))
 DEFAULT_TIMEOUT_S = 120.0
 PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+# Every environment variable that may hold a secret: scrubbed from any message we show or store.
+SECRET_VARIABLES = (*PROVIDER_KEYS.values(), "DEEPL_AUTH_KEY", "LIBRETRANSLATE_API_KEY")
 DEFAULT_MODELS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-haiku-4-5"}
 SUGGESTED_MODELS = {
     "openai": ["openai:gpt-4o-mini", "openai:gpt-4.1-mini", "openai:gpt-4o"],
@@ -63,6 +65,19 @@ class Config:
         """The first configured provider's default model, else the offline reviewer."""
         providers = self.configured_providers()
         return [DEFAULT_MODELS[providers[0]]] if providers else ["offline:rules"]
+
+    def default_translation_engines(self) -> list[str]:
+        """Every configured translation service and LLM, else pseudo-localisation (clearly not a translation)."""
+        engines = [DEFAULT_MODELS[p] for p in self.configured_providers()]
+        if self.env.get("DEEPL_AUTH_KEY", "").strip():
+            engines.append("deepl")
+        if self.env.get("LIBRETRANSLATE_URL", "").strip():
+            engines.append("libretranslate")
+        return engines or ["offline:pseudo"]
+
+    def default_judge(self) -> str | None:
+        providers = self.configured_providers()
+        return DEFAULT_MODELS[providers[0]] if providers else None
 
     def price(self, engine_id: str) -> dict[str, float] | None:
         return self.prices.get(engine_id)

@@ -24,8 +24,17 @@ BRANCH_FIELDS = (
     "cost_usd",
     "retries",
 )
-AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_total", "spread")
+TRANSLATION_FIELDS = ("judge_score", "judge_spread", "judge_error", "agreement", "outlier", "answered_by",
+                      "fallbacks", "glossary", "chrf_reference", "bleu_reference")
+AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_total", "spread", "best", "margin")
 CSV_COLUMNS = ("run_id", "mode", *BRANCH_FIELDS, *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
+
+
+def csv_columns(mode: str) -> tuple[str, ...]:
+    """The review columns; a translation run adds its quality columns before the aggregate's."""
+    if mode != "translate":
+        return CSV_COLUMNS
+    return ("run_id", "mode", *BRANCH_FIELDS, *TRANSLATION_FIELDS, *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -36,6 +45,14 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):  # glossary, fallbacks: JSON inside the cell
+        value = json.dumps(value, ensure_ascii=False)
+    return safe_cell(value)
+
+
 def to_dict(outcome: RunOutcome) -> dict[str, Any]:
     aggregate = outcome.aggregate.to_dict() if outcome.aggregate else None
     branches = []
@@ -44,7 +61,7 @@ def to_dict(outcome: RunOutcome) -> dict[str, Any]:
         branches.append(
             {**{k: data[k] for k in BRANCH_FIELDS}, **{k: v for k, v in data.items() if k not in BRANCH_FIELDS}}
         )
-    return {
+    data: dict[str, Any] = {
         "run_id": outcome.run_id,
         "mode": outcome.mode,
         "wall_ms": outcome.wall_ms,
@@ -52,6 +69,11 @@ def to_dict(outcome: RunOutcome) -> dict[str, Any]:
         "branches": branches,
         "aggregate": aggregate,
     }
+    if outcome.mode == "translate":
+        data["agreement_matrix"] = outcome.assessment.matrix if outcome.assessment else {}
+        data["best"] = outcome.aggregate.best if outcome.aggregate else None
+        data["judge_cost_usd"] = outcome.assessment.judge_cost_usd if outcome.assessment else None
+    return data
 
 
 def to_json(outcome: RunOutcome) -> str:
@@ -61,11 +83,10 @@ def to_json(outcome: RunOutcome) -> str:
 def to_csv(outcome: RunOutcome) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    aggregate = outcome.aggregate.to_dict() if outcome.aggregate else {}
+    columns = csv_columns(outcome.mode)
+    writer.writerow(columns)
+    aggregate = {f"aggregate_{k}": v for k, v in (outcome.aggregate.to_dict() if outcome.aggregate else {}).items()}
     for r in outcome.ordered():
-        data = r.to_dict()
-        row = [outcome.run_id, outcome.mode, *(data[k] for k in BRANCH_FIELDS)]
-        row += [aggregate.get(k) for k in AGGREGATE_FIELDS]
-        writer.writerow(["" if v is None else safe_cell(v) for v in row])
+        data = {"run_id": outcome.run_id, "mode": outcome.mode, **r.to_dict(), **aggregate}
+        writer.writerow([_cell(data.get(c)) for c in columns])
     return buffer.getvalue()

@@ -12,6 +12,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from .assess import assess
 from .engines.base import Engine
 from .judgement import review_request
 from .perspectives import Perspective
@@ -19,6 +20,7 @@ from .reducers import reduce
 from .results import Aggregate, BranchResult, BranchSpec
 from .runner import BranchJob
 from .runner import run_branch as run_one
+from .translation import TranslationSettings, translation_request
 
 
 class ReviewState(TypedDict, total=False):
@@ -39,7 +41,7 @@ class BranchInput(TypedDict):
 class RunContext:
     """What nodes need but the state should not carry: live engine objects, limits, prices, the clock."""
 
-    engines: dict[str, Engine]
+    engines: dict[str, Engine]  # every engine id the run uses, each part of a fallback chain, and the judge
     perspectives: dict[str, Perspective]
     deadline_s: float
     run_started: float
@@ -58,10 +60,10 @@ async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[s
     job = BranchJob(
         spec=spec,
         request=review_request(state["document"], ctx.perspectives[spec.perspective]),
-        engine=ctx.engines[spec.engine],
+        engines=tuple(ctx.engines[part] for part in spec.engine.split("|")),
         deadline_s=ctx.deadline_s,
         run_started=ctx.run_started,
-        price=ctx.prices.get(spec.engine),
+        prices=ctx.prices,
         secrets=ctx.secrets,
     )
     writer = get_stream_writer()
@@ -80,5 +82,62 @@ def build_review_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     builder.add_node("aggregate", aggregate, defer=True)
     builder.add_conditional_edges(START, fan_out, ["run_branch"])
     builder.add_edge("run_branch", "aggregate")
+    builder.add_edge("aggregate", END)
+    return builder.compile()
+
+
+# --- translation: one Send per engine, then one deferred node that judges, compares and aggregates ---
+
+
+class TranslateState(TypedDict, total=False):
+    document: str
+    branches: list[BranchSpec]
+    settings: TranslationSettings
+    reducer: str
+    run_id: str
+    results: Annotated[list[BranchResult], operator.add]
+    aggregate: Aggregate
+
+
+class TranslationInput(TypedDict):
+    document: str
+    spec: BranchSpec
+    settings: TranslationSettings
+
+
+def fan_out_translations(state: TranslateState) -> list[Send]:
+    return [Send("translate", {"document": state["document"], "spec": spec, "settings": state["settings"]})
+            for spec in state["branches"]]
+
+
+async def translate(state: TranslationInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx, spec = runtime.context, state["spec"]
+    job = BranchJob(
+        spec=spec,
+        request=translation_request(state["document"], state["settings"]),
+        engines=tuple(ctx.engines[part] for part in spec.engine.split("|")),
+        deadline_s=ctx.deadline_s,
+        run_started=ctx.run_started,
+        prices=ctx.prices,
+        secrets=ctx.secrets,
+        read=None,  # the text is the translation
+    )
+    return {"results": [await run_one(job, get_stream_writer())]}
+
+
+async def assess_and_aggregate(state: TranslateState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """After every translation: agreement, glossary, reference metrics, the judge's k samples, then the reducer."""
+    results = sorted(state.get("results", []), key=lambda r: r.order)
+    assessed = await assess(state["document"], results, state["settings"], runtime.context, state.get("run_id", ""))
+    get_stream_writer()(assessed)
+    return {"aggregate": reduce(assessed.results, state.get("reducer", "best"))}
+
+
+def build_translate_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+    builder = StateGraph(TranslateState, context_schema=RunContext)
+    builder.add_node("translate", translate, input_schema=TranslationInput)  # type: ignore[call-overload]
+    builder.add_node("aggregate", assess_and_aggregate, defer=True)
+    builder.add_conditional_edges(START, fan_out_translations, ["translate"])
+    builder.add_edge("translate", "aggregate")
     builder.add_edge("aggregate", END)
     return builder.compile()

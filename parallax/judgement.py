@@ -9,7 +9,7 @@ from typing import Any
 
 from .engines.base import Message, Request, Task
 from .perspectives import Perspective
-from .results import SEVERITIES, Finding
+from .results import SEVERITIES, BranchResult, Finding
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -61,6 +61,16 @@ class Judgement:
             ensure_ascii=False,
             indent=1,
         )
+
+
+def read_judgement(text: str, result: BranchResult) -> None:
+    """Fill a review branch's result from its reply; ValueError if the reply is not a judgement."""
+    judgement = parse_judgement(text)
+    result.score = judgement.score
+    result.summary = judgement.summary
+    result.strengths = judgement.strengths
+    result.issues = judgement.issues
+    result.confidence = judgement.confidence
 
 
 def review_request(document: str, perspective: Perspective) -> Request:

@@ -89,3 +89,41 @@ def reduce(results: Sequence[BranchResult], method: str) -> Aggregate:
         return REDUCERS[method](results)
     except KeyError:
         raise ValueError(f"unknown reducer {method!r}; choose one of: {', '.join(REDUCERS)}") from None
+
+
+def _best(results: Sequence[BranchResult]) -> Aggregate:
+    """Select-best: the highest score (the judge's, for translations); ties broken by agreement with the others.
+
+    Without any score (no judge), the branch that agrees most with the others wins.
+    """
+    ordered = sorted(results, key=lambda r: r.order)
+    answered = [r for r in ordered if r.status == "ok"]
+    n_total = len(ordered)
+    if not answered:
+        return Aggregate("best", None, 0, n_total, None, f"no branch succeeded (0 of {n_total})")
+    scored = [r for r in answered if r.score is not None]
+    if scored:
+        ranked = sorted(scored, key=lambda r: (_score(r), r.agreement or -1.0), reverse=True)
+        key, basis = (lambda r: _score(r)), "score"
+    elif any(r.agreement is not None for r in answered):
+        ranked = sorted(answered, key=lambda r: r.agreement or -1.0, reverse=True)
+        key, basis = (lambda r: r.agreement or 0.0), "agreement (no scores)"
+    else:
+        winner = answered[0]
+        return Aggregate("best", None, len(scored), n_total, None,
+                         f"only {winner.branch_id} answered: nothing to compare", winner.branch_id, None)
+    winner = ranked[0]
+    values = [key(r) for r in ranked]
+    margin = round(values[0] - values[1], 4) if len(values) > 1 else None
+    tie = len(values) > 1 and values[0] == values[1]
+    formula = f"best by {basis}: {winner.branch_id} {values[0]:g}"
+    if len(ranked) > 1:
+        formula += f" vs {ranked[1].branch_id} {values[1]:g}"
+        formula += (f" (tie broken by agreement {winner.agreement:g} vs {ranked[1].agreement:g})"
+                    if tie and winner.agreement is not None and ranked[1].agreement is not None
+                    else f", ahead by {margin:g}")
+    spread = round(max(values) - min(values), 4) if scored else None
+    return Aggregate("best", winner.score, len(scored), n_total, spread, formula, winner.branch_id, margin)
+
+
+REDUCERS["best"] = _best

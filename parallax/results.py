@@ -28,6 +28,7 @@ class Finding:
     severity: str
     quote: str
     note: str
+    category: str = ""  # for translation errors: accuracy, fluency, terminology, style, locale
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -56,6 +57,18 @@ class BranchResult:
     output_tokens: int | None = None
     cost_usd: float | None = None
     retries: int = 0
+    # Which engine of a fallback chain "A|B|C" answered, and the failures before it.
+    answered_by: str | None = None
+    fallbacks: list[dict[str, str | None]] = field(default_factory=list)
+    # Translation quality: judge score 0-100 (mean of samples) and its spread, agreement with the others.
+    judge_score: float | None = None
+    judge_spread: float | None = None
+    judge_error: str | None = None
+    agreement: float | None = None
+    outlier: bool = False
+    glossary: dict[str, bool] = field(default_factory=dict)
+    chrf_reference: float | None = None
+    bleu_reference: float | None = None
     # Seconds since the run started: when the branch began, saw its first token, ended.
     started_s: float | None = None
     first_token_s: float | None = None
@@ -87,6 +100,8 @@ class Aggregate:
     n_total: int
     spread: float | None
     formula: str
+    best: str | None = None  # the winning branch, for select-best
+    margin: float | None = None  # how far ahead of the runner-up it is
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

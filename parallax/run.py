@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import secrets
 import time
@@ -14,14 +15,17 @@ from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 
-from .config import PROVIDER_KEYS, Config
+from .assess import Assessed
+from .config import SECRET_VARIABLES, Config
 from .documents import InputError, check_document
 from .engines import EngineError, resolve_engine
 from .engines.base import Engine
-from .graph import RunContext, build_review_graph
+from .graph import RunContext, build_review_graph, build_translate_graph
+from .languages import check_pair, deepl_supports, language_name
 from .reducers import REDUCERS, reduce
 from .results import Aggregate, BranchResult, BranchSpec
 from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted
+from .translation import TranslationSettings
 
 
 @dataclass
@@ -36,6 +40,7 @@ class RunPlan:
     concurrency: int | None = None
     timeout_s: float = 120.0
     mode: str = "review"
+    settings: TranslationSettings | None = None  # translation runs only
     run_id: str = field(default_factory=lambda: new_run_id())
 
 
@@ -65,17 +70,69 @@ def plan_review(
     if not timeout_s > 0:
         raise InputError("the timeout must be more than 0 seconds")
     engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_engines())))
-    built: dict[str, Engine] = {}
-    for engine_id in engine_ids:
-        try:
-            built[engine_id] = resolve_engine(engine_id, config)
-        except EngineError as exc:
-            raise InputError(str(exc)) from None
+    built = _resolve(engine_ids, config, "review")
     branches = [
         BranchSpec(f"{p}@{e}", i, p, e, config.perspectives[p].weight)
         for i, (p, e) in enumerate((p, e) for p in names for e in engine_ids)
     ]
     return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s)
+
+
+def _resolve(engine_ids: Sequence[str], config: Config, kind: str) -> dict[str, Engine]:
+    """Every engine of every fallback chain ("A|B|C"), checked for the task before anything is called."""
+    built: dict[str, Engine] = {}
+    for engine_id in engine_ids:
+        parts = [p.strip() for p in engine_id.split("|")]
+        if not all(parts):
+            raise InputError(f"fallback chain {engine_id!r} has an empty link; write it as A|B|C")
+        for part in parts:
+            try:
+                engine = built.get(part) or resolve_engine(part, config)
+            except EngineError as exc:
+                raise InputError(str(exc)) from None
+            if kind not in engine.kinds:
+                does = " and ".join(sorted(engine.kinds))
+                raise InputError(f"{part} cannot {kind}: it is for {does} only")
+            built[part] = engine
+    return built
+
+
+def plan_translate(
+    document: str,
+    config: Config,
+    settings: TranslationSettings,
+    engines: Sequence[str] = (),
+    reducer: str = "best",
+    concurrency: int | None = None,
+    timeout_s: float = 120.0,
+) -> RunPlan:
+    """Check a translation run: text, language pair (per engine), engines, judge, reference, limits."""
+    check_document(document)
+    try:
+        source, target = check_pair(settings.source, settings.target)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    settings = dataclasses.replace(settings, source=source, target=target)
+    if reducer not in REDUCERS:
+        raise InputError(f"unknown reducer {reducer!r}; choose one of: {', '.join(REDUCERS)}")
+    if concurrency is not None and concurrency < 1:
+        raise InputError("concurrency must be at least 1")
+    if not timeout_s > 0:
+        raise InputError("the timeout must be more than 0 seconds")
+    if not 1 <= settings.judge_samples <= 5:
+        raise InputError("judge samples must be between 1 and 5")
+    if settings.reference is not None and not settings.reference.strip():
+        raise InputError("the reference translation is empty")
+    engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_translation_engines())))
+    built = _resolve(engine_ids, config, "translate")
+    if "deepl" in built and not deepl_supports(source, target):
+        raise InputError(f"DeepL does not translate {language_name(source)} → {language_name(target)}")
+    if settings.judge:
+        built.update(_resolve([settings.judge], config, "judge"))
+        if "|" in settings.judge:
+            raise InputError("the judge must be one engine, not a fallback chain")
+    branches = [BranchSpec(e, i, "translation", e) for i, e in enumerate(engine_ids)]
+    return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s, "translate", settings)
 
 
 @dataclass(frozen=True)
@@ -84,7 +141,7 @@ class RunFinished:
     wall_ms: float
 
 
-RunEvent = BranchEvent | RunFinished
+RunEvent = BranchEvent | Assessed | RunFinished
 
 
 @dataclass
@@ -101,6 +158,7 @@ class RunOutcome:
     started: set[str] = field(default_factory=set)
     aggregate: Aggregate | None = None
     wall_ms: float | None = None
+    assessment: Assessed | None = None  # translations: agreement matrix, judge samples
 
     @classmethod
     def for_plan(cls, plan: RunPlan) -> RunOutcome:
@@ -116,6 +174,9 @@ class RunOutcome:
         elif isinstance(event, BranchFinished):
             self.results[event.result.branch_id] = event.result
             self.arrival.append(event.result.branch_id)
+        elif isinstance(event, Assessed):
+            self.results.update({r.branch_id: r for r in event.results})
+            self.assessment = event
         elif isinstance(event, RunFinished):
             self.aggregate, self.wall_ms = event.aggregate, event.wall_ms
 
@@ -142,13 +203,13 @@ class RunOutcome:
 
 
 @functools.cache
-def _review_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+def _graph(mode: str) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compiled once per process: a compiled graph holds no run state and is safe to reuse."""
-    return build_review_graph()
+    return build_translate_graph() if mode == "translate" else build_review_graph()
 
 
 def _secrets(config: Config) -> tuple[str, ...]:
-    names = set(PROVIDER_KEYS.values()) | {e.api_key_env for e in config.engines.values() if e.api_key_env}
+    names = set(SECRET_VARIABLES) | {e.api_key_env for e in config.engines.values() if e.api_key_env}
     return tuple(v for n in names if (v := config.env.get(n or "")))
 
 
@@ -157,7 +218,7 @@ async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
 
     Closing this generator (or cancelling its consumer) cancels every in-flight provider call.
     """
-    graph = _review_graph()
+    graph = _graph(plan.mode)
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     wall0 = time.perf_counter()
@@ -170,7 +231,10 @@ async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
         secrets=_secrets(plan.config),
     )
     config = {"max_concurrency": plan.concurrency} if plan.concurrency else {}
-    state = {"document": plan.document, "branches": plan.branches, "reducer": plan.reducer}
+    state: dict[str, Any] = {"document": plan.document, "branches": plan.branches, "reducer": plan.reducer,
+                             "run_id": plan.run_id}
+    if plan.settings is not None:
+        state["settings"] = plan.settings
     stream = graph.astream(state, config=config, context=context, stream_mode=["custom", "updates"])  # type: ignore[call-overload]
     async with contextlib.aclosing(stream):
         async for mode, chunk in stream:

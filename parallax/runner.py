@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .engines.base import ATTEMPTS, Attempts, Engine, Finish, Request, Usage
-from .judgement import Judgement, parse_judgement, reask_request
+from .judgement import read_judgement, reask_request
 from .results import BranchResult, BranchSpec
 
 
@@ -68,7 +68,7 @@ def _plural(n: int, word: str) -> str:
 def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: Iterable[str] = ()) -> str:
     """A short message for a failed call that names the provider and never contains a key."""
     tried = _plural(max(1, attempts), "attempt")
-    code = getattr(exc, "status_code", None)
+    code = getattr(exc, "status_code", None) or getattr(exc, "http_status_code", None)
     name = type(exc).__name__
     message = _server_message(exc) if isinstance(exc, Exception) else ""
     if isinstance(code, int):
@@ -80,12 +80,16 @@ def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: 
             r"prompt is too long|context length|context window|maximum context", message + str(exc), re.I
         ):
             text = "the text is too long for this model's context window"
+        elif code == 456:
+            text = "quota exceeded for this billing period (HTTP 456)"
         elif code >= 500:
             text = f"server error (HTTP {code}) after {tried}"
         elif code == 404:
             text = "model or endpoint not found (HTTP 404)"
         else:
             text = f"request rejected (HTTP {code})" + (f": {message}" if message else "")
+    elif name == "ConnectionException":  # DeepL's own wrapper around requests' errors
+        text = f"could not connect after {tried}"
     elif "Timeout" in name:
         text = "the server stopped responding"
     elif name in ("ConnectError", "RemoteProtocolError", "ReadError", "WriteError", "APIConnectionError"):
@@ -104,26 +108,31 @@ def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: 
     return redact(f"{provider}: {text}"[:300], secrets)
 
 
+# Reads a complete reply into the result; raises ValueError when the reply cannot be read (then re-asked once).
+Read = Callable[[str, BranchResult], None]
+
+
 @dataclass(frozen=True)
 class BranchJob:
-    """Everything one branch needs: what to ask, whom, and the run's clock."""
+    """Everything one branch needs: what to ask, whom (a fallback chain: the next engine if one fails), the clock."""
 
     spec: BranchSpec
     request: Request
-    engine: Engine
+    engines: tuple[Engine, ...]
     deadline_s: float
     run_started: float  # loop.time() when the run began
-    price: dict[str, float] | None = None
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
-    parse: Callable[[str], Judgement] | None = parse_judgement
+    read: Read | None = read_judgement
 
 
 @dataclass
 class _Tally:
-    """What one branch accumulated across its asks: the current text, asks made, tokens reported."""
+    """What one engine of a branch accumulated across its asks: text, asks, HTTP attempts, tokens."""
 
     parts: list[str] = field(default_factory=list)
     asks: int = 0
+    attempts: Attempts = field(default_factory=Attempts)
     input_tokens: int = 0
     output_tokens: int = 0
     have_usage: bool = False
@@ -133,19 +142,56 @@ class _Tally:
         self.input_tokens += usage.input_tokens or 0
         self.output_tokens += usage.output_tokens or 0
 
+    def cost(self, engine: Engine, price: dict[str, float] | None) -> float | None:
+        if engine.free:
+            return 0.0
+        if price is None or not self.have_usage:
+            return None
+        return (self.input_tokens * price["input"] + self.output_tokens * price["output"]) / 1e6
+
 
 async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
-    """Run one branch to a result. Every failure becomes a status; only cancellation propagates."""
-    spec, engine = job.spec, job.engine
+    """Run one branch to a result, trying each engine of its chain in turn until one answers.
+
+    Every failure becomes a status on the result; only cancellation propagates.
+    """
+    spec = job.spec
     loop = asyncio.get_running_loop()
     result = BranchResult(spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight)
-    attempts = Attempts()
-    ATTEMPTS.set(attempts)  # this task's own context: the engine's HTTP hook counts into it
     started = loop.time()
     result.started_s = started - job.run_started
     emit(BranchStarted(spec.branch_id, result.started_s))
-    tally = _Tally()
+    tallies: list[tuple[Engine, _Tally]] = []
+    try:
+        for engine in job.engines:
+            if tallies:  # the previous engine failed: record it and start the card afresh
+                failed = tallies[-1][0].engine_id
+                result.fallbacks.append({"engine": failed, "status": result.status, "error": result.error})
+                emit(BranchRestarted(spec.branch_id, f"{failed} failed ({result.status}); trying {engine.engine_id}"))
+                result.first_token_s = None
+            tally = _Tally()
+            tallies.append((engine, tally))
+            await _call(job, engine, tally, result, emit, loop)
+            if result.status == "ok":
+                result.answered_by = engine.engine_id
+                break
+    except asyncio.CancelledError:
+        result.status, result.error = "cancelled", "cancelled before it finished"
+        _finish(result, job, tallies, loop.time() - started)
+        raise
+    _finish(result, job, tallies, loop.time() - started)
+    emit(BranchFinished(result))
+    return result
+
+
+async def _call(
+    job: BranchJob, engine: Engine, tally: _Tally, result: BranchResult, emit: Emit, loop: asyncio.AbstractEventLoop
+) -> None:
+    """One engine answering one branch, within the deadline, re-asked once if its reply cannot be read."""
+    branch_id = job.spec.branch_id
+    ATTEMPTS.set(tally.attempts)  # this task's own context: the engine's HTTP hook counts into it
     request = job.request
+    result.status, result.error = "ok", None
     try:
         async with asyncio.timeout(job.deadline_s):
             while True:
@@ -156,7 +202,7 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                         if result.first_token_s is None:
                             result.first_token_s = loop.time() - job.run_started
                         tally.parts.append(event)
-                        emit(BranchDelta(spec.branch_id, event))
+                        emit(BranchDelta(branch_id, event))
                     elif isinstance(event, Usage):
                         tally.add_usage(event)
                     else:
@@ -167,57 +213,42 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                     result.error = f"{engine.provider}: the stream ended before its final event"
                 elif finish.reason == "length":
                     result.status, result.error = "truncated", f"{engine.provider}: cut off at the token limit"
-                elif job.parse is None:
-                    result.status = "ok"
-                else:
+                elif job.read is not None:
                     try:
-                        _apply(result, job.parse(text))
+                        job.read(text, result)
                     except ValueError as exc:
                         if tally.asks == 1:
-                            emit(BranchRestarted(spec.branch_id, f"reply did not parse: {exc}"))
+                            emit(BranchRestarted(branch_id, f"reply did not parse: {exc}"))
                             request = reask_request(request, text, str(exc))
                             tally.parts.clear()
                             continue
                         result.status, result.error = "error", f"{engine.provider}: unparseable judgement ({exc})"
-                break
+                return
     except TimeoutError:
         result.status = "timeout"
-        waited = f" ({_plural(attempts.count, 'attempt')} made)" if attempts.count > 1 else ""
+        count = tally.attempts.count
+        waited = f" ({_plural(count, 'attempt')} made)" if count > 1 else ""
         result.error = f"{engine.provider}: no complete answer within the {job.deadline_s:g} s deadline{waited}"
     except asyncio.CancelledError:
-        result.status, result.error = "cancelled", "cancelled before it finished"
-        _finish(result, job, tally, loop.time() - started, attempts)
         raise
     except Exception as exc:  # a branch failure is data, never an exception for the graph
         result.status = "error"
-        result.error = describe_failure(exc, engine.provider, attempts.count, job.secrets)
-    _finish(result, job, tally, loop.time() - started, attempts)
-    emit(BranchFinished(result))
-    return result
+        result.error = describe_failure(exc, engine.provider, tally.attempts.count, job.secrets)
 
 
-def _apply(result: BranchResult, judgement: Judgement) -> None:
-    result.status = "ok"
-    result.score = judgement.score
-    result.summary = judgement.summary
-    result.strengths = judgement.strengths
-    result.issues = judgement.issues
-    result.confidence = judgement.confidence
-
-
-def _finish(result: BranchResult, job: BranchJob, tally: _Tally, elapsed: float, attempts: Attempts) -> None:
-    result.text = "".join(tally.parts)
+def _finish(result: BranchResult, job: BranchJob, tallies: list[tuple[Engine, _Tally]], elapsed: float) -> None:
+    """Timing, usage, retries and cost, summed over every engine the branch tried."""
+    last = tallies[-1][1] if tallies else _Tally()
+    result.text = "".join(last.parts)
     result.latency_ms = round(elapsed * 1000, 1)
     if result.first_token_s is not None and result.started_s is not None:
         result.ttft_ms = round((result.first_token_s - result.started_s) * 1000, 1)
     result.ended_s = result.started_s + elapsed if result.started_s is not None else None
-    result.retries = max(0, attempts.count - tally.asks)  # HTTP requests beyond one per ask
-    if tally.have_usage:
-        result.input_tokens, result.output_tokens = tally.input_tokens, tally.output_tokens
-    if job.engine.free:
-        result.cost_usd = 0.0
-    elif job.price and tally.have_usage:
-        price = job.price
-        result.cost_usd = round((tally.input_tokens * price["input"] + tally.output_tokens * price["output"]) / 1e6, 8)
+    result.retries = sum(max(0, t.attempts.count - t.asks) for _, t in tallies)  # HTTP requests beyond one per ask
+    if any(t.have_usage for _, t in tallies):
+        result.input_tokens = sum(t.input_tokens for _, t in tallies)
+        result.output_tokens = sum(t.output_tokens for _, t in tallies)
+    costs = [t.cost(engine, job.prices.get(engine.engine_id)) for engine, t in tallies]
+    result.cost_usd = None if not costs or None in costs else round(sum(c for c in costs if c is not None), 8)
     if result.status != "ok":
         result.score = None

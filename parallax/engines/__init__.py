@@ -10,7 +10,10 @@ __all__ = ["Engine", "EngineError", "Event", "Finish", "Message", "Request", "Ta
 FORMS = (
     "openai:MODEL (key OPENAI_API_KEY; base URL OPENAI_BASE_URL)",
     "anthropic:MODEL (key ANTHROPIC_API_KEY; base URL ANTHROPIC_BASE_URL)",
-    "offline:rules (no network, no AI)",
+    "offline:rules (reviews; no network, no AI)",
+    "offline:pseudo (pseudo-localisation, not a translation)",
+    "deepl (key DEEPL_AUTH_KEY; server DEEPL_SERVER_URL)",
+    "libretranslate (server LIBRETRANSLATE_URL; key LIBRETRANSLATE_API_KEY)",
     "sim:LABEL?latency=S&tokens=N&rate=TPS&fail=error|timeout|truncate|ratelimit&score=X (demo)",
     "NAME of an [engines.NAME] table in parallax.toml",
 )
@@ -32,13 +35,21 @@ def resolve_engine(engine_id: str, config: Config) -> Engine:
     if not sep:
         if engine_id in config.engines:
             return _named(engine_id, config)
+        if engine_id == "deepl":
+            return _deepl(config)
+        if engine_id == "libretranslate":
+            return _libretranslate(config)
         raise EngineError(f"unknown engine {engine_id!r}; {valid_forms(config)}")
     if prefix == "offline":
-        if rest != "rules":
-            raise EngineError(f"unknown offline engine {engine_id!r}; the offline reviewer is offline:rules")
-        from .offline import OfflineRulesEngine
+        if rest == "rules":
+            from .offline import OfflineRulesEngine
 
-        return OfflineRulesEngine()
+            return OfflineRulesEngine()
+        if rest == "pseudo":
+            from .pseudo import PseudoEngine
+
+            return PseudoEngine()
+        raise EngineError(f"unknown offline engine {engine_id!r}; use offline:rules or offline:pseudo")
     if prefix == "sim":
         from .sim import SimEngine, parse_sim
 
@@ -63,6 +74,27 @@ def resolve_engine(engine_id: str, config: Config) -> Engine:
         except ImportError as exc:
             raise EngineError(f"{engine_id} is unavailable: the {exc.name} package is not installed") from None
     raise EngineError(f"unknown engine {engine_id!r}; {valid_forms(config)}")
+
+
+def _deepl(config: Config) -> Engine:
+    key = config.env.get("DEEPL_AUTH_KEY", "").strip()
+    if not key:
+        raise EngineError("deepl needs DEEPL_AUTH_KEY to be set (in the environment or secrets)")
+    try:
+        from .deepl_engine import DeepLEngine
+
+        return DeepLEngine(key, config.env.get("DEEPL_SERVER_URL") or None)
+    except ImportError:
+        raise EngineError("deepl is unavailable: the deepl package is not installed") from None
+
+
+def _libretranslate(config: Config) -> Engine:
+    from .libretranslate import LibreTranslateEngine
+
+    url = config.env.get("LIBRETRANSLATE_URL", "").strip()
+    if not url:
+        raise EngineError("libretranslate needs LIBRETRANSLATE_URL (your server, e.g. http://localhost:5000)")
+    return LibreTranslateEngine(url, config.env.get("LIBRETRANSLATE_API_KEY") or None)
 
 
 def _named(name: str, config: Config) -> Engine:

@@ -11,6 +11,8 @@ from .base import Event, Finish, Request, Usage, count_attempt
 class AnthropicEngine:
     provider = "Anthropic"
     free = False
+    kinds = frozenset({"review", "translate", "judge"})
+    streams = True
 
     def __init__(self, engine_id: str, model: str, *, api_key: str, base_url: str | None = None) -> None:
         import anthropic  # imported lazily: a missing SDK disables only this engine

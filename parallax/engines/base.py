@@ -16,11 +16,13 @@ class Message:
 
 @dataclass(frozen=True)
 class Task:
-    """What the branch is about, for engines that work on the text itself rather than a prompt."""
+    """What the call is about, for engines that work on the text itself rather than on a prompt."""
 
-    kind: Literal["review"]
+    kind: Literal["review", "translate", "judge"]
     document: str
-    perspective: str
+    perspective: str = ""
+    source: str = ""  # language codes, for translations
+    target: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Engine(Protocol):
     provider: str  # a human name for messages, e.g. "OpenAI"
     model: str
     free: bool  # offline and simulated engines cost nothing
+    kinds: frozenset[str]  # the tasks it can do: "review", "translate", "judge"
+    streams: bool  # False: the whole answer arrives at once (DeepL, LibreTranslate)
 
     def stream(self, request: Request) -> AsyncIterator[Event]: ...
 

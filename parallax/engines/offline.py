@@ -243,6 +243,8 @@ class OfflineRulesEngine:
     provider = "Offline rules"
     model = "rules"
     free = True
+    kinds = frozenset({"review"})
+    streams = True
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
         body = review(request.task.document, request.task.perspective).to_json()

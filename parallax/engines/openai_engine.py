@@ -10,6 +10,8 @@ from .base import Event, Finish, Request, Usage, count_attempt
 
 class OpenAIEngine:
     free = False
+    kinds = frozenset({"review", "translate", "judge"})
+    streams = True
 
     def __init__(
         self,

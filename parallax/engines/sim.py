@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
@@ -73,26 +74,46 @@ def _stable_score(*parts: str) -> float:
 class SimEngine:
     provider = "Simulated"
     free = True
+    kinds = frozenset({"review", "translate", "judge"})
+    streams = True
 
     def __init__(self, engine_id: str, settings: SimSettings) -> None:
         self.engine_id, self.settings = engine_id, settings
         self.model = settings.label
 
-    def _tokens(self, request: Request) -> list[str]:
-        s = self.settings
-        score = s.score if s.score is not None else _stable_score(s.label, request.task.perspective)
-        words = " ".join(_WORDS[i % len(_WORDS)] for i in range(max(1, s.tokens - 2)))
-        body = json.dumps(
+    def _body(self, request: Request) -> str:
+        s, task = self.settings, request.task
+        if task.kind == "translate":
+            # Deterministic and label-dependent, so engines agree in part: every k-th word is marked.
+            k = 3 + hashlib.sha256(s.label.encode()).digest()[0] % 5
+            words = task.document.split()
+            return f"[simulated {task.target}] " + " ".join(
+                f"~{w}~" if i % k == k - 1 else w for i, w in enumerate(words))
+        if task.kind == "judge":
+            labels = re.findall(r'<translation label="([A-Z])">', request.messages[-1].content)
+            entries = []
+            for label in labels:
+                n = hashlib.sha256(f"{s.label}{label}".encode()).digest()[0] % 3
+                errors = [{"span": "simulated", "category": "fluency", "severity": "minor",
+                           "note": "Simulated finding — no model was called."}] * n
+                entries.append({"label": label, "errors": errors})
+            return json.dumps({"translations": entries})
+        score = s.score if s.score is not None else _stable_score(s.label, task.perspective)
+        filler = " ".join(_WORDS[i % len(_WORDS)] for i in range(max(1, s.tokens - 2)))
+        return json.dumps(
             {
-                "summary": f"[simulated] {s.label} on {request.task.perspective}: {words}",
+                "summary": f"[simulated] {s.label} on {task.perspective}: {filler}",
                 "strengths": ["Simulated — no model was called."],
                 "issues": [],
                 "score": score,
                 "confidence": 0.5,
             }
         )
+
+    def _tokens(self, request: Request) -> list[str]:
+        body = self._body(request)
         # Cut the body into exactly `tokens` pieces so the stream has the requested length.
-        n = s.tokens
+        n = self.settings.tokens
         bounds = [round(i * len(body) / n) for i in range(n + 1)]
         return [body[bounds[i] : bounds[i + 1]] for i in range(n)]
 
