@@ -1,4 +1,4 @@
-"""`python -m parallax review ...`: run a review from the command line; progress on stderr, a summary on stdout."""
+"""`python -m parallax review|translate ...`: progress on stderr, a summary on stdout, exports on request."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from .config import DEFAULT_TIMEOUT_S, ConfigError, load_config
+from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
 from .documents import InputError, decode_document
 from .export import to_csv, to_json
 from .reducers import REDUCERS
-from .run import OnEvent, RunEvent, RunOutcome, RunPlan, execute, plan_review
+from .run import OnEvent, RunEvent, RunOutcome, RunPlan, execute, plan_review, plan_translate
 from .runner import BranchFinished, BranchRestarted, BranchStarted
+from .translation import TranslationSettings, parse_glossary
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -27,59 +28,75 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{message} (see --help)")
 
 
+def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> None:
+    parser.add_argument("file", nargs="?", help="a UTF-8 text file, or - for standard input")
+    parser.add_argument("--engine", "-e", action="append", default=[], metavar="ID", help=engine_help)
+    parser.add_argument("--reducer", default=reducer, choices=sorted(REDUCERS),
+                        help=f"how branch scores merge (default {reducer})")
+    parser.add_argument("--concurrency", type=int, metavar="N", help="at most N branches at once (default: all)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+                        help=f"wall-clock deadline per branch in seconds (default {DEFAULT_TIMEOUT_S:g})")
+    parser.add_argument("--config", metavar="PATH", help="parallax.toml with named engines, perspectives, prices")
+    parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
+    parser.add_argument("--csv", metavar="PATH", help="write one row per branch as CSV")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m parallax", description="Run one text through several AI branches at once.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     review = sub.add_parser("review", help="review a text from several perspectives with one or more engines")
-    review.add_argument("file", nargs="?", help="a UTF-8 text file, or - for standard input")
-    review.add_argument(
-        "--perspective",
-        "-p",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="technical, business, legal or a custom one (repeatable; default: the three built-ins)",
-    )
-    review.add_argument(
-        "--engine",
-        "-e",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, offline:rules, sim:demo (repeatable)",
-    )
-    review.add_argument("--reducer", default="mean", choices=sorted(REDUCERS), help="how branch scores merge")
-    review.add_argument("--concurrency", type=int, metavar="N", help="at most N branches at once (default: all)")
-    review.add_argument(
-        "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        metavar="S",
-        help=f"wall-clock deadline per branch in seconds (default {DEFAULT_TIMEOUT_S:g})",
-    )
-    review.add_argument("--config", metavar="PATH", help="parallax.toml with named engines, perspectives, prices")
-    review.add_argument("--json", metavar="PATH", help="write the full result as JSON")
-    review.add_argument("--csv", metavar="PATH", help="write one row per branch as CSV")
+    _common(review, "e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, offline:rules, sim:demo (repeatable)",
+            "mean")
+    review.add_argument("--perspective", "-p", action="append", default=[], metavar="NAME",
+                        help="technical, business, legal or a custom one (repeatable; default: the three built-ins)")
+    translate = sub.add_parser("translate", help="translate a text with several engines and compare them")
+    _common(translate, "e.g. deepl, libretranslate, openai:gpt-4o-mini, offline:pseudo, or a chain A|B|C "
+                       "(repeatable)", "best")
+    translate.add_argument("--source", required=True, metavar="LANG", help="source language code, e.g. en")
+    translate.add_argument("--target", required=True, metavar="LANG", help="target language code, e.g. de")
+    translate.add_argument("--judge", metavar="ID", help="the LLM engine that judges (default: the first configured)")
+    translate.add_argument("--no-judge", action="store_true", help="compare by agreement only")
+    translate.add_argument("--judge-samples", type=int, default=1, metavar="K", help="judge K times (1-5)")
+    translate.add_argument("--reference", metavar="FILE", help="a reference translation: adds chrF and BLEU")
+    translate.add_argument("--glossary", metavar="FILE", help="required term translations: 'term,translation' lines")
+    translate.add_argument("--tone", default="", help="e.g. formal, friendly")
     return parser
 
 
-def read_input(file: str | None, stdin: TextIO) -> str:
-    if file in (None, "-"):
-        if file is None and stdin.isatty():
-            raise InputError("give a FILE to review, or pipe text on standard input (-)")
-        return decode_document(
-            stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode(), "standard input"
-        )
-    path = Path(file)
+def read_bytes(file: str) -> bytes:
     try:
-        data = path.read_bytes()
+        return Path(file).read_bytes()
     except FileNotFoundError:
         raise InputError(f"{file}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{file} is a directory, not a file") from None
     except OSError as exc:
         raise InputError(f"{file}: cannot read it ({exc.strerror})") from None
-    return decode_document(data, file)
+
+
+def read_input(file: str | None, stdin: TextIO) -> str:
+    if file in (None, "-"):
+        if file is None and stdin.isatty():
+            raise InputError("give a FILE, or pipe text on standard input (-)")
+        data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+        return decode_document(data, "standard input")
+    return decode_document(read_bytes(file), file)
+
+
+def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
+    if args.command == "review":
+        return plan_review(text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout)
+    glossary: tuple[tuple[str, str], ...] = ()
+    if args.glossary:
+        try:
+            glossary = parse_glossary(decode_document(read_bytes(args.glossary), args.glossary))
+        except ValueError as exc:
+            raise InputError(f"{args.glossary}: {exc}") from None
+    reference = decode_document(read_bytes(args.reference), args.reference) if args.reference else None
+    judge = None if args.no_judge else (args.judge or config.default_judge())
+    settings = TranslationSettings(args.source, args.target, glossary, args.tone, reference, judge,
+                                   args.judge_samples)
+    return plan_translate(text, config, settings, args.engine, args.reducer, args.concurrency, args.timeout)
 
 
 def _progress(err: TextIO, total: int) -> OnEvent:
@@ -87,16 +104,12 @@ def _progress(err: TextIO, total: int) -> OnEvent:
         if isinstance(event, BranchStarted):
             print(f"  started   {event.branch_id}", file=err, flush=True)
         elif isinstance(event, BranchRestarted):
-            print(f"  re-asked  {event.branch_id}: {event.reason}", file=err, flush=True)
+            print(f"  again     {event.branch_id}: {event.reason}", file=err, flush=True)
         elif isinstance(event, BranchFinished):
             r = event.result
             detail = f"score {r.score:g}" if r.score is not None else (r.error or "")
-            print(
-                f"  [{len(outcome.results)}/{total}] {r.status:<9} {r.branch_id}  {detail}"
-                f"  ({(r.latency_ms or 0) / 1000:.1f} s)",
-                file=err,
-                flush=True,
-            )
+            print(f"  [{len(outcome.results)}/{total}] {r.status:<9} {r.branch_id}  {detail}"
+                  f"  ({(r.latency_ms or 0) / 1000:.1f} s)", file=err, flush=True)
 
     return on_event
 
@@ -105,37 +118,42 @@ def _fmt(value: float | int | None, spec: str = "g") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
 def summary_table(outcome: RunOutcome) -> str:
-    header = ("perspective", "engine", "status", "score", "latency_s", "ttft_s", "tokens", "cost_usd", "retries")
-    rows = [header]
+    translate = outcome.mode == "translate"
+    header: tuple[str, ...] = (("engine", "status", "judge", "agreement", "answered_by") if translate
+                               else ("perspective", "engine", "status", "score"))
+    rows = [header + ("latency_s", "ttft_s", "tokens", "cost_usd", "retries")]
     for r in outcome.ordered():
         tokens = "-" if r.output_tokens is None else f"{_fmt(r.input_tokens)}/{r.output_tokens}"
-        rows.append(
-            (
-                r.perspective,
-                r.engine,
-                r.status,
-                _fmt(r.score),
-                _fmt(r.latency_ms and r.latency_ms / 1000, ".2f"),
-                _fmt(r.ttft_ms and r.ttft_ms / 1000, ".2f"),
-                tokens,
-                _fmt(r.cost_usd, ".6f"),
-                str(r.retries),
-            )
-        )
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
+        if translate:
+            judge = "-" if r.judge_score is None else f"{r.judge_score:g}±{r.judge_spread or 0:g}"
+            agreement = _fmt(r.agreement) + (" outlier" if r.outlier else "")
+            first: tuple[str, ...] = (r.engine, r.status, judge, agreement, r.answered_by or "-")
+        else:
+            first = (r.perspective, r.engine, r.status, _fmt(r.score))
+        rows.append(first + (_fmt(r.latency_ms and r.latency_ms / 1000, ".2f"),
+                             _fmt(r.ttft_ms and r.ttft_ms / 1000, ".2f"), tokens, _fmt(r.cost_usd, ".6f"),
+                             str(r.retries)))
+    lines = _table(rows)
     a = outcome.aggregate
     if a is not None:
         score = "none (no branch succeeded)" if a.score is None else f"{a.score:.2f}"
-        lines.append(
-            f"\naggregate ({a.method}): {score} — {a.n_ok} of {a.n_total} succeeded"
-            + (f", spread {a.spread:g}" if a.spread is not None else "")
-        )
+        lines.append(f"\naggregate ({a.method}): {score} — {a.n_ok} of {a.n_total} succeeded"
+                     + (f", spread {a.spread:g}" if a.spread is not None else ""))
         lines.append(f"formula: {a.formula}")
+    best = outcome.results.get(a.best) if a and a.best else None
+    if best is not None:
+        lines.append(f"\nbest translation ({best.branch_id}):\n{best.text}")
     for r in outcome.ordered():
-        if r.error:
-            lines.append(f"{r.branch_id}: {r.error}")
+        if r.error or r.judge_error:
+            lines.append(f"{r.branch_id}: {r.error or r.judge_error}")
+        for failure in r.fallbacks:
+            lines.append(f"{r.branch_id}: {failure['engine']} failed first ({failure['error']})")
     if outcome.wall_ms is not None:
         lines.append(f"wall time: {outcome.wall_ms / 1000:.2f} s")
     return "\n".join(lines)
@@ -148,9 +166,8 @@ def write_exports(outcome: RunOutcome, json_path: str | None, csv_path: str | No
         Path(csv_path).write_text(to_csv(outcome), encoding="utf-8", newline="")
 
 
-def main(
-    argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None
-) -> int:
+def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
     stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
     try:
         args = build_parser().parse_args(argv)
@@ -159,15 +176,11 @@ def main(
         return EXIT_BAD_INPUT
     try:
         config = load_config(args.config)
-        text = read_input(args.file, stdin)
-        plan: RunPlan = plan_review(
-            text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout
-        )
+        plan = _plan(args, read_input(args.file, stdin), config)
     except (InputError, ConfigError) as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
-    engines = ", ".join(plan.engines)
-    print(f"run {plan.run_id}: {len(plan.branches)} branches ({engines})", file=err, flush=True)
+    print(f"run {plan.run_id}: {len(plan.branches)} branches ({', '.join(plan.engines)})", file=err, flush=True)
     outcome = RunOutcome.for_plan(plan)
     try:
         asyncio.run(execute(plan, _progress(err, len(plan.branches)), outcome))

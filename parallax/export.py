@@ -61,7 +61,7 @@ def to_dict(outcome: RunOutcome) -> dict[str, Any]:
         branches.append(
             {**{k: data[k] for k in BRANCH_FIELDS}, **{k: v for k, v in data.items() if k not in BRANCH_FIELDS}}
         )
-    data: dict[str, Any] = {
+    out: dict[str, Any] = {
         "run_id": outcome.run_id,
         "mode": outcome.mode,
         "wall_ms": outcome.wall_ms,
@@ -70,10 +70,10 @@ def to_dict(outcome: RunOutcome) -> dict[str, Any]:
         "aggregate": aggregate,
     }
     if outcome.mode == "translate":
-        data["agreement_matrix"] = outcome.assessment.matrix if outcome.assessment else {}
-        data["best"] = outcome.aggregate.best if outcome.aggregate else None
-        data["judge_cost_usd"] = outcome.assessment.judge_cost_usd if outcome.assessment else None
-    return data
+        out["agreement_matrix"] = outcome.assessment.matrix if outcome.assessment else {}
+        out["best"] = outcome.aggregate.best if outcome.aggregate else None
+        out["judge_cost_usd"] = outcome.assessment.judge_cost_usd if outcome.assessment else None
+    return out
 
 
 def to_json(outcome: RunOutcome) -> str:

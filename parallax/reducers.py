@@ -91,6 +91,10 @@ def reduce(results: Sequence[BranchResult], method: str) -> Aggregate:
         raise ValueError(f"unknown reducer {method!r}; choose one of: {', '.join(REDUCERS)}") from None
 
 
+def _fmt(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
 def _best(results: Sequence[BranchResult]) -> Aggregate:
     """Select-best: the highest score (the judge's, for translations); ties broken by agreement with the others.
 
@@ -119,9 +123,12 @@ def _best(results: Sequence[BranchResult]) -> Aggregate:
     formula = f"best by {basis}: {winner.branch_id} {values[0]:g}"
     if len(ranked) > 1:
         formula += f" vs {ranked[1].branch_id} {values[1]:g}"
-        formula += (f" (tie broken by agreement {winner.agreement:g} vs {ranked[1].agreement:g})"
-                    if tie and winner.agreement is not None and ranked[1].agreement is not None
-                    else f", ahead by {margin:g}")
+        if not tie:
+            formula += f", ahead by {margin:g}"
+        elif (winner.agreement or -1.0) > (ranked[1].agreement or -1.0):
+            formula += f" (tie broken by agreement {winner.agreement:g} vs {_fmt(ranked[1].agreement)})"
+        else:
+            formula += " (a tie on both score and agreement: the first in declared order wins)"
     spread = round(max(values) - min(values), 4) if scored else None
     return Aggregate("best", winner.score, len(scored), n_total, spread, formula, winner.branch_id, margin)
 

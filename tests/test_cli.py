@@ -92,7 +92,7 @@ def test_stdin_and_reducer(tmp_path):
     "args,stdin,tty,message",
     [
         (["review", "-"], b"   \n", False, "the text is empty"),
-        (["review"], b"", True, "give a FILE to review"),
+        (["review"], b"", True, "give a FILE, or pipe text"),
         (["review", "missing.txt"], b"", False, "missing.txt: no such file"),
         (["review", "bin.txt"], b"", False, "bin.txt is not UTF-8 text"),
         (

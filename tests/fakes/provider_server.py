@@ -1,7 +1,8 @@
-"""A loopback server speaking OpenAI Chat Completions and Anthropic Messages SSE, with injectable faults.
+"""A loopback server speaking OpenAI Chat Completions and Anthropic Messages SSE, DeepL's and LibreTranslate's
+translate endpoints, with injectable faults.
 
-Tests drive the real SDKs against it. Each model name has a queue of scripted replies
-(`enqueue`); an empty queue answers with a valid judgement.
+Tests drive the real SDKs against it. Each model name (or "deepl", "libretranslate") has a queue of scripted
+replies (`enqueue`); an empty queue answers with a valid judgement, or a fixed translation.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ DEFAULT_JUDGEMENT = {
     "score": 7,
     "confidence": 0.8,
 }
+
+DEFAULT_TRANSLATION = "Der Hund läuft schnell."
 
 
 @dataclass
@@ -105,17 +108,23 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
+        model = {"/v2/translate": "deepl", "/translate": "libretranslate"}.get(self.path, body.get("model"))
         fake = self.fake
         with fake._lock:
-            fake.requests.append(
-                {"path": self.path, "model": body.get("model"), "body": body, "headers": dict(self.headers)}
-            )
+            fake.requests.append({"path": self.path, "model": model, "body": body, "headers": dict(self.headers)})
             fake.active += 1
             fake.max_active = max(fake.max_active, fake.active)
         try:
-            reply = fake.next_reply(body.get("model", ""))
+            reply = fake.next_reply(model or "")
             if reply.kind == "status":
                 self._send_status(reply)
+            elif model == "deepl":
+                text = reply.text if reply.text is not None else DEFAULT_TRANSLATION
+                self._send_status(status(200, {"translations": [
+                    {"detected_source_language": "EN", "text": text, "billed_characters": len(text)}]}))
+            elif model == "libretranslate":
+                text = reply.text if reply.text is not None else DEFAULT_TRANSLATION
+                self._send_status(status(200, {"translatedText": text}))
             elif self.path.endswith("/chat/completions"):
                 self._stream(reply, _OpenAIFormat(body))
             elif self.path.endswith("/messages"):
