@@ -13,7 +13,11 @@ from typing import Any
 
 import streamlit as st
 
+from parallax.assess import Assessed
+from parallax.engines.base import Engine
+from parallax.estimate import estimate_run
 from parallax.judgement import readable
+from parallax.quality import highlight
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunFinished, RunOutcome, RunPlan, stream_run
 from parallax.runner import BranchFinished, BranchRestarted, BranchStarted
@@ -56,7 +60,12 @@ def metrics_line(r: BranchResult) -> str:
 class Board:
     """One card per branch in declared order, at most four to a row; a matrix gets one row per perspective."""
 
-    def __init__(self, branches: list[BranchSpec]) -> None:
+    def __init__(self, branches: list[BranchSpec], mode: str = "review", engines: dict[str, Engine] | None = None
+                 ) -> None:
+        self.mode = mode
+        # Engines that do not stream (DeepL, LibreTranslate) say so while the others stream.
+        first = {b.branch_id: (engines or {}).get(b.engine.split("|")[0]) for b in branches}
+        self.whole = {b for b, engine in first.items() if engine is not None and not engine.streams}
         self.cards: dict[str, Card] = {}
         engines = len({b.engine for b in branches})
         per_row = engines if 2 <= engines <= PER_ROW else PER_ROW
@@ -64,7 +73,9 @@ class Board:
             row = branches[start:start + per_row]
             for column, spec in zip(st.columns(per_row), row, strict=False):
                 box = column.container(border=True)
-                box.markdown(f"**{md_escape(spec.perspective)}**  \n`{spec.engine}`")
+                title = spec.engine if mode == "translate" else spec.perspective
+                detail = "translation" if mode == "translate" else spec.engine
+                box.markdown(f"**{md_escape(title)}**  \n`{detail}`")
                 self.cards[spec.branch_id] = Card(box.empty(), box.empty(), box.empty())
 
     def queued(self) -> None:
@@ -75,14 +86,19 @@ class Board:
     def streaming(self, branch_id: str, text: str) -> None:
         card = self.cards[branch_id]
         card.badge.markdown(BADGES["streaming"])
-        card.body.code(readable(text) if text else "…", language=None, wrap_lines=True, height=220)
+        if branch_id in self.whole and not text:
+            card.body.caption("This engine does not stream: its translation appears whole when it is done.")
+        else:
+            card.body.code(readable(text) if text else "…", language=None, wrap_lines=True, height=220)
         card.drawn_at, card.dirty = time.monotonic(), False
 
     def finished(self, r: BranchResult) -> None:
         card = self.cards[r.branch_id]
         card.badge.markdown(BADGES[r.status])
         with card.body.container():
-            if r.status == "ok" and r.score is not None:
+            if self.mode == "translate" and r.status == "ok":
+                translation_body(r)
+            elif r.status == "ok" and r.score is not None:
                 st.markdown(f"### {r.score:g} / 10")
                 with st.container(height=160, border=False):  # cards stay aligned, long summaries scroll
                     st.markdown(md_escape(r.summary))
@@ -102,6 +118,40 @@ class Board:
             result = outcome.results.get(spec.branch_id)
             if result is not None:
                 self.finished(result)
+
+
+SEVERITY_COLOURS = {"critical": "red", "major": "orange", "minor": "yellow"}
+
+
+def marked_translation(r: BranchResult) -> str:
+    """The translation as markdown, the judge's error spans highlighted by severity (text escaped)."""
+    parts = []
+    for segment, severity in highlight(r.text, r.issues):
+        escaped = md_escape(segment)
+        parts.append(f":{SEVERITY_COLOURS[severity]}-background[{escaped}]" if severity else escaped)
+    return "".join(parts)
+
+
+def translation_body(r: BranchResult) -> None:
+    if r.judge_score is not None:
+        spread = f" ± {r.judge_spread:g}" if r.judge_spread else ""
+        st.markdown(f"### {r.judge_score:g} / 100{spread}")
+    elif r.judge_error:
+        st.caption(f"Not judged: {r.judge_error}")
+    with st.container(height=160, border=False):
+        st.markdown(marked_translation(r))
+    facts = []
+    if r.agreement is not None:
+        facts.append(f"agreement {r.agreement:g}" + (" — :orange[outlier]" if r.outlier else ""))
+    if r.answered_by and r.answered_by != r.engine:
+        facts.append(f"answered by `{r.answered_by}` after {len(r.fallbacks)} failure(s)")
+    if r.glossary:
+        used = sum(r.glossary.values())
+        facts.append(f"glossary {used}/{len(r.glossary)}")
+    if r.chrf_reference is not None:
+        facts.append(f"vs reference: chrF {r.chrf_reference:g}, BLEU {r.bleu_reference:g}")
+    if facts:
+        st.caption(" · ".join(facts))
 
 
 _DONE = object()
@@ -147,6 +197,9 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                 outcome.apply(event)
                 if isinstance(event, BranchFinished):
                     board.finished(event.result)
+                elif isinstance(event, Assessed):
+                    for result in event.results:
+                        board.finished(result)
                 elif isinstance(event, BranchStarted | BranchRestarted):
                     board.streaming(event.branch_id, outcome.texts.get(event.branch_id, ""))
                 elif not isinstance(event, RunFinished):
@@ -156,7 +209,10 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                 if card.dirty and now - card.drawn_at >= MIN_REDRAW_S and branch_id not in outcome.results:
                     board.streaming(branch_id, outcome.texts.get(branch_id, ""))
             done, total = len(outcome.results), len(outcome.branches)
-            progress.progress(done / total, text=f"{done} of {total} branches finished · {now - started:.1f} s")
+            label = f"{done} of {total} branches finished · {now - started:.1f} s"
+            if done == total and not complete and outcome.mode == "translate":
+                label = f"All translations done · comparing and judging · {now - started:.1f} s"
+            progress.progress(done / total, text=label)
     finally:
         if not pump.done():
             pump.cancel()
@@ -165,3 +221,45 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
         loop.close()
         if not complete:
             outcome.cancel_unfinished()
+
+
+def _stop(prefix: str) -> None:
+    st.session_state[f"{prefix}_stopped"] = True
+
+
+def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOutcome | None:
+    """Estimate, Run and Stop, the live board while it runs, and the stored run on every rerun after."""
+    if plan is not None:
+        estimate = estimate_run(plan)
+        cost = ("free (offline and simulated engines)" if estimate.cost_usd == 0
+                else f"estimated ${estimate.cost_usd:.4f}" if estimate.cost_usd is not None
+                else f"cost unknown: no price for {', '.join(estimate.unpriced)}")
+        st.caption(f"**{estimate.branches} branches** · about {estimate.input_tokens:,} input and "
+                   f"{estimate.output_tokens:,} output tokens in all · {cost}")
+    elif problem:
+        st.error(problem)
+    run_col, stop_col, _ = st.columns([1, 1, 6])
+    clicked = run_col.button("Run", type="primary", disabled=plan is None, icon=":material/play_arrow:",
+                             key=f"{prefix}_run")
+    stop_slot = stop_col.empty()
+    if clicked and plan is not None:
+        st.session_state[f"{prefix}_stopped"] = False
+        outcome = RunOutcome.for_plan(plan)
+        st.session_state[f"{prefix}_outcome"] = outcome  # stored first: a Stop or a closed tab keeps what finished
+        stop_slot.button("Stop", on_click=_stop, args=(prefix,), icon=":material/stop:", key=f"{prefix}_stop")
+        progress = st.empty()
+        board = Board(plan.branches, plan.mode, plan.engines)
+        try:
+            run_live(plan, board, progress, outcome)
+        except Exception as exc:  # noqa: BLE001 - a message, not a traceback
+            st.error(f"The run stopped unexpectedly: {exc}")
+        progress.empty()
+        stop_slot.empty()
+        return outcome
+    stored: RunOutcome | None = st.session_state.get(f"{prefix}_outcome")
+    if stored is not None:
+        if st.session_state.get(f"{prefix}_stopped"):
+            cancelled = sum(r.status == "cancelled" for r in stored.results.values())
+            st.info(f"Stopped: {cancelled} branch(es) cancelled, no call is still running. Finished branches are kept.")
+        Board(stored.branches, stored.mode).show(stored)
+    return stored

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components import live, pickers, results
+from components.inputs import document_input, sentence
 from components.settings import session_config
-from parallax.documents import InputError, decode_document
-from parallax.estimate import estimate_run, estimate_tokens
-from parallax.run import RunOutcome, RunPlan, plan_review
+from parallax.documents import InputError
+from parallax.run import RunPlan, plan_review
 
 SAMPLE = """Acme Sync 4.0 — release notes
 
@@ -27,22 +27,6 @@ Upgrade today from the download page.
 """
 
 
-def _load_upload() -> None:
-    """Put an uploaded file's text into the text area, or explain why it cannot be read."""
-    uploaded = st.session_state.get("review_upload")
-    st.session_state["review_upload_error"] = None
-    if uploaded is None:
-        return
-    try:
-        st.session_state["review_text"] = decode_document(uploaded.getvalue(), uploaded.name)
-    except InputError as exc:
-        st.session_state["review_upload_error"] = str(exc)
-
-
-def _stop() -> None:
-    st.session_state["review_stopped"] = True
-
-
 config = session_config()
 st.title("Review")
 st.caption("One text, several independent branches at once: every perspective × engine streams in its own card, "
@@ -54,12 +38,7 @@ if not config.configured_providers():
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    st.session_state.setdefault("review_text", SAMPLE)
-    text = st.text_area("Text to review", key="review_text", height=300)
-    st.file_uploader("…or upload a UTF-8 text file", type=["txt", "md"], key="review_upload", on_change=_load_upload)
-    if st.session_state.get("review_upload_error"):
-        st.error(st.session_state["review_upload_error"])
-    st.caption(f"{len(text):,} characters · about {estimate_tokens(text):,} tokens")
+    text = document_input("review", "Text to review", SAMPLE)
 with right:
     perspectives = pickers.perspective_picker(config, "review_perspectives")
     engines = pickers.engine_picker(config, "review_engines")
@@ -78,42 +57,9 @@ else:
         plan = plan_review(text, config, perspectives, engines, st.session_state.get("review_reducer", "mean"),
                            int(concurrency) or None, float(timeout_s))
     except InputError as exc:
-        problem = str(exc)[0].upper() + str(exc)[1:]
+        problem = sentence(str(exc))
 
-if plan is not None:
-    estimate = estimate_run(plan)
-    cost = ("free (offline and simulated engines)" if estimate.cost_usd == 0
-            else f"estimated ${estimate.cost_usd:.4f}" if estimate.cost_usd is not None
-            else f"cost unknown: no price for {', '.join(estimate.unpriced)}")
-    st.caption(f"**{estimate.branches} branches** · about {estimate.input_tokens:,} input and "
-               f"{estimate.output_tokens:,} output tokens in all · {cost}")
-elif problem:
-    st.error(problem)
-
-run_col, stop_col, _ = st.columns([1, 1, 6])
-clicked = run_col.button("Run", type="primary", disabled=plan is None, icon=":material/play_arrow:", key="review_run")
-stop_slot = stop_col.empty()
-
-if clicked and plan is not None:
-    st.session_state["review_stopped"] = False
-    outcome = RunOutcome.for_plan(plan)
-    st.session_state["review_outcome"] = outcome  # stored first: a Stop or a closed tab keeps what finished
-    stop_slot.button("Stop", on_click=_stop, icon=":material/stop:", key="review_stop")
-    progress = st.empty()
-    board = live.Board(plan.branches)
-    try:
-        live.run_live(plan, board, progress, outcome)
-    except Exception as exc:  # noqa: BLE001 - a message, not a traceback
-        st.error(f"The run stopped unexpectedly: {exc}")
-    progress.empty()
-    stop_slot.empty()
-else:
-    outcome = st.session_state.get("review_outcome")
-    if outcome is not None:
-        if st.session_state.get("review_stopped"):
-            cancelled = sum(r.status == "cancelled" for r in outcome.results.values())
-            st.info(f"Stopped: {cancelled} branch(es) cancelled, no call is still running. Finished branches are kept.")
-        live.Board(outcome.branches).show(outcome)
+outcome = live.run_section("review", plan, problem)
 
 if outcome is not None and outcome.results:
     st.divider()

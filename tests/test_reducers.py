@@ -37,6 +37,6 @@ def test_zero_weights_fall_back_to_the_mean():
 
 
 def test_registry_and_unknown_names():
-    assert list(REDUCERS) == ["mean", "weighted", "median", "min", "max"]
+    assert list(REDUCERS) == ["mean", "weighted", "median", "min", "max", "best"]
     with pytest.raises(ValueError, match="unknown reducer 'avg'; choose one of: mean"):
         reduce(SCORES, "avg")
