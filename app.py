@@ -1,4 +1,8 @@
-"""Parallax web app: the frame only — page config, shared session defaults, navigation, provider status."""
+"""Parallax web app: the frame only — page config, shared session defaults, navigation, provider status.
+
+Pages live in app_pages/, not pages/: Streamlit auto-discovers a pages/ folder until the first run of this
+script, so a fresh server opening /translate directly would run the page without this frame.
+"""
 
 import streamlit as st
 
@@ -9,7 +13,8 @@ load_secrets()
 st.session_state.setdefault("custom_perspectives", {})
 
 pages = [
-    st.Page("pages/review.py", title="Review", icon=":material/rate_review:", default=True),
+    st.Page("app_pages/review.py", title="Review", icon=":material/rate_review:", default=True),
+    st.Page("app_pages/translate.py", title="Translate", icon=":material/translate:"),
 ]
 page = st.navigation(pages)
 provider_sidebar()

@@ -94,3 +94,48 @@ def latency_cost(results: Sequence[BranchResult]) -> go.Figure:
                                  mode="markers", marker={"size": 12, "color": "#16a34a", "symbol": "diamond"}))
         fig.update_layout(yaxis2={"title": "USD", "overlaying": "y", "side": "right", "rangemode": "tozero"})
     return _layout(fig, "Latency and cost per branch")
+
+
+def judge_scores(results: Sequence[BranchResult]) -> go.Figure:
+    """The judge's score per translation, with the spread across repeated judging as an error bar."""
+    judged = [r for r in results if r.judge_score is not None]
+    fig = go.Figure(go.Bar(
+        x=[engine_name(r.engine) for r in judged], y=[r.judge_score for r in judged],
+        error_y={"type": "data", "symmetric": False, "array": [(r.judge_spread or 0) / 2 for r in judged],
+                 "arrayminus": [(r.judge_spread or 0) / 2 for r in judged]},
+        marker_color=["#d97706" if r.outlier else "#4f46e5" for r in judged],
+        text=[f"{r.judge_score:g}" for r in judged], textposition="outside",
+    ))
+    fig.update_yaxes(range=[0, 109], title="judge score (MQM, 0–100)")
+    return _layout(fig, "Judge scores (bars: spread across samples)")
+
+
+def agreement_heatmap(matrix: dict[str, dict[str, float]]) -> go.Figure:
+    """chrF of each translation (row) against each other one (column)."""
+    names = list(matrix)
+    z = [[None if a == b else matrix[a].get(b) for b in names] for a in names]
+    labels = [engine_name(n) for n in names]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", zmin=0, zmax=100,
+                               text=[[("" if v is None else f"{v:.0f}") for v in row] for row in z],
+                               texttemplate="%{text}", colorbar={"title": "chrF"}))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Agreement between engines (chrF)")
+
+
+def quality_cost_latency(results: Sequence[BranchResult]) -> go.Figure:
+    """Quality against latency, marker size by cost: the cheap, fast and good engines sit top left."""
+    done = [r for r in results if r.status == "ok"]
+    quality = [r.judge_score if r.judge_score is not None else r.agreement for r in done]
+    costs = [r.cost_usd or 0 for r in done]
+    top = max(costs, default=0) or 1
+    fig = go.Figure(go.Scatter(
+        x=[(r.latency_ms or 0) / 1000 for r in done], y=quality, mode="markers+text",
+        text=[engine_name(r.engine) for r in done], textposition="top center",
+        marker={"size": [14 + 30 * c / top for c in costs], "color": "#4f46e5", "opacity": 0.7},
+        customdata=[("unknown" if r.cost_usd is None else f"${r.cost_usd:.5f}") for r in done],
+        hovertemplate="%{text}: %{y:.1f} in %{x:.2f}s, cost %{customdata}<extra></extra>",
+    ))
+    judged = any(r.judge_score is not None for r in done)
+    fig.update_xaxes(title="latency (s)", rangemode="tozero")
+    fig.update_yaxes(title="judge score" if judged else "agreement (chrF; no judge)")
+    return _layout(fig, "Quality against latency (marker size: cost)")

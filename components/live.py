@@ -73,9 +73,10 @@ class Board:
             row = branches[start:start + per_row]
             for column, spec in zip(st.columns(per_row), row, strict=False):
                 box = column.container(border=True)
-                title = spec.engine if mode == "translate" else spec.perspective
-                detail = "translation" if mode == "translate" else spec.engine
-                box.markdown(f"**{md_escape(title)}**  \n`{detail}`")
+                # A translation card is titled by its engine (options such as sim latency stay in the detail).
+                title = spec.engine.split("?")[0] if mode == "translate" else spec.perspective
+                detail = f"  \n`{spec.engine}`" if spec.engine != title else ""
+                box.markdown(f"**{md_escape(title)}**{detail}")
                 self.cards[spec.branch_id] = Card(box.empty(), box.empty(), box.empty())
 
     def queued(self) -> None:

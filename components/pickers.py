@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from parallax.config import DEMO_ENGINES, SUGGESTED_MODELS, Config
+from parallax.config import DEMO_ENGINES, DEMO_TRANSLATORS, SUGGESTED_MODELS, Config
 from parallax.perspectives import BUILTIN, parse_custom
 
 ONE_FOR_ALL = "One engine for all perspectives"
@@ -12,22 +12,26 @@ MATRIX = "Matrix: every perspective × every engine"
 
 
 def engine_label(engine_id: str) -> str:
+    if "|" in engine_id:
+        return "Fallback: " + " → ".join(engine_label(part) for part in engine_id.split("|"))
     if engine_id.startswith("sim:"):
         label, _, options = engine_id[4:].partition("?")
         return f"Demo · {label} (simulated{', ' + options if options else ''})"
-    if engine_id == "offline:rules":
-        return "Offline rules — no AI"
-    return engine_id
+    return {"offline:rules": "Offline rules — no AI", "offline:pseudo": "Pseudo-localisation — not a translation",
+            "deepl": "DeepL", "libretranslate": "LibreTranslate"}.get(engine_id, engine_id)
 
 
-def engine_options(config: Config) -> list[str]:
+def engine_options(config: Config, mode: str = "review") -> list[str]:
     options: list[str] = []
     for provider in config.configured_providers():
         options += SUGGESTED_MODELS[provider]
     options += sorted(config.engines)
-    options.append("offline:rules")
-    options += DEMO_ENGINES
-    return options + [e for e in st.session_state.get("extra_engines", []) if e not in options]
+    if mode == "translate":
+        options += [e for e in config.default_translation_engines() if e in ("deepl", "libretranslate")]
+        options += ["offline:pseudo", *DEMO_TRANSLATORS]
+    else:
+        options += ["offline:rules", *DEMO_ENGINES]
+    return options + [e for e in st.session_state.get(f"extra_engines_{mode}", []) if e not in options]
 
 
 def perspective_picker(config: Config, key: str) -> list[str]:
@@ -67,7 +71,7 @@ def _add_perspective(key: str) -> None:
 def _add_engine(key: str) -> None:
     """Offer the typed id and select it; it is checked (with a clear message) when the run is planned."""
     engine_id = st.session_state[f"{key}_extra"].strip()
-    extra = st.session_state.setdefault("extra_engines", [])
+    extra = st.session_state.setdefault(f"extra_engines_{key.split('_')[0]}", [])
     if engine_id not in extra:
         extra.append(engine_id)
     if st.session_state.get(f"{key}_mode") == MATRIX:
@@ -77,7 +81,7 @@ def _add_engine(key: str) -> None:
 
 
 def engine_picker(config: Config, key: str) -> list[str]:
-    options = engine_options(config)
+    options = engine_options(config, "review")
     default = config.default_engines()[0]
     mode = st.radio("Engines", [ONE_FOR_ALL, MATRIX], key=f"{key}_mode", horizontal=True)
     if mode == ONE_FOR_ALL:
@@ -91,3 +95,19 @@ def engine_picker(config: Config, key: str) -> list[str]:
                               placeholder="openai:MODEL, anthropic:MODEL, a named engine, sim:LABEL?latency=1")
         st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key,), disabled=not extra.strip())
     return [c for c in chosen if c]
+
+
+def translation_engine_picker(config: Config, key: str) -> list[str]:
+    """Several engines side by side; with no provider configured, offline pseudo-localisation and the demos."""
+    options = engine_options(config, "translate")
+    default = config.default_translation_engines()
+    if default == ["offline:pseudo"]:
+        default = ["offline:pseudo", *DEMO_TRANSLATORS[:2]]
+    st.session_state.setdefault(f"{key}_many", default)
+    chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=engine_label,
+                            help="Each engine translates on its own branch. A|B|C tries B when A fails.")
+    with st.expander("Use another engine id or a fallback chain"):
+        extra = st.text_input("Engine id", key=f"{key}_extra", placeholder="deepl, openai:MODEL, openai:MODEL|deepl")
+        st.session_state[f"{key}_mode"] = MATRIX  # added engines join the selection
+        st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key,), disabled=not extra.strip())
+    return list(chosen)

@@ -10,14 +10,15 @@ import streamlit as st
 
 from parallax.export import to_csv, to_json
 from parallax.graph import build_review_graph
+from parallax.quality import word_diff
 from parallax.reducers import REDUCERS, reduce
 from parallax.results import SEVERITIES, Aggregate
 from parallax.run import RunOutcome
 
-from . import charts
+from . import charts, live
 from .safe import md_escape
 
-DISAGREEMENT_SPREAD = 3.0  # points out of 10 between the harshest and the kindest branch
+DISAGREEMENT_SPREAD = 3.0  # points out of 10 (30 out of 100) between the harshest and the kindest branch
 
 
 def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
@@ -26,15 +27,16 @@ def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
     method = st.segmented_control("Reducer", list(REDUCERS), key=key, required=True,
                                   help="How branch scores merge. Switching recomputes from the stored results.")
     aggregate = reduce(outcome.ordered(), method or outcome.reducer)
+    scale = 100 if outcome.mode == "translate" else 10
     a, b, c, d = st.columns(4)
-    a.metric("Aggregate score", "—" if aggregate.score is None else f"{aggregate.score:.2f} / 10",
-             help="Empty, not 0, when no branch succeeded.")
+    a.metric(f"Aggregate score (0–{scale})", "—" if aggregate.score is None else f"{aggregate.score:.2f}",
+             help="Empty, not 0, when no branch succeeded (or, for translations, none was judged).")
     b.metric("Succeeded", f"{aggregate.n_ok} of {aggregate.n_total}")
     c.metric("Spread (max − min)", "—" if aggregate.spread is None else f"{aggregate.spread:g}")
     speed = charts.speedup(outcome.ordered(), outcome.wall_ms)
     d.metric("Parallel speed-up", "—" if speed is None else f"{speed:.1f}× faster",
              help="Sum of branch latencies ÷ wall time: how much faster than one after another.")
-    if aggregate.spread is not None and aggregate.spread >= DISAGREEMENT_SPREAD:
+    if aggregate.spread is not None and aggregate.spread >= DISAGREEMENT_SPREAD * scale / 10:
         st.warning(f"The branches disagree: scores are {aggregate.spread:g} points apart. "
                    "Read the lowest-scoring perspectives before trusting the aggregate.", icon=":material/warning:")
     with st.expander("How the reducer merged the branches", expanded=False):
@@ -57,7 +59,8 @@ def arrival_table(outcome: RunOutcome) -> pd.DataFrame:
 
 def issues_panel(outcome: RunOutcome) -> None:
     found = [(f, r) for r in outcome.ordered() for f in r.issues]
-    st.subheader(f"Issues from all perspectives ({len(found)})")
+    title = "Errors the judge found" if outcome.mode == "translate" else "Issues from all perspectives"
+    st.subheader(f"{title} ({len(found)})")
     if not found:
         st.caption("No branch reported an issue.")
         return
@@ -68,7 +71,10 @@ def issues_panel(outcome: RunOutcome) -> None:
         with st.expander(f"{severity.title()} ({len(group)})", expanded=severity != "minor"):
             for f, r in group:
                 quote = f" — “{md_escape(f.quote)}”" if f.quote else ""
-                st.markdown(f"- {md_escape(f.note)}{quote}  \n  _{md_escape(r.perspective)} · {md_escape(r.engine)}_")
+                where = md_escape(r.engine) if outcome.mode == "translate" else (
+                    f"{md_escape(r.perspective)} · {md_escape(r.engine)}")
+                kind = f"[{f.category}] " if f.category else ""
+                st.markdown(f"- {kind}{md_escape(f.note)}{quote}  \n  _{where}_")
 
 
 def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
@@ -91,8 +97,56 @@ def mermaid_text() -> str:
 
 def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
     chosen = dataclasses.replace(outcome, aggregate=aggregate, reducer=aggregate.method)
-    a, b, _ = st.columns([1, 1, 4])
-    a.download_button("Download CSV", to_csv(chosen), f"parallax-{outcome.run_id}.csv", "text/csv",
+    row = st.container(horizontal=True)
+    row.download_button("Download CSV", to_csv(chosen), f"parallax-{outcome.run_id}.csv", "text/csv",
                       on_click="ignore", icon=":material/download:")
-    b.download_button("Download JSON", to_json(chosen), f"parallax-{outcome.run_id}.json", "application/json",
+    row.download_button("Download JSON", to_json(chosen), f"parallax-{outcome.run_id}.json", "application/json",
                       on_click="ignore", icon=":material/download:")
+
+
+def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
+    """Select-best, on top: which engine won, by how much, and its translation."""
+    best = outcome.results.get(aggregate.best) if aggregate.best else None
+    if best is None:
+        st.warning("No translation succeeded, so there is no best one.")
+        return
+    ahead = f", ahead by {aggregate.margin:g}" if aggregate.margin else ""
+    basis = "judge score" if best.judge_score is not None else "agreement with the other engines"
+    with st.container(border=True):
+        st.markdown(f"**Best translation: `{best.branch_id}`** — by {basis}{ahead}")
+        st.markdown(live.marked_translation(best))
+        st.caption(aggregate.formula)
+
+
+def translation_charts(outcome: RunOutcome) -> None:
+    results = outcome.ordered()
+    left, right = st.columns(2)
+    if any(r.judge_score is not None for r in results):
+        left.plotly_chart(charts.judge_scores(results), key="chart_judge")
+    else:
+        left.info("No judge ran: choose a judge engine to score the translations (MQM).")
+    if outcome.assessment and outcome.assessment.matrix:
+        right.plotly_chart(charts.agreement_heatmap(outcome.assessment.matrix), key="chart_agreement")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.quality_cost_latency(results), key="chart_quality")
+    right.plotly_chart(charts.timeline(results), key="chart_timeline")
+
+
+def diff_panel(outcome: RunOutcome, key: str) -> None:
+    """A word-level diff between any two translations."""
+    done = [r.branch_id for r in outcome.ordered() if r.status == "ok"]
+    if len(done) < 2:
+        return
+    st.subheader("Compare two translations")
+    # Start with the two that agree most: their differences are the interesting ones.
+    ranked = sorted(done, key=lambda b: outcome.results[b].agreement or 0, reverse=True)
+    a, b = st.columns(2)
+    first = a.selectbox("From", done, index=done.index(ranked[0]), key=f"{key}_a")
+    second = b.selectbox("To", done, index=done.index(ranked[1]), key=f"{key}_b")
+    parts = []
+    for op, words in word_diff(outcome.results[first].text, outcome.results[second].text):
+        escaped = md_escape(words)
+        parts.append(escaped if op == "=" else f":red-background[~~{escaped}~~]" if op == "-"
+                     else f":green-background[{escaped}]")
+    with st.container(border=True):
+        st.markdown("".join(parts))

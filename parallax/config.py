@@ -21,6 +21,12 @@ SUGGESTED_MODELS = {
     "anthropic": ["anthropic:claude-haiku-4-5", "anthropic:claude-sonnet-4-5"],
 }
 # Simulated engines offered in the app's "Demo" group: they show the pattern with no key and no cost.
+DEMO_TRANSLATORS = [
+    "sim:alpha?latency=0.5&tokens=40&rate=30",
+    "sim:beta?latency=1&tokens=40&rate=20",
+    "sim:down?latency=0.3&fail=error|sim:backup?latency=0.3&tokens=30&rate=30",
+]
+DEMO_JUDGE = "sim:judge?latency=0.5&tokens=20&rate=40"
 DEMO_ENGINES = [
     "sim:quick?latency=0.3&tokens=60&rate=60",
     "sim:steady?latency=1&tokens=80&rate=40",

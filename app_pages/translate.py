@@ -1,0 +1,78 @@
+"""Translate: one text through several engines side by side, judged, compared, and the best one on top."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import live, pickers, results
+from components.inputs import document_input, sentence
+from components.settings import session_config
+from parallax.config import DEMO_JUDGE, SUGGESTED_MODELS
+from parallax.documents import InputError
+from parallax.languages import LANGUAGES
+from parallax.run import RunPlan, plan_translate
+from parallax.translation import TranslationSettings, parse_glossary
+
+SAMPLE = """Welcome to Acme Sync. Your files are saved automatically every few minutes, \
+so you can close the app at any time.
+
+To share a folder, right-click it and choose "Share". Invited people get an e-mail with a link; \
+the link expires after 7 days.
+"""
+NO_JUDGE = "No judge"
+
+config = session_config()
+st.title("Translate")
+st.caption("One text through several translation engines at once: watch them stream side by side, see how much "
+           "they agree, let a judge score them, and take the best one.")
+if not config.configured_providers():
+    st.info("No API key is configured, so this page compares **pseudo-localisation** (not a translation: it tests "
+            "that your software is ready for one) with simulated **Demo** engines and a Demo judge. Add "
+            "`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `DEEPL_AUTH_KEY` or `LIBRETRANSLATE_URL` for real translations.",
+            icon=":material/key:")
+
+codes = sorted(LANGUAGES, key=LANGUAGES.get)
+left, right = st.columns([3, 2], gap="large")
+with left:
+    text = document_input("translate", "Text to translate", SAMPLE, height=240)
+    with st.expander("Glossary, tone and reference translation"):
+        glossary_text = st.text_area("Glossary: one `term,required translation` per line", key="translate_glossary",
+                                     placeholder="folder,Ordner\nshare,teilen", height=100)
+        tone = st.text_input("Tone", key="translate_tone", placeholder="e.g. formal, friendly")
+        reference = st.text_area("Reference translation (adds chrF and BLEU against it)",
+                                 key="translate_reference", height=100)
+with right:
+    a, b = st.columns(2)
+    source = a.selectbox("From", codes, index=codes.index("en"), format_func=LANGUAGES.get, key="translate_source")
+    target = b.selectbox("To", codes, index=codes.index("de"), format_func=LANGUAGES.get, key="translate_target")
+    engines = pickers.translation_engine_picker(config, "translate_engines")
+    judges = [NO_JUDGE] + [m for p in config.configured_providers() for m in SUGGESTED_MODELS[p]] + [DEMO_JUDGE]
+    st.session_state.setdefault("translate_judge", config.default_judge() or DEMO_JUDGE)
+    judge = st.selectbox("Judge (MQM error spans → score 0–100)", judges, key="translate_judge",
+                         format_func=pickers.engine_label)
+    samples = st.number_input("Judge each translation this many times", 1, 5, 1, key="translate_samples",
+                              help="Repeated judging shows how stable the score is (mean and spread).")
+
+plan: RunPlan | None = None
+problem: str | None = None
+if not engines:
+    problem = "Choose at least one engine."
+else:
+    try:
+        glossary = parse_glossary(glossary_text or "")
+        settings = TranslationSettings(source, target, glossary, tone.strip(), reference or None,
+                                       None if judge == NO_JUDGE else judge, int(samples))
+        plan = plan_translate(text, config, settings, engines, st.session_state.get("translate_reducer", "best"))
+    except (InputError, ValueError) as exc:
+        problem = sentence(str(exc))
+
+outcome = live.run_section("translate", plan, problem)
+
+if outcome is not None and outcome.results and outcome.mode == "translate":
+    st.divider()
+    aggregate = results.reducer_panel(outcome, "translate_reducer")
+    results.best_panel(outcome, aggregate)
+    results.export_buttons(outcome, aggregate)
+    results.translation_charts(outcome)
+    results.diff_panel(outcome, "translate_diff")
+    results.issues_panel(outcome)
