@@ -7,6 +7,7 @@ branch events come through a queue, and cards are redrawn at most ~20 times a se
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from parallax.runner import BranchFinished, BranchRestarted, BranchStarted
 
 from .safe import md_escape
 
+log = logging.getLogger(__name__)
 PER_ROW = 4
 MIN_REDRAW_S = 0.05  # ~20 updates per second per card: every update resends the whole text
 BADGES = {
@@ -215,13 +217,17 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                 label = f"All translations done · comparing and judging · {now - started:.1f} s"
             progress.progress(done / total, text=label)
     finally:
-        if not pump.done():
-            pump.cancel()
-            loop.run_until_complete(asyncio.gather(pump, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
         if not complete:
-            outcome.cancel_unfinished()
+            outcome.cancel_unfinished()  # first: what the user sees must not depend on the cleanup below
+        try:
+            if not pump.done():
+                pump.cancel()  # closes the graph's stream: every in-flight provider call is cancelled
+                loop.run_until_complete(asyncio.gather(pump, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        except BaseException:  # noqa: BLE001 - never let cleanup hide the interruption that brought us here
+            log.exception("cleaning up a stopped run failed")
+        finally:
+            loop.close()
 
 
 def _stop(prefix: str) -> None:

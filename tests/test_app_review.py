@@ -32,6 +32,10 @@ def texts(at: AppTest) -> str:
                      for e in at.get(kind))
 
 
+def badges(at: AppTest) -> list[str]:
+    return [m.value for m in at.main.markdown if "-badge[" in m.value]
+
+
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -44,8 +48,7 @@ def test_first_click_gives_a_real_offline_result():
     assert at.session_state["review_perspectives"] == ["technical", "business", "legal"]
     run.click().run()
     assert not at.exception
-    badges = [m.value for m in at.markdown if m.value.startswith(":")]
-    assert badges == [":green-badge[done]"] * 3
+    assert badges(at) == [":green-badge[done]"] * 3
     assert metric(at, "Succeeded") == "3 of 3"
     assert 0 <= float(metric(at, "Aggregate score (0–10)")) <= 10
     assert len(at.get("plotly_chart")) == 4
@@ -90,8 +93,7 @@ def test_a_failing_branch_shows_an_error_card_while_the_others_finish():
     at.multiselect(key="review_engines_many").set_value(["offline:rules", FLAKY]).run()
     at.button(key="review_run").click().run()
     assert not at.exception
-    badges = [m.value for m in at.markdown if m.value.startswith(":")]
-    assert badges.count(":green-badge[done]") == 3 and badges.count(":red-badge[error]") == 3
+    assert badges(at).count(":green-badge[done]") == 3 and badges(at).count(":red-badge[error]") == 3
     assert "Simulated: server error (HTTP 500) after 1 attempt" in texts(at)
     assert metric(at, "Succeeded") == "3 of 6"
 

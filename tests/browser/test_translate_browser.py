@@ -1,0 +1,25 @@
+"""The Translate page in a real browser, opened by its own address on a fresh server."""
+
+from __future__ import annotations
+
+from tests.browser.conftest import shot, wait_idle
+from tests.browser.test_review_browser import BADGE_COUNT, STREAMING_CARDS
+
+
+def test_deep_link_keeps_the_frame_and_translations_stream_side_by_side(page, start_app):
+    server = start_app()
+    page.goto(f"{server.url}/translate")  # the first page this server ever serves
+    wait_idle(page)
+    page.get_by_role("heading", name="Translate").wait_for()
+    assert page.get_by_text("Providers").is_visible()  # the app's frame ran, not a bare page
+    page.get_by_role("button", name="Run").click()
+    partial = page.wait_for_function(STREAMING_CARDS, arg=2, timeout=20_000).json_value()
+    assert len(partial) >= 2 and all(t.startswith("[simul") for t in partial)
+    shot(page, "translate-mid-run")
+    page.get_by_text("3 of 3").wait_for(timeout=30_000)
+    wait_idle(page)
+    assert page.evaluate(BADGE_COUNT, "done") == 3
+    assert page.get_by_text("Best translation:").is_visible()
+    page.wait_for_selector(".js-plotly-plot")
+    assert page.locator(".js-plotly-plot").count() >= 3
+    shot(page, "translate-final")

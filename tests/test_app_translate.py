@@ -1,0 +1,73 @@
+"""The Translate page through AppTest: defaults with no key, best on top, charts, bad input, fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from parallax.config import DEMO_TRANSLATORS
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def no_keys(monkeypatch, tmp_path):
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPL_AUTH_KEY", "LIBRETRANSLATE_URL", "PARALLAX_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.switch_page("app_pages/translate.py").run()
+    assert not at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "error", "info", "warning")
+                     for e in at.main.get(kind))
+
+
+def test_first_click_compares_three_engines_with_a_judge_and_puts_the_best_on_top():
+    at = page()
+    assert at.session_state["translate_engines_many"] == ["offline:pseudo", *DEMO_TRANSLATORS[:2]]
+    assert "pseudo-localisation" in texts(at)
+    at.button(key="translate_run").click().run()
+    assert not at.exception
+    assert [m.value for m in at.main.markdown if "-badge[" in m.value] == [":green-badge[done]"] * 3
+    outcome = at.session_state["translate_outcome"]
+    assert outcome.aggregate.method == "best" and outcome.aggregate.best in outcome.results
+    assert all(r.judge_score is not None for r in outcome.ordered())
+    assert f"**Best translation: `{outcome.aggregate.best}`**" in texts(at)
+    assert len(at.get("plotly_chart")) == 4  # judge scores, agreement heatmap, quality vs latency, timeline
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON"]
+    assert "Compare two translations" in [s.value for s in at.subheader]
+
+
+def test_same_source_and_target_disables_run():
+    at = page()
+    at.selectbox(key="translate_target").set_value("en").run()
+    assert at.button(key="translate_run").disabled
+    assert "Source and target are both English" in texts(at)
+
+
+def test_a_bad_glossary_line_is_named():
+    at = page()
+    at.text_area(key="translate_glossary").set_value("folder,Ordner\nnonsense\n").run()
+    assert at.button(key="translate_run").disabled
+    assert "Glossary line 2: expected 'term,translation'" in texts(at)
+
+
+def test_a_fallback_chain_shows_who_answered():
+    at = page()
+    at.multiselect(key="translate_engines_many").set_value([DEMO_TRANSLATORS[2]]).run()
+    at.selectbox(key="translate_judge").set_value("No judge").run()
+    at.button(key="translate_run").click().run()
+    (r,) = at.session_state["translate_outcome"].ordered()
+    assert r.answered_by.startswith("sim:backup") and r.fallbacks[0]["engine"].startswith("sim:down")
+    assert "after 1 failure(s)" in texts(at)
+    assert "No judge ran" in texts(at)
