@@ -195,3 +195,87 @@ def test_as_a_subprocess(tmp_path):
     assert done.returncode == 0, done.stderr
     assert b"legal" in done.stdout and b"offline:rules" in done.stdout
     assert b"Traceback" not in done.stderr
+
+
+def test_translate_offline_with_demo_engines_judge_reference_and_glossary(tmp_path):
+    (tmp_path / "src.txt").write_text("The dog runs fast.")
+    (tmp_path / "ref.txt").write_text("Der Hund läuft schnell.")
+    (tmp_path / "terms.csv").write_text("dog,Hund\n")
+    code, out, err = call(
+        [
+            "translate",
+            "src.txt",
+            "--source",
+            "en",
+            "--target",
+            "de",
+            "-e",
+            "offline:pseudo",
+            "-e",
+            "sim:a?latency=0&tokens=5&rate=500",
+            "--judge",
+            "sim:j?latency=0&tokens=3&rate=500",
+            "--judge-samples",
+            "2",
+            "--reference",
+            "ref.txt",
+            "--glossary",
+            "terms.csv",
+            "--json",
+            "t.json",
+            "--csv",
+            "t.csv",
+        ]
+    )
+    assert code == 0, err
+    data = json.loads((tmp_path / "t.json").read_text())
+    assert data["mode"] == "translate" and data["best"] in {"offline:pseudo", "sim:a?latency=0&tokens=5&rate=500"}
+    assert set(data["agreement_matrix"]) == {b["branch_id"] for b in data["branches"]}
+    for b in data["branches"]:
+        assert b["judge_score"] is not None and b["agreement"] is not None and b["answered_by"] == b["engine"]
+        assert b["chrf_reference"] is not None and b["glossary"] == {"dog": False}
+    assert data["aggregate"]["method"] == "best" and data["aggregate"]["best"] == data["best"]
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "t.csv").read_text())))
+    assert len(rows) == 2 and rows[0]["judge_score"] and rows[0]["aggregate_best"] == data["best"]
+    assert "best translation" in out and "formula: best by score" in out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--source", "en", "--target", "klingon"], "unknown target language 'klingon'"),
+        (["--source", "en", "--target", "de", "-e", "offline:rules"], "offline:rules cannot translate"),
+        (["--source", "en", "--target", "de", "--judge", "offline:pseudo"], "offline:pseudo cannot judge"),
+        (["--source", "en", "--target", "de", "--glossary", "bad.csv"], "bad.csv: glossary line 1"),
+        (["--source", "en"], "the following arguments are required: --target"),
+    ],
+)
+def test_translate_bad_input_exits_2(tmp_path, args, message):
+    (tmp_path / "bad.csv").write_text("no separator here\n")
+    code, out, err = call(["translate", "-", *args], b"The dog runs fast.")
+    assert code == 2 and message in err and out == ""
+
+
+def test_translate_with_every_engine_failing_exits_1(tmp_path):
+    code, out, _ = call(
+        [
+            "translate",
+            "-",
+            "--source",
+            "en",
+            "--target",
+            "de",
+            "--no-judge",
+            "-e",
+            "sim:x?latency=0&fail=error|sim:y?latency=0&fail=ratelimit",
+            "--json",
+            "t.json",
+        ],
+        b"The dog runs fast.",
+    )
+    assert code == 1
+    (branch,) = json.loads((tmp_path / "t.json").read_text())["branches"]
+    assert branch["answered_by"] is None and [f["engine"] for f in branch["fallbacks"]] == [
+        "sim:x?latency=0&fail=error"
+    ]
+    assert branch["error"] == "Simulated: rate limited after 1 attempt"

@@ -90,12 +90,16 @@ class SimEngine:
             return f"[simulated {task.target}] " + " ".join(
                 f"~{w}~" if i % k == k - 1 else w for i, w in enumerate(words))
         if task.kind == "judge":
-            labels = re.findall(r'<translation label="([A-Z])">', request.messages[-1].content)
+            blocks = re.findall(r'<translation label="([A-Z])">\n(.*?)\n</translation>', request.messages[-1].content,
+                                re.DOTALL)
             entries = []
-            for label in labels:
-                n = hashlib.sha256(f"{s.label}{label}".encode()).digest()[0] % 3
-                errors = [{"span": "simulated", "category": "fluency", "severity": "minor",
+            for label, text in blocks:
+                n = hashlib.sha256(f"{s.label}{text}".encode()).digest()[0] % 3
+                errors = [{"span": text.split()[0] if text.split() else "", "category": "fluency", "severity": "minor",
                            "note": "Simulated finding — no model was called."}] * n
+                if text.startswith("[!!"):  # as any real judge would: pseudo-localised text is not a translation
+                    errors.append({"span": text[:20], "category": "locale", "severity": "critical",
+                                   "note": "Pseudo-localised text, not a translation."})
                 entries.append({"label": label, "errors": errors})
             return json.dumps({"translations": entries})
         score = s.score if s.score is not None else _stable_score(s.label, task.perspective)
