@@ -45,7 +45,17 @@ async def assess(document: str, results: list[BranchResult], settings: Translati
                  ctx: RunContext, seed: str) -> Assessed:
     results = [dataclasses.replace(r) for r in results]  # never mutate what the graph state holds
     done = {r.branch_id: r for r in results if r.status == "ok" and r.text.strip()}
-    matrix = agreement_matrix({b: r.text for b, r in done.items()}) if len(done) > 1 else {}
+    judging = asyncio.gather(*(_judge(document, done, settings, ctx, seed, i)
+                               for i in range(settings.judge_samples if settings.judge and done else 0)))
+    # chrF over long texts takes CPU time (≈0.85 s for 6 engines × 21k characters): a thread keeps the
+    # event loop free for the judge's calls, which run meanwhile.
+    texts = {b: r.text for b, r in done.items()}
+    try:
+        matrix = await asyncio.to_thread(agreement_matrix, texts) if len(done) > 1 else {}
+    except BaseException:
+        judging.cancel()  # a stopped run must not leave the judge's calls running
+        raise
+    samples: list[JudgeSample] = list(await judging)
     agreement = consensus(matrix)
     odd = outliers(agreement)
     for branch_id, r in done.items():
@@ -54,10 +64,7 @@ async def assess(document: str, results: list[BranchResult], settings: Translati
         r.glossary = glossary_compliance(document, r.text, settings.glossary)
         if settings.reference:
             r.chrf_reference, r.bleu_reference = reference_scores(r.text, settings.reference)
-    samples: list[JudgeSample] = []
-    if settings.judge and done:
-        samples = list(await asyncio.gather(*(
-            _judge(document, done, settings, ctx, seed, i) for i in range(settings.judge_samples))))
+    if samples:
         _apply_judgements(done, samples)
     return Assessed(results, matrix, samples)
 
