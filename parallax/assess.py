@@ -89,6 +89,7 @@ async def _judge(document: str, done: dict[str, BranchResult], settings: Transla
         prices=ctx.prices,
         secrets=ctx.secrets,
         read=read,
+        cache=ctx.cache,
     )
     call = await run_branch(job, lambda _event: None)
     if call.status != "ok":

@@ -18,7 +18,7 @@ from .judgement import review_request
 from .perspectives import Perspective
 from .reducers import reduce
 from .results import Aggregate, BranchResult, BranchSpec
-from .runner import BranchJob
+from .runner import BranchJob, CallCache
 from .runner import run_branch as run_one
 from .translation import TranslationSettings, translation_request
 
@@ -47,6 +47,7 @@ class RunContext:
     run_started: float
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
+    cache: CallCache | None = None
 
 
 def fan_out(state: ReviewState) -> list[Send]:
@@ -65,6 +66,7 @@ async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[s
         run_started=ctx.run_started,
         prices=ctx.prices,
         secrets=ctx.secrets,
+        cache=ctx.cache,
     )
     writer = get_stream_writer()
     return {"results": [await run_one(job, writer)]}
@@ -121,6 +123,7 @@ async def translate(state: TranslationInput, runtime: Runtime[RunContext]) -> di
         prices=ctx.prices,
         secrets=ctx.secrets,
         read=None,  # the text is the translation
+        cache=ctx.cache,
     )
     return {"results": [await run_one(job, get_stream_writer())]}
 

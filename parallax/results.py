@@ -57,6 +57,7 @@ class BranchResult:
     output_tokens: int | None = None
     cost_usd: float | None = None
     retries: int = 0
+    cached: bool = False  # answered from the history's cache of identical calls: no provider call, no cost
     # Which engine of a fallback chain "A|B|C" answered, and the failures before it.
     answered_by: str | None = None
     fallbacks: list[dict[str, str | None]] = field(default_factory=list)

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from langgraph.graph.state import CompiledStateGraph
 
@@ -24,7 +24,7 @@ from .graph import RunContext, build_review_graph, build_translate_graph
 from .languages import check_pair, deepl_supports, language_name
 from .reducers import REDUCERS, reduce
 from .results import Aggregate, BranchResult, BranchSpec
-from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted
+from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, CallCache
 from .translation import TranslationSettings
 
 
@@ -42,6 +42,7 @@ class RunPlan:
     mode: str = "review"
     settings: TranslationSettings | None = None  # translation runs only
     run_id: str = field(default_factory=lambda: new_run_id())
+    cache: CallCache | None = None  # the history's cache of identical calls; None: always call
 
 
 def new_run_id() -> str:
@@ -70,7 +71,7 @@ def plan_review(
     if not timeout_s > 0:
         raise InputError("the timeout must be more than 0 seconds")
     engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_engines())))
-    built = _resolve(engine_ids, config, "review")
+    built = resolve_engines(engine_ids, config, "review")
     branches = [
         BranchSpec(f"{p}@{e}", i, p, e, config.perspectives[p].weight)
         for i, (p, e) in enumerate((p, e) for p in names for e in engine_ids)
@@ -78,7 +79,7 @@ def plan_review(
     return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s)
 
 
-def _resolve(engine_ids: Sequence[str], config: Config, kind: str) -> dict[str, Engine]:
+def resolve_engines(engine_ids: Sequence[str], config: Config, kind: str) -> dict[str, Engine]:
     """Every engine of every fallback chain ("A|B|C"), checked for the task before anything is called."""
     built: dict[str, Engine] = {}
     for engine_id in engine_ids:
@@ -124,15 +125,25 @@ def plan_translate(
     if settings.reference is not None and not settings.reference.strip():
         raise InputError("the reference translation is empty")
     engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_translation_engines())))
-    built = _resolve(engine_ids, config, "translate")
+    built = resolve_engines(engine_ids, config, "translate")
     if "deepl" in built and not deepl_supports(source, target):
         raise InputError(f"DeepL does not translate {language_name(source)} → {language_name(target)}")
     if settings.judge:
-        built.update(_resolve([settings.judge], config, "judge"))
+        built.update(resolve_engines([settings.judge], config, "judge"))
         if "|" in settings.judge:
             raise InputError("the judge must be one engine, not a fallback chain")
     branches = [BranchSpec(e, i, "translation", e) for i, e in enumerate(engine_ids)]
     return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s, "translate", settings)
+
+
+class Recorder(Protocol):
+    """Keeps a run as it happens (parallax.history writes it to the database)."""
+
+    def branch(self, outcome: RunOutcome, result: BranchResult) -> None: ...
+
+    def assessed(self, outcome: RunOutcome, results: list[BranchResult]) -> None: ...
+
+    def finished(self, outcome: RunOutcome) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,8 @@ class RunOutcome:
     aggregate: Aggregate | None = None
     wall_ms: float | None = None
     assessment: Assessed | None = None  # translations: agreement matrix, judge samples
+    recorder: Recorder | None = None  # writes to the history as events arrive
+    storage_warning: str | None = None  # set when the history could not be written
 
     @classmethod
     def for_plan(cls, plan: RunPlan) -> RunOutcome:
@@ -174,17 +187,23 @@ class RunOutcome:
         elif isinstance(event, BranchFinished):
             self.results[event.result.branch_id] = event.result
             self.arrival.append(event.result.branch_id)
+            if self.recorder is not None:
+                self.recorder.branch(self, event.result)
         elif isinstance(event, Assessed):
             self.results.update({r.branch_id: r for r in event.results})
             self.assessment = event
+            if self.recorder is not None:
+                self.recorder.assessed(self, event.results)
         elif isinstance(event, RunFinished):
             self.aggregate, self.wall_ms = event.aggregate, event.wall_ms
+            if self.recorder is not None:
+                self.recorder.finished(self)
 
     def cancel_unfinished(self) -> None:
         """After a stop: every branch without a result is recorded as cancelled, its partial text kept."""
         for spec in self.branches:
             if spec.branch_id not in self.results:
-                self.results[spec.branch_id] = BranchResult(
+                self.results[spec.branch_id] = cancelled = BranchResult(
                     spec.branch_id,
                     spec.order,
                     spec.engine,
@@ -196,7 +215,11 @@ class RunOutcome:
                     if spec.branch_id in self.started
                     else "cancelled before it started",
                 )
+                if self.recorder is not None:
+                    self.recorder.branch(self, cancelled)
         self.aggregate = reduce(self.ordered(), self.reducer)
+        if self.recorder is not None:
+            self.recorder.finished(self)
 
     def ordered(self) -> list[BranchResult]:
         return sorted(self.results.values(), key=lambda r: r.order)
@@ -208,7 +231,7 @@ def _graph(mode: str) -> CompiledStateGraph[Any, Any, Any, Any]:
     return build_translate_graph() if mode == "translate" else build_review_graph()
 
 
-def _secrets(config: Config) -> tuple[str, ...]:
+def secret_values(config: Config) -> tuple[str, ...]:
     names = set(SECRET_VARIABLES) | {e.api_key_env for e in config.engines.values() if e.api_key_env}
     return tuple(v for n in names if (v := config.env.get(n or "")))
 
@@ -228,7 +251,8 @@ async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
         deadline_s=plan.timeout_s,
         run_started=t0,
         prices=plan.config.prices,
-        secrets=_secrets(plan.config),
+        secrets=secret_values(plan.config),
+        cache=plan.cache,
     )
     config = {"max_concurrency": plan.concurrency} if plan.concurrency else {}
     state: dict[str, Any] = {"document": plan.document, "branches": plan.branches, "reducer": plan.reducer,

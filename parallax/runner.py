@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from .engines.base import ATTEMPTS, Attempts, Engine, Finish, Request, Usage
 from .judgement import read_judgement, reask_request
@@ -108,6 +110,25 @@ def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: 
     return redact(f"{provider}: {text}"[:300], secrets)
 
 
+class CallCache(Protocol):
+    """Identical calls (engine, model, prompt, text, options) answered from storage."""
+
+    def cache_get(self, key: str) -> dict[str, Any] | None: ...
+
+    def cache_put(self, key: str, engine: str, data: dict[str, Any]) -> None: ...
+
+
+def cache_key(engine: Engine, request: Request) -> str:
+    task = request.task
+    payload = {
+        "engine": engine.engine_id, "model": engine.model, "system": request.system,
+        "messages": [(m.role, m.content) for m in request.messages], "schema": request.schema,
+        "max_tokens": request.max_tokens,
+        "task": [task.kind, task.document, task.perspective, task.source, task.target],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
 # Reads a complete reply into the result; raises ValueError when the reply cannot be read (then re-asked once).
 Read = Callable[[str, BranchResult], None]
 
@@ -124,6 +145,7 @@ class BranchJob:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     read: Read | None = read_judgement
+    cache: CallCache | None = None
 
 
 @dataclass
@@ -136,6 +158,7 @@ class _Tally:
     input_tokens: int = 0
     output_tokens: int = 0
     have_usage: bool = False
+    cached: bool = False
 
     def add_usage(self, usage: Usage) -> None:
         self.have_usage = True
@@ -143,7 +166,7 @@ class _Tally:
         self.output_tokens += usage.output_tokens or 0
 
     def cost(self, engine: Engine, price: dict[str, float] | None) -> float | None:
-        if engine.free:
+        if engine.free or self.cached:
             return 0.0
         if price is None or not self.have_usage:
             return None
@@ -171,7 +194,11 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                 result.first_token_s = None
             tally = _Tally()
             tallies.append((engine, tally))
+            if await _from_cache(job, engine, tally, result, emit, loop):
+                break
             await _call(job, engine, tally, result, emit, loop)
+            if result.status == "ok" and job.cache is not None:
+                await _to_cache(job, engine, tally)
             if result.status == "ok":
                 result.answered_by = engine.engine_id
                 break
@@ -234,6 +261,43 @@ async def _call(
     except Exception as exc:  # a branch failure is data, never an exception for the graph
         result.status = "error"
         result.error = describe_failure(exc, engine.provider, tally.attempts.count, job.secrets)
+
+
+async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: BranchResult, emit: Emit,
+                      loop: asyncio.AbstractEventLoop) -> bool:
+    """Answer from the cache of identical calls: no provider call, cost 0, marked cached."""
+    if job.cache is None:
+        return False
+    try:
+        hit = await asyncio.to_thread(job.cache.cache_get, cache_key(engine, job.request))
+    except Exception:  # noqa: BLE001 - an unreachable cache is only a missed saving
+        return False
+    if hit is None:
+        return False
+    text = hit["text"]
+    if job.read is not None:
+        try:
+            job.read(text, result)
+        except ValueError:
+            return False  # an entry we can no longer read: ask the provider
+    result.first_token_s = loop.time() - job.run_started
+    tally.parts.append(text)
+    emit(BranchDelta(job.spec.branch_id, text))
+    result.status, result.error, result.cached, result.answered_by = "ok", None, True, engine.engine_id
+    tally.input_tokens, tally.output_tokens = hit.get("input_tokens") or 0, hit.get("output_tokens") or 0
+    tally.have_usage = hit.get("input_tokens") is not None
+    tally.cached = True
+    return True
+
+
+async def _to_cache(job: BranchJob, engine: Engine, tally: _Tally) -> None:
+    assert job.cache is not None
+    data = {"text": "".join(tally.parts), "input_tokens": tally.input_tokens if tally.have_usage else None,
+            "output_tokens": tally.output_tokens if tally.have_usage else None}
+    try:
+        await asyncio.to_thread(job.cache.cache_put, cache_key(engine, job.request), engine.engine_id, data)
+    except Exception:  # noqa: BLE001 - failing to cache must not fail the branch
+        pass
 
 
 def _finish(result: BranchResult, job: BranchJob, tallies: list[tuple[Engine, _Tally]], elapsed: float) -> None:

@@ -1,0 +1,162 @@
+"""Keeping runs: recording them as they happen, reopening them, and retrying only what failed."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .config import Config
+from .perspectives import Perspective
+from .reducers import reduce
+from .results import BranchResult
+from .run import RunOutcome, RunPlan, execute, resolve_engines, secret_values
+from .storage import RunRecord, StorageError, Store
+from .translation import TranslationSettings
+
+
+class StoreRecorder:
+    """Writes each branch the moment it finishes, and the run's status at the end.
+
+    The first storage failure becomes a warning on the outcome; the run itself carries on unsaved.
+    """
+
+    def __init__(self, store: Store, finish: bool = True) -> None:
+        self.store = store
+        self.finish = finish  # False for a retry: the merged run is finished by retry_failed
+
+    def _safely(self, outcome: RunOutcome, write: Any, *args: Any) -> None:
+        if outcome.storage_warning is not None:
+            return
+        try:
+            write(*args)
+        except StorageError as exc:
+            outcome.storage_warning = f"Not saved to the history: {exc}"
+
+    def branch(self, outcome: RunOutcome, result: BranchResult) -> None:
+        self._safely(outcome, self.store.save_branch, outcome.run_id, result)
+
+    def assessed(self, outcome: RunOutcome, results: list[BranchResult]) -> None:
+        for result in results:
+            self._safely(outcome, self.store.update_branch, outcome.run_id, result)
+
+    def finished(self, outcome: RunOutcome) -> None:
+        if not self.finish:
+            return
+        self._safely(outcome, self.store.finish_run, outcome.run_id, outcome.aggregate, outcome.wall_ms,
+                     outcome.ordered())
+
+
+def plan_settings(plan: RunPlan) -> dict[str, Any]:
+    """Everything needed to show, re-export or retry the run — never a key."""
+    perspectives = {b.perspective for b in plan.branches}
+    return {
+        "reducer": plan.reducer,
+        "concurrency": plan.concurrency,
+        "timeout_s": plan.timeout_s,
+        "engines": list(dict.fromkeys(b.engine for b in plan.branches)),
+        "perspectives": {name: dataclasses.asdict(p) for name, p in plan.config.perspectives.items()
+                         if name in perspectives},
+        "translation": dataclasses.asdict(plan.settings) if plan.settings else None,
+    }
+
+
+def record(plan: RunPlan, outcome: RunOutcome, store: Store | None, use_cache: bool = True) -> None:
+    """Start keeping this run: written as `running` now, then branch by branch. Uses the cache if asked."""
+    if store is None:
+        outcome.storage_warning = "Not saved to the history: no history database is configured"
+        return
+    try:
+        store.start_run(plan.run_id, plan.mode, plan.document, plan_settings(plan), plan.branches)
+    except StorageError as exc:
+        outcome.storage_warning = f"Not saved to the history: {exc}"
+        return
+    outcome.recorder = StoreRecorder(store)
+    plan.cache = store if use_cache else None
+
+
+def outcome_from_record(record: RunRecord) -> RunOutcome:
+    """A stored run in the same shape as a live one, for the same views and exports."""
+    from .assess import Assessed
+
+    reducer = record.settings.get("reducer", "mean")
+    outcome = RunOutcome(record.run_id, record.mode, reducer, record.branches, results=dict(record.results))
+    outcome.arrival = [b.branch_id for b in sorted(record.results.values(), key=lambda r: r.ended_s or 0)]
+    outcome.aggregate = record.aggregate or reduce(outcome.ordered(), reducer)
+    outcome.wall_ms = record.wall_ms
+    if record.mode == "translate":
+        outcome.assessment = Assessed(outcome.ordered(), _matrix(outcome.ordered()))
+    return outcome
+
+
+def _matrix(results: list[BranchResult]) -> dict[str, dict[str, float]]:
+    from .quality import agreement_matrix
+
+    done = {r.branch_id: r.text for r in results if r.status == "ok" and r.text.strip()}
+    return agreement_matrix(done) if len(done) > 1 else {}
+
+
+def plan_from_record(record: RunRecord, config: Config, only_failed: bool = True) -> RunPlan:
+    """The stored run as a plan again (its own perspectives and settings), for the branches not ok."""
+    settings = record.settings
+    for name, spec in (settings.get("perspectives") or {}).items():
+        config.perspectives.setdefault(name, Perspective(**spec))
+    branches = [b for b in record.branches if not only_failed or record.results.get(b.branch_id) is None
+                or record.results[b.branch_id].status != "ok"]
+    translation = settings.get("translation")
+    tsettings = TranslationSettings(**{**translation, "glossary": tuple(map(tuple, translation["glossary"]))}) \
+        if translation else None
+    engines = resolve_engines([b.engine for b in branches], config, record.mode)
+    if tsettings is not None and tsettings.judge:
+        engines.update(resolve_engines([tsettings.judge], config, "judge"))
+    return RunPlan(record.input_text, branches, engines, config, settings.get("reducer", "mean"),
+                   settings.get("concurrency"), settings.get("timeout_s", 120.0), record.mode, tsettings,
+                   run_id=record.run_id)
+
+
+async def retry_failed(run_id: str, store: Store, config: Config, use_cache: bool = True) -> RunOutcome:
+    """Rerun only the branches whose status is not ok; the successful ones are not called again.
+
+    Each retry is a new attempt of that branch in the history (the earlier attempts stay); the run's
+    aggregate and status are recomputed over the latest attempt of every branch.
+    """
+    record = store.load_run(run_id)
+    plan = plan_from_record(record, config)
+    merged = outcome_from_record(record)
+    if not plan.branches:
+        return merged
+    store.reopen_run(run_id)
+    plan.cache = store if use_cache else None
+    judged = plan.settings
+    if judged is not None:  # translations again first; the judge then sees all of them together, once
+        plan.settings = dataclasses.replace(judged, judge=None)
+    retried = RunOutcome.for_plan(plan)
+    retried.recorder = StoreRecorder(store, finish=False)
+    await execute(plan, outcome=retried)
+    plan.settings = judged
+    merged.results.update(retried.results)
+    results = merged.ordered()
+    if record.mode == "translate" and plan.settings is not None:
+        results = await _reassess(plan, results)
+        for r in results:
+            store.update_branch(run_id, r)
+        merged.results = {r.branch_id: r for r in results}
+        merged.assessment = dataclasses.replace(merged.assessment, results=results,  # type: ignore[type-var]
+                                                matrix=_matrix(results)) if merged.assessment else None
+    merged.aggregate = reduce(results, merged.reducer)
+    merged.wall_ms = retried.wall_ms
+    merged.storage_warning = retried.storage_warning
+    store.finish_run(run_id, merged.aggregate, record.wall_ms, results)
+    return merged
+
+
+async def _reassess(plan: RunPlan, results: list[BranchResult]) -> list[BranchResult]:
+    """Agreement and the judge are about all translations together: assess them again after a retry."""
+    import asyncio
+
+    from .assess import assess
+    from .graph import RunContext
+
+    assert plan.settings is not None
+    ctx = RunContext(plan.engines, plan.config.perspectives, plan.timeout_s, asyncio.get_running_loop().time(),
+                     plan.config.prices, secret_values(plan.config), plan.cache)
+    return (await assess(plan.document, results, plan.settings, ctx, plan.run_id)).results
