@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
 from .documents import InputError, decode_document
 from .export import to_csv, to_json
+from .history import outcome_from_record, record, retry_failed
 from .reducers import REDUCERS
 from .run import OnEvent, RunEvent, RunOutcome, RunPlan, execute, plan_review, plan_translate
 from .runner import BranchFinished, BranchRestarted, BranchStarted
+from .storage import RUN_STATUSES, StorageError, Store, open_store
 from .translation import TranslationSettings, parse_glossary
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -39,6 +43,7 @@ def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> 
     parser.add_argument("--config", metavar="PATH", help="parallax.toml with named engines, perspectives, prices")
     parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
     parser.add_argument("--csv", metavar="PATH", help="write one row per branch as CSV")
+    parser.add_argument("--no-cache", action="store_true", help="call the providers even for identical calls")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +65,27 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--reference", metavar="FILE", help="a reference translation: adds chrF and BLEU")
     translate.add_argument("--glossary", metavar="FILE", help="required term translations: 'term,translation' lines")
     translate.add_argument("--tone", default="", help="e.g. formal, friendly")
+    history = sub.add_parser("history", help="past runs (PARALLAX_DATABASE_URL, default ~/.parallax/history.db)")
+    actions = history.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    listing = actions.add_parser("list", help="the latest runs")
+    listing.add_argument("--mode", choices=["review", "translate"])
+    listing.add_argument("--status", choices=list(RUN_STATUSES))
+    listing.add_argument("--search", metavar="TEXT", help="runs whose text contains TEXT")
+    listing.add_argument("--engine", metavar="ID", help="runs that used this engine")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", metavar="PATH")
+    for name, text in (("show", "one run, as a summary"), ("export", "write a run's CSV or JSON"),
+                       ("retry", "rerun only the branches that did not succeed"), ("delete", "delete a run")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("run_id", metavar="RUN_ID")
+        if name != "delete":
+            action.add_argument("--json", metavar="PATH")
+        if name == "export":
+            action.add_argument("--csv", metavar="PATH")
+        if name == "retry":
+            action.add_argument("--no-cache", action="store_true")
+            action.add_argument("--csv", metavar="PATH")
+            action.add_argument("--config", metavar="PATH")
     return parser
 
 
@@ -118,7 +144,7 @@ def _fmt(value: float | int | None, spec: str = "g") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _table(rows: list[tuple[str, ...]]) -> list[str]:
+def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
@@ -174,6 +200,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
     except _UsageError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
+    if args.command == "history":
+        return history_main(args, out, err)
     try:
         config = load_config(args.config)
         plan = _plan(args, read_input(args.file, stdin), config)
@@ -182,6 +210,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         return EXIT_BAD_INPUT
     print(f"run {plan.run_id}: {len(plan.branches)} branches ({', '.join(plan.engines)})", file=err, flush=True)
     outcome = RunOutcome.for_plan(plan)
+    record(plan, outcome, _store(err), use_cache=not args.no_cache)
     try:
         asyncio.run(execute(plan, _progress(err, len(plan.branches)), outcome))
     except KeyboardInterrupt:
@@ -191,4 +220,54 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         return EXIT_INTERRUPTED
     write_exports(outcome, args.json, args.csv)
     print(summary_table(outcome), file=out)
+    if outcome.storage_warning:
+        print(f"parallax: {outcome.storage_warning}", file=err)
+    return EXIT_OK if outcome.aggregate and outcome.aggregate.n_ok > 0 else EXIT_ALL_FAILED
+
+
+def _store(err: TextIO) -> Store | None:
+    """The history database, with runs left `running` by a killed process marked interrupted; None if down."""
+    try:
+        store = open_store()
+        store.mark_interrupted()
+        return store
+    except StorageError as exc:
+        print(f"parallax: {exc}; results are shown but not saved", file=err)
+        return None
+
+
+def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    store = _store(err)
+    if store is None:
+        return EXIT_ALL_FAILED
+    try:
+        if args.action == "list":
+            runs = store.list_runs(args.mode, args.status, args.search, args.engine, limit=args.limit)
+            if args.json:
+                Path(args.json).write_text(json.dumps(runs, ensure_ascii=False, indent=2), encoding="utf-8")
+            rows = [("run_id", "created_at", "mode", "status", "score", "ok", "engines", "text")]
+            rows += [(r["run_id"], r["created_at"][:19], r["mode"], r["status"], _fmt(r["score"]),
+                      f"{r['n_ok'] if r['n_ok'] is not None else '-'}/{r['n_total']}", r["engines"][:40],
+                      r["text"][:40].replace("\n", " ")) for r in runs]
+            print("\n".join(_table(rows)) if runs else "no runs in the history yet", file=out)
+            return EXIT_OK
+        if args.action == "delete":
+            if not store.delete_run(args.run_id):
+                print(f"parallax: no run {args.run_id!r} in the history", file=err)
+                return EXIT_BAD_INPUT
+            print(f"deleted {args.run_id}", file=out)
+            return EXIT_OK
+        if args.action == "retry":
+            outcome = asyncio.run(retry_failed(args.run_id, store, load_config(args.config), not args.no_cache))
+        else:
+            outcome = outcome_from_record(store.load_run(args.run_id))
+    except StorageError as exc:
+        print(f"parallax: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    except InputError as exc:
+        print(f"parallax: cannot retry: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    write_exports(outcome, args.json, getattr(args, "csv", None))
+    if args.action != "export":
+        print(summary_table(outcome), file=out)
     return EXIT_OK if outcome.aggregate and outcome.aggregate.n_ok > 0 else EXIT_ALL_FAILED

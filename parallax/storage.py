@@ -182,7 +182,10 @@ class Store:
                    results: list[BranchResult]) -> str:
         """Record the aggregate and whether the run completed, partly failed or failed."""
         ok = sum(r.status == "ok" for r in results)
-        status = "completed" if results and ok == len(results) else "partial" if ok else "failed"
+        if any(r.status == "cancelled" for r in results):
+            status = "interrupted"  # stopped, refreshed or closed before the end
+        else:
+            status = "completed" if results and ok == len(results) else "partial" if ok else "failed"
         with self._tx() as conn:
             conn.execute(sa.text("UPDATE runs SET status = :s, aggregate = :a, wall_ms = :w, updated_at = :t "
                                  "WHERE run_id = :r"),

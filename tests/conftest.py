@@ -48,3 +48,11 @@ def run(
 def only(outcome: RunOutcome):  # type: ignore[no-untyped-def]
     (result,) = outcome.ordered()
     return result
+
+
+@pytest.fixture(autouse=True)
+def history_db(tmp_path, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    """Every test gets its own history database: nothing is written to the user's home."""
+    url = f"sqlite:///{tmp_path}/history.db"
+    monkeypatch.setenv("PARALLAX_DATABASE_URL", url)
+    return url
