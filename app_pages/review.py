@@ -63,7 +63,4 @@ outcome = live.run_section("review", plan, problem)
 
 if outcome is not None and outcome.results:
     st.divider()
-    aggregate = results.reducer_panel(outcome, "review_reducer")
-    results.export_buttons(outcome, aggregate)
-    results.issues_panel(outcome)
-    results.charts_panel(outcome, aggregate)
+    results.outcome_panels(outcome, "review")

@@ -68,11 +68,6 @@ else:
 
 outcome = live.run_section("translate", plan, problem)
 
-if outcome is not None and outcome.results and outcome.mode == "translate":
+if outcome is not None and outcome.results:
     st.divider()
-    aggregate = results.reducer_panel(outcome, "translate_reducer")
-    results.best_panel(outcome, aggregate)
-    results.export_buttons(outcome, aggregate)
-    results.translation_charts(outcome)
-    results.diff_panel(outcome, "translate_diff")
-    results.issues_panel(outcome)
+    results.outcome_panels(outcome, "translate")

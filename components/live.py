@@ -17,6 +17,7 @@ import streamlit as st
 from parallax.assess import Assessed
 from parallax.engines.base import Engine
 from parallax.estimate import estimate_run
+from parallax.history import record
 from parallax.judgement import readable
 from parallax.quality import highlight
 from parallax.results import BranchResult, BranchSpec
@@ -24,6 +25,7 @@ from parallax.run import RunFinished, RunOutcome, RunPlan, stream_run
 from parallax.runner import BranchFinished, BranchRestarted, BranchStarted
 
 from .safe import md_escape
+from .settings import history_store
 
 log = logging.getLogger(__name__)
 PER_ROW = 4
@@ -55,7 +57,8 @@ def _seconds(ms: float | None) -> str:
 def metrics_line(r: BranchResult) -> str:
     tokens = "–" if r.output_tokens is None else f"{r.input_tokens or 0:,} in / {r.output_tokens:,} out"
     cost = "–" if r.cost_usd is None else f"${r.cost_usd:.5f}"
-    return (f"TTFT {_seconds(r.ttft_ms)} · latency {_seconds(r.latency_ms)} · tokens {tokens} · "
+    cached = "**cached** (no call) · " if r.cached else ""
+    return (f"{cached}TTFT {_seconds(r.ttft_ms)} · latency {_seconds(r.latency_ms)} · tokens {tokens} · "
             f"cost {cost} · retries {r.retries}")
 
 
@@ -245,14 +248,19 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
                    f"{estimate.output_tokens:,} output tokens in all · {cost}")
     elif problem:
         st.error(problem)
-    run_col, stop_col, _ = st.columns([1, 1, 6])
+    run_col, stop_col, cache_col = st.columns([1, 1, 6], vertical_alignment="center")
     clicked = run_col.button("Run", type="primary", disabled=plan is None, icon=":material/play_arrow:",
                              key=f"{prefix}_run")
     stop_slot = stop_col.empty()
+    use_cache = cache_col.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
+                                 key=f"{prefix}_cache")
     if clicked and plan is not None:
         st.session_state[f"{prefix}_stopped"] = False
         outcome = RunOutcome.for_plan(plan)
         st.session_state[f"{prefix}_outcome"] = outcome  # stored first: a Stop or a closed tab keeps what finished
+        record(plan, outcome, history_store(), use_cache)
+        if outcome.storage_warning and st.session_state.get("history_error"):
+            outcome.storage_warning += f" ({st.session_state['history_error']})"
         stop_slot.button("Stop", on_click=_stop, args=(prefix,), icon=":material/stop:", key=f"{prefix}_stop")
         progress = st.empty()
         board = Board(plan.branches, plan.mode, plan.engines)

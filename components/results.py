@@ -14,6 +14,7 @@ from parallax.quality import word_diff
 from parallax.reducers import REDUCERS, reduce
 from parallax.results import SEVERITIES, Aggregate
 from parallax.run import RunOutcome
+from parallax.storage import RunRecord
 
 from . import charts, live
 from .safe import md_escape
@@ -104,6 +105,23 @@ def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
                       on_click="ignore", icon=":material/download:")
 
 
+def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
+    """Everything below the cards, for a live run and a stored one alike."""
+    if outcome.storage_warning:
+        st.warning(outcome.storage_warning, icon=":material/cloud_off:")
+    aggregate = reducer_panel(outcome, f"{prefix}_reducer")
+    if outcome.mode == "translate":
+        best_panel(outcome, aggregate)
+        export_buttons(outcome, aggregate)
+        translation_charts(outcome)
+        diff_panel(outcome, f"{prefix}_diff")
+        issues_panel(outcome)
+    else:
+        export_buttons(outcome, aggregate)
+        issues_panel(outcome)
+        charts_panel(outcome, aggregate)
+
+
 def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     """Select-best, on top: which engine won, by how much, and its translation."""
     best = outcome.results.get(aggregate.best) if aggregate.best else None
@@ -150,3 +168,21 @@ def diff_panel(outcome: RunOutcome, key: str) -> None:
                      else f":green-background[{escaped}]")
     with st.container(border=True):
         st.markdown("".join(parts))
+
+
+def compare_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
+    """Score per perspective and engine in two runs, and the change from A to B."""
+    def keyed(record: RunRecord) -> dict[tuple[str, str], float | None]:
+        return {(r.perspective, r.engine): r.score for r in record.results.values()}
+
+    scores_a, scores_b = keyed(a), keyed(b)
+    rows = []
+    for perspective, engine in dict.fromkeys([*scores_a, *scores_b]):
+        sa, sb = scores_a.get((perspective, engine)), scores_b.get((perspective, engine))
+        rows.append({"perspective": perspective, "engine": engine, "score A": sa, "score B": sb,
+                     "change": None if sa is None or sb is None else round(sb - sa, 2)})
+    agg_a = a.aggregate.score if a.aggregate else None
+    agg_b = b.aggregate.score if b.aggregate else None
+    rows.append({"perspective": "aggregate", "engine": "", "score A": agg_a, "score B": agg_b,
+                 "change": None if agg_a is None or agg_b is None else round(agg_b - agg_a, 2)})
+    return pd.DataFrame(rows)

@@ -7,6 +7,7 @@ import os
 import streamlit as st
 
 from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, load_config
+from parallax.storage import StorageError, Store, database_url, open_store
 
 PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
 
@@ -34,6 +35,26 @@ def session_config() -> Config:
         config = Config(env=env, prices=default_prices())
     config.perspectives.update(st.session_state.get("custom_perspectives", {}))
     return config
+
+
+@st.cache_resource(show_spinner=False)
+def _open_history(url: str) -> Store | str:
+    """Once per process: open the history and mark runs a killed process left `running` as interrupted."""
+    try:
+        store = open_store(url)
+        store.mark_interrupted()
+        return store
+    except StorageError as exc:
+        return str(exc)
+
+
+def history_store() -> Store | None:
+    """The history database, or None (with the reason in session state) when it cannot be opened."""
+    opened = _open_history(database_url())
+    if isinstance(opened, str):
+        st.session_state["history_error"] = opened
+        return None
+    return opened
 
 
 def provider_sidebar() -> None:

@@ -1,0 +1,89 @@
+"""History: every run kept as it happened — search, reopen, compare, re-export, retry what failed, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from components import live, results
+from components.settings import history_store, session_config
+from parallax.documents import InputError
+from parallax.history import outcome_from_record, retry_failed
+from parallax.storage import RUN_STATUSES, StorageError, Store
+
+ALL = "All"
+
+st.title("History")
+st.caption("Every run is saved as it happens — each branch the moment it finishes — so a refresh, a crash or a "
+           "provider outage never costs a result you already paid for.")
+store = history_store()
+if store is None:
+    st.error(f"The history cannot be opened: {st.session_state.get('history_error')}. Set PARALLAX_DATABASE_URL "
+             "to a reachable database (SQLite file or postgresql+psycopg://…).", icon=":material/cloud_off:")
+    st.stop()
+assert isinstance(store, Store)
+
+a, b, c, d, e, f = st.columns([1, 1, 2, 2, 1.3, 1])
+mode = a.selectbox("Mode", [ALL, "review", "translate"], key="history_mode")
+status = b.selectbox("Status", [ALL, *RUN_STATUSES], key="history_status")
+search = c.text_input("Text contains", key="history_search")
+engine = d.text_input("Engine", key="history_engine", placeholder="e.g. openai:gpt-4o-mini")
+since = e.date_input("Since", value=None, key="history_since")
+min_score = f.number_input("Score ≥", min_value=0.0, value=None, key="history_min_score")
+runs = store.list_runs(None if mode == ALL else mode, None if status == ALL else status, search or None,
+                       engine or None, since.isoformat() if isinstance(since, date) else None, min_score)
+if not runs:
+    st.info("No run matches. Runs from the Review and Translate pages and from the command line appear here.")
+    st.stop()
+st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
+             column_config={"score": st.column_config.NumberColumn(format="%.2f")})
+
+labels = {r["run_id"]: f"{r['created_at'][:19].replace('T', ' ')} · {r['mode']} · {r['status']} · {r['text'][:40]}"
+          for r in runs}
+run_tab, compare_tab = st.tabs(["Open a run", "Compare two runs"])
+
+with run_tab:
+    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="history_run")
+    record = store.load_run(run_id)
+    outcome = outcome_from_record(record)
+    failed = [r for r in outcome.ordered() if r.status != "ok"]
+    st.caption(f"Run `{record.run_id}` · {record.mode} · **{record.status}** · started {record.created_at[:19]}")
+    with st.expander("The text of this run"):
+        st.text(record.input_text)
+    retry_col, delete_col, confirm_col = st.columns([2, 1, 2], vertical_alignment="center")
+    if retry_col.button(f"Retry failed branches ({len(failed)})", disabled=not failed, key="history_retry",
+                        icon=":material/replay:", help="Only the branches that did not succeed are called again."):
+        with st.spinner(f"Retrying {len(failed)} branch(es)…"):
+            try:
+                outcome = asyncio.run(retry_failed(run_id, store, session_config()))
+                record = store.load_run(run_id)
+                still = sum(r.status != "ok" for r in outcome.ordered())
+                st.success(f"Retried {len(failed)} branch(es): {len(failed) - still} now succeeded.")
+            except (InputError, StorageError) as exc:
+                st.error(f"Cannot retry: {exc}")
+    sure = confirm_col.checkbox("Yes, delete this run", key="history_sure")
+    if delete_col.button("Delete", disabled=not sure, key="history_delete", icon=":material/delete:"):
+        store.delete_run(run_id)
+        st.session_state.pop("history_run", None)
+        st.rerun()
+    retried = {b: len(tries) for b, tries in record.attempts.items() if len(tries) > 1}
+    if retried:
+        st.caption("Attempts kept for each retried branch: "
+                   + ", ".join(f"`{b}` × {n}" for b, n in retried.items()))
+    live.Board(outcome.branches, outcome.mode).show(outcome)
+    st.divider()
+    results.outcome_panels(outcome, "history")
+
+with compare_tab:
+    if len(labels) < 2:
+        st.info("Keep at least two runs to compare them.")
+    else:
+        ids = list(labels)
+        left, right = st.columns(2)
+        first = left.selectbox("Run A", ids, index=1, format_func=labels.get, key="history_compare_a")
+        second = right.selectbox("Run B", ids, index=0, format_func=labels.get, key="history_compare_b")
+        st.dataframe(results.compare_table(store.load_run(first), store.load_run(second)), hide_index=True,
+                     width="stretch")
