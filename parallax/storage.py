@@ -81,8 +81,19 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "")
 
 
+def _scrub(value: Any) -> Any:
+    """NUL bytes out of every string inside a JSON-able value."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def _dump(value: Any) -> str:
-    return _clean(json.dumps(value, ensure_ascii=False))
+    return json.dumps(_scrub(value), ensure_ascii=False)
 
 
 @dataclass

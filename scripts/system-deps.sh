@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs. Installs only what is missing; needs root (as in CI) or sudo.
 set -euo pipefail
-packages=(chromium)
+packages=(chromium postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -56,3 +56,23 @@ def history_db(tmp_path, monkeypatch) -> str:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path}/history.db"
     monkeypatch.setenv("PARALLAX_DATABASE_URL", url)
     return url
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[object]:
+    from tests.postgres import Cluster
+
+    cluster = Cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path, monkeypatch) -> str:  # type: ignore[no-untyped-def]
+    """The same storage test on both backends; also the database the CLI and the app use in that test."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/both.db"
+    else:
+        url = request.getfixturevalue("postgres_cluster").new_database()
+    monkeypatch.setenv("PARALLAX_DATABASE_URL", url)
+    return url

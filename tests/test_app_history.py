@@ -1,0 +1,74 @@
+"""The History page and saving from the pages, through AppTest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from components.settings import _open_history
+from tests.conftest import OPENAI_KEY
+from tests.fakes.provider_server import status
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def clean(monkeypatch, tmp_path):
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PARALLAX_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    _open_history.clear()  # each test has its own database
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption", "error", "info", "warning", "success")
+                     for e in at.main.get(kind))
+
+
+def test_a_run_from_the_review_page_is_in_the_history(db_url):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.button(key="review_run").click().run()
+    run_id = at.session_state["review_outcome"].run_id
+    at.switch_page("app_pages/history.py").run()
+    assert not at.exception
+    assert at.selectbox(key="history_run").value == run_id
+    assert f"Run `{run_id}` · review · **completed**" in texts(at)
+    assert [m.value for m in at.main.markdown if "-badge[" in m.value] == [":green-badge[done]"] * 3
+    assert len(at.get("plotly_chart")) == 4 and len(at.get("download_button")) == 2
+
+
+def test_retry_failed_branches_from_the_page(db_url, fake, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+    fake.enqueue("bad", *[status(500, {"error": {"message": "down"}}, {"retry-after-ms": "5"})] * 3)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.session_state["review_perspectives"] = ["legal"]
+    at.radio(key="review_engines_mode").set_value("Matrix: every perspective × every engine").run()
+    at.multiselect(key="review_engines_many").set_value(["openai:gpt-4o-mini"]).run()
+    at.text_input(key="review_engines_extra").set_value("openai:bad").run()
+    at.button(key="review_engines_add").click().run()
+    at.button(key="review_run").click().run()
+    assert at.session_state["review_outcome"].aggregate.n_ok == 1
+    at.switch_page("app_pages/history.py").run()
+    calls = fake.calls("gpt-4o-mini")
+    at.button(key="history_retry").click().run()
+    assert not at.exception
+    assert "Retried 1 branch(es): 1 now succeeded." in texts(at)
+    assert fake.calls("gpt-4o-mini") == calls  # the successful branch was not called again
+    assert "`legal@openai:bad` × 2" in texts(at)
+
+
+def test_database_down_still_shows_the_results_with_a_warning(monkeypatch):
+    monkeypatch.setenv("PARALLAX_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.button(key="review_run").click().run()
+    assert not at.exception
+    assert [m.value for m in at.main.markdown if "-badge[" in m.value] == [":green-badge[done]"] * 3
+    assert any(w.value.startswith("Not saved to the history") for w in at.warning)
+    at.switch_page("app_pages/history.py").run()
+    assert "The history cannot be opened" in texts(at)

@@ -1,0 +1,191 @@
+"""The history on both backends (SQLite and a real PostgreSQL): nothing lost, nothing leaked, nothing paid twice."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from parallax import cli
+from parallax.history import record, retry_failed
+from parallax.results import BranchResult, BranchSpec
+from parallax.run import RunOutcome, execute, plan_review
+from parallax.storage import MIGRATIONS, Store
+from tests.conftest import DOCUMENT, OPENAI_KEY
+from tests.fakes.provider_server import status
+
+ROOT = Path(__file__).resolve().parent.parent
+TRICKY = "'); DROP TABLE runs;-- 100% sure_thing 🎉 مرحبا بالعالم \x00end"
+
+
+def run_kept(store: Store, config, engines, perspectives=("technical",), use_cache=True):  # type: ignore[no-untyped-def]
+    plan = plan_review(DOCUMENT, config, perspectives, engines)
+    outcome = RunOutcome.for_plan(plan)
+    record(plan, outcome, store, use_cache)
+    asyncio.run(execute(plan, outcome=outcome))
+    return plan, outcome
+
+
+def test_migrations_are_applied_once_in_order(db_url):
+    Store(db_url)
+    store = Store(db_url)  # a second open finds them applied
+    with store.engine.connect() as conn:
+        names = [r[0] for r in conn.execute(sa.text("SELECT name FROM schema_migrations ORDER BY name"))]
+    assert names == [name for name, _ in MIGRATIONS]
+
+
+def test_awkward_text_round_trips(db_url):
+    store = Store(db_url)
+    spec = BranchSpec("b1", 0, "legal", "sim:x")
+    store.start_run("r1", "review", TRICKY, {"reducer": "mean"}, [spec])
+    store.start_run("r2", "review", "plain text", {"reducer": "mean"}, [spec])
+    store.save_branch("r1", BranchResult("b1", 0, "sim:x", "legal", text=TRICKY, error=TRICKY, score=5.0))
+    loaded = store.load_run("r1")
+    clean = TRICKY.replace("\x00", "")  # NUL bytes are stripped on both backends alike
+    assert loaded.input_text == clean and loaded.results["b1"].text == clean and loaded.results["b1"].error == clean
+    assert [r["run_id"] for r in store.list_runs(text="100%")] == ["r1"]  # % is a character, not a wildcard
+    assert [r["run_id"] for r in store.list_runs(text="_thing")] == ["r1"]
+    assert [r["run_id"] for r in store.list_runs(text="مرحبا")] == ["r1"]
+    assert {r["run_id"] for r in store.list_runs()} == {"r1", "r2"}  # the DROP TABLE stayed text
+
+
+def test_each_branch_is_kept_the_moment_it_finishes_and_a_killed_run_is_interrupted(db_url, tmp_path):
+    env = {**os.environ, "PARALLAX_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
+    env.pop("OPENAI_API_KEY", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "parallax", "review", "-", "-p", "technical", "-e", "offline:rules",
+         "-e", "sim:slow?latency=60"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=tmp_path)
+    process.stdin.write(b"A text to keep.")
+    process.stdin.close()
+    store = Store(db_url)
+    deadline = time.monotonic() + 30
+    runs: list = []
+    while time.monotonic() < deadline:  # polling the database for the finished branch
+        runs = store.list_runs()
+        if runs and store.load_run(runs[0]["run_id"]).results:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    run_id = runs[0]["run_id"]
+    assert store.load_run(run_id).status == "running"
+    assert store.mark_interrupted() == 1  # what the next start does
+    kept = store.load_run(run_id)
+    assert kept.status == "interrupted"
+    assert list(kept.results) == ["technical@offline:rules"] and kept.results["technical@offline:rules"].status == "ok"
+
+
+def test_a_running_run_of_a_live_process_is_not_marked(db_url):
+    store = Store(db_url)
+    store.start_run("mine", "review", "x", {}, [])
+    assert store.mark_interrupted() == 0 and store.load_run("mine").status == "running"
+
+
+def test_two_writers_at_once(db_url):
+    stores = [Store(db_url), Store(db_url)]  # two processes' worth of connection pools
+    errors: list[BaseException] = []
+
+    def write(store: Store, run_id: str) -> None:
+        try:
+            store.start_run(run_id, "review", "x", {}, [])
+            for i in range(40):
+                store.save_branch(run_id, BranchResult(f"b{i}", i, "sim:x", "technical", score=float(i % 10)))
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(s, f"run{i}")) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [len(stores[0].load_run(f"run{i}").results) for i in range(2)] == [40, 40]
+
+
+def test_retry_calls_only_the_failed_branches_and_keeps_every_attempt(db_url, fake, config):
+    store = Store(db_url)
+    fake.enqueue("bad", *[status(500, {"error": {"message": "down"}}, {"retry-after-ms": "5"})] * 3)
+    plan, outcome = run_kept(store, config, ["openai:good", "openai:bad"])
+    assert outcome.aggregate.n_ok == 1 and store.load_run(plan.run_id).status == "partial"
+    calls_good, calls_bad = fake.calls("good"), fake.calls("bad")
+    retried = asyncio.run(retry_failed(plan.run_id, store, config))
+    assert fake.calls("good") == calls_good  # the successful branch was not called again
+    assert fake.calls("bad") == calls_bad + 1
+    kept = store.load_run(plan.run_id)
+    assert kept.status == "completed" and retried.aggregate.n_ok == 2
+    assert [a.status for a in kept.attempts["technical@openai:bad"]] == ["error", "ok"]
+    assert kept.aggregate is not None and kept.aggregate.n_ok == 2
+
+
+def test_an_identical_call_is_answered_from_the_cache(db_url, fake, config):
+    store = Store(db_url)
+    _, first = run_kept(store, config, ["openai:gpt-4o-mini"])
+    assert fake.calls() == 1 and first.ordered()[0].cost_usd > 0
+    _, second = run_kept(store, config, ["openai:gpt-4o-mini"])
+    (again,) = second.ordered()
+    assert fake.calls() == 1  # no provider call
+    assert (again.cached, again.cost_usd, again.score, again.status) == (True, 0.0, 7, "ok")
+    assert json.loads(cli.to_json(second))["branches"][0]["cached"] is True
+    _, third = run_kept(store, config, ["openai:gpt-4o-mini"], use_cache=False)
+    assert fake.calls() == 2 and third.ordered()[0].cached is False
+
+
+def test_no_key_ever_reaches_the_database(db_url, fake, config):
+    store = Store(db_url)
+    fake.enqueue("m", status(401, {"error": {"message": f"Incorrect API key provided: {OPENAI_KEY}"}}))
+    run_kept(store, config, ["openai:m", "openai:gpt-4o-mini"])
+    with store.engine.connect() as conn:
+        dump = "\n".join(str(value) for table in ("runs", "branches", "cache")
+                         for row in conn.execute(sa.text(f"SELECT * FROM {table}")) for value in row)
+    assert "Incorrect API key" in dump or "authentication failed" in dump  # the rows are there...
+    assert OPENAI_KEY not in dump and OPENAI_KEY[:16] not in dump  # ...the key is not
+    if db_url.startswith("sqlite:///"):
+        raw = b"".join(p.read_bytes() for p in Path(db_url.removeprefix("sqlite:///")).parent.glob("both.db*"))
+        assert OPENAI_KEY.encode() not in raw
+
+
+def test_database_down_shows_results_with_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("PARALLAX_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["review", "-", "-p", "legal"], stdin=_stdin(b"We guarantee it."), out=out, err=err)
+    assert code == 0
+    assert "aggregate (mean)" in out.getvalue()  # the results are shown...
+    assert "results are shown but not saved" in err.getvalue()  # ...with a warning, no traceback
+    assert "Traceback" not in err.getvalue()
+
+
+def test_history_command_line(db_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out, err = io.StringIO(), io.StringIO()
+    cli.main(["review", "-", "-e", "offline:rules", "-e", "sim:f?latency=0&fail=error", "-p", "legal"],
+             stdin=_stdin(b"We guarantee it."), out=out, err=err)
+    run_id = err.getvalue().split()[1].rstrip(":")
+    calls = []
+    for args in (["history", "list", "--json", "l.json"], ["history", "show", run_id, "--json", "s.json"],
+                 ["history", "export", run_id, "--csv", "e.csv"], ["history", "retry", run_id],
+                 ["history", "delete", run_id], ["history", "show", run_id]):
+        out, err = io.StringIO(), io.StringIO()
+        calls.append((cli.main(args, out=out, err=err), out.getvalue(), err.getvalue()))
+    assert json.loads((tmp_path / "l.json").read_text())[0]["run_id"] == run_id
+    assert json.loads((tmp_path / "s.json").read_text())["run_id"] == run_id
+    assert len(list(csv.DictReader(io.StringIO((tmp_path / "e.csv").read_text())))) == 2
+    assert [c[0] for c in calls] == [0, 0, 0, 0, 0, 2]
+    assert f"deleted {run_id}" in calls[4][1] and "no run" in calls[5][2]
+
+
+def _stdin(data: bytes):  # type: ignore[no-untyped-def]
+    from tests.test_cli import Stdin
+
+    return Stdin(data)
