@@ -256,7 +256,7 @@ class Store:
                 "n_ok": aggregate.get("n_ok") if aggregate else None,
                 "n_total": len(settings.get("branches", [])),
                 "engines": ", ".join(dict.fromkeys(b["engine"] for b in settings.get("branches", []))),
-                "text": row["input_text"][:80],
+                "text": " ".join(row["input_text"][:200].split())[:80],
             })
         return out
 

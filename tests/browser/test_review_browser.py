@@ -98,3 +98,27 @@ def test_stop_cancels_every_provider_call(page, start_app, fake):
     assert page.evaluate(BADGE_COUNT, "cancelled") == 3
     assert "Traceback" not in page.content()
     shot(page, "review-stopped")
+
+
+def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
+    server = start_app({"PARALLAX_DATABASE_URL": f"sqlite:///{tmp_path}/history.db"})
+    open_app(page, server)
+    page.get_by_label("Matrix: every perspective × every engine").check(force=True)
+    use_engine_many = page.get_by_text("Use another engine id")
+    use_engine_many.click()
+    page.get_by_label("Engine id").fill("sim:slow?latency=30")
+    page.get_by_label("Engine id").press("Enter")
+    page.get_by_role("button", name="Add engine").click()
+    page.get_by_text("6 branches").wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(f"() => ({BADGE_COUNT})('done') === 3")  # the offline branches are done
+    page.reload()  # the slow ones are still waiting
+    wait_idle(page)
+    page.get_by_role("link", name="History").click()
+    page.get_by_role("heading", name="History").wait_for()
+    wait_idle(page)
+    page.get_by_text("**interrupted**").or_(page.get_by_text("interrupted").first).first.wait_for()
+    assert page.evaluate(BADGE_COUNT, "done") == 3
+    assert page.evaluate(BADGE_COUNT, "cancelled") == 3
+    shot(page, "history-after-refresh")
