@@ -50,7 +50,8 @@ async def run_ms(store: Store | None) -> float:
 def main() -> None:
     cluster = Cluster()
     try:
-        stores = {"sqlite": Store(f"sqlite:///{tempfile.mkdtemp()}/bench.db"), "postgresql": Store(cluster.new_database())}
+        stores = {"sqlite": Store(f"sqlite:///{tempfile.mkdtemp()}/bench.db"),
+                  "postgresql": Store(cluster.new_database())}
         for name, store in stores.items():
             print(f"{name}: {per_write_ms(store):.2f} ms per branch written ({N_WRITES} writes, 2 kB text each)")
         for name, store in stores.items():
