@@ -20,7 +20,7 @@ from .quality import (
     reference_scores,
 )
 from .results import BranchResult, BranchSpec, Finding
-from .runner import BranchJob, run_branch
+from .runner import run_branch
 from .translation import TranslationSettings, glossary_compliance
 
 if TYPE_CHECKING:
@@ -79,18 +79,11 @@ async def _judge(document: str, done: dict[str, BranchResult], settings: Transla
     def read(text: str, _result: BranchResult) -> None:
         parsed.update(parse_mqm(text, labels))
 
+    from .graph import job_for
+
     assert settings.judge is not None
-    job = BranchJob(
-        spec=BranchSpec(f"judge#{sample + 1}", 1000 + sample, "judge", settings.judge),
-        request=judge_request(document, settings, [(label, done[b].text) for label, b in labelled]),
-        engines=(ctx.engines[settings.judge],),
-        deadline_s=ctx.deadline_s,
-        run_started=ctx.run_started,
-        prices=ctx.prices,
-        secrets=ctx.secrets,
-        read=read,
-        cache=ctx.cache,
-    )
+    job = job_for(ctx, BranchSpec(f"judge#{sample + 1}", 1000 + sample, "judge", settings.judge),
+                  judge_request(document, settings, [(label, done[b].text) for label, b in labelled]), read)
     call = await run_branch(job, lambda _event: None)
     if call.status != "ok":
         return JudgeSample(None, call.error, call.cost_usd)

@@ -13,12 +13,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from .assess import assess
-from .engines.base import Engine
-from .judgement import review_request
+from .engines.base import Engine, Request
+from .judgement import read_judgement, review_request
 from .perspectives import Perspective
 from .reducers import reduce
 from .results import Aggregate, BranchResult, BranchSpec
-from .runner import BranchJob, CallCache
+from .runner import BranchJob, CallCache, Read
 from .runner import run_branch as run_one
 from .translation import TranslationSettings, translation_request
 
@@ -55,21 +55,17 @@ def fan_out(state: ReviewState) -> list[Send]:
     return [Send("run_branch", {"document": state["document"], "spec": spec}) for spec in state["branches"]]
 
 
+def job_for(ctx: RunContext, spec: BranchSpec, request: Request, read: Read | None) -> BranchJob:
+    """A branch's job: its engine (or fallback chain), the run's deadline, clock, prices, secrets and cache."""
+    return BranchJob(spec=spec, request=request, engines=tuple(ctx.engines[part] for part in spec.engine.split("|")),
+                     deadline_s=ctx.deadline_s, run_started=ctx.run_started, prices=ctx.prices, secrets=ctx.secrets,
+                     read=read, cache=ctx.cache)
+
+
 async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    spec = state["spec"]
-    job = BranchJob(
-        spec=spec,
-        request=review_request(state["document"], ctx.perspectives[spec.perspective]),
-        engines=tuple(ctx.engines[part] for part in spec.engine.split("|")),
-        deadline_s=ctx.deadline_s,
-        run_started=ctx.run_started,
-        prices=ctx.prices,
-        secrets=ctx.secrets,
-        cache=ctx.cache,
-    )
-    writer = get_stream_writer()
-    return {"results": [await run_one(job, writer)]}
+    ctx, spec = runtime.context, state["spec"]
+    request = review_request(state["document"], ctx.perspectives[spec.perspective])
+    return {"results": [await run_one(job_for(ctx, spec, request, read_judgement), get_stream_writer())]}
 
 
 async def aggregate(state: ReviewState) -> dict[str, Any]:
@@ -77,15 +73,21 @@ async def aggregate(state: ReviewState) -> dict[str, Any]:
     return {"aggregate": reduce(state.get("results", []), state.get("reducer", "mean"))}
 
 
-def build_review_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
-    builder = StateGraph(ReviewState, context_schema=RunContext)
-    builder.add_node("run_branch", run_branch, input_schema=BranchInput)  # type: ignore[call-overload]
+def _fan_out_fan_in(state: type, route: Any, name: str, node: Any, node_input: type, merge: Any
+                    ) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """START → one Send per branch (`route`) → `name` nodes in parallel → one deferred `aggregate` → END."""
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(state, context_schema=RunContext)
+    builder.add_node(name, node, input_schema=node_input)
     # defer: wait for every branch, however long each takes, and aggregate once.
-    builder.add_node("aggregate", aggregate, defer=True)
-    builder.add_conditional_edges(START, fan_out, ["run_branch"])
-    builder.add_edge("run_branch", "aggregate")
+    builder.add_node("aggregate", merge, defer=True)
+    builder.add_conditional_edges(START, route, [name])
+    builder.add_edge(name, "aggregate")
     builder.add_edge("aggregate", END)
     return builder.compile()
+
+
+def build_review_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+    return _fan_out_fan_in(ReviewState, fan_out, "run_branch", run_branch, BranchInput, aggregate)
 
 
 # --- translation: one Send per engine, then one deferred node that judges, compares and aggregates ---
@@ -114,18 +116,9 @@ def fan_out_translations(state: TranslateState) -> list[Send]:
 
 async def translate(state: TranslationInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx, spec = runtime.context, state["spec"]
-    job = BranchJob(
-        spec=spec,
-        request=translation_request(state["document"], state["settings"]),
-        engines=tuple(ctx.engines[part] for part in spec.engine.split("|")),
-        deadline_s=ctx.deadline_s,
-        run_started=ctx.run_started,
-        prices=ctx.prices,
-        secrets=ctx.secrets,
-        read=None,  # the text is the translation
-        cache=ctx.cache,
-    )
-    return {"results": [await run_one(job, get_stream_writer())]}
+    request = translation_request(state["document"], state["settings"])
+    # read=None: the text is the translation
+    return {"results": [await run_one(job_for(ctx, spec, request, None), get_stream_writer())]}
 
 
 async def assess_and_aggregate(state: TranslateState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -137,10 +130,5 @@ async def assess_and_aggregate(state: TranslateState, runtime: Runtime[RunContex
 
 
 def build_translate_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
-    builder = StateGraph(TranslateState, context_schema=RunContext)
-    builder.add_node("translate", translate, input_schema=TranslationInput)  # type: ignore[call-overload]
-    builder.add_node("aggregate", assess_and_aggregate, defer=True)
-    builder.add_conditional_edges(START, fan_out_translations, ["translate"])
-    builder.add_edge("translate", "aggregate")
-    builder.add_edge("aggregate", END)
-    return builder.compile()
+    return _fan_out_fan_in(TranslateState, fan_out_translations, "translate", translate, TranslationInput,
+                           assess_and_aggregate)

@@ -64,12 +64,7 @@ def plan_review(
     unknown = [n for n in names if n not in config.perspectives]
     if unknown:
         raise InputError(f"unknown perspective {unknown[0]!r}; choose from: {', '.join(config.perspectives)}")
-    if reducer not in REDUCERS:
-        raise InputError(f"unknown reducer {reducer!r}; choose one of: {', '.join(REDUCERS)}")
-    if concurrency is not None and concurrency < 1:
-        raise InputError("concurrency must be at least 1")
-    if not timeout_s > 0:
-        raise InputError("the timeout must be more than 0 seconds")
+    _check_limits(reducer, concurrency, timeout_s)
     engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_engines())))
     built = resolve_engines(engine_ids, config, "review")
     branches = [
@@ -77,6 +72,15 @@ def plan_review(
         for i, (p, e) in enumerate((p, e) for p in names for e in engine_ids)
     ]
     return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s)
+
+
+def _check_limits(reducer: str, concurrency: int | None, timeout_s: float) -> None:
+    if reducer not in REDUCERS:
+        raise InputError(f"unknown reducer {reducer!r}; choose one of: {', '.join(REDUCERS)}")
+    if concurrency is not None and concurrency < 1:
+        raise InputError("concurrency must be at least 1")
+    if not timeout_s > 0:
+        raise InputError("the timeout must be more than 0 seconds")
 
 
 def resolve_engines(engine_ids: Sequence[str], config: Config, kind: str) -> dict[str, Engine]:
@@ -114,12 +118,7 @@ def plan_translate(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     settings = dataclasses.replace(settings, source=source, target=target)
-    if reducer not in REDUCERS:
-        raise InputError(f"unknown reducer {reducer!r}; choose one of: {', '.join(REDUCERS)}")
-    if concurrency is not None and concurrency < 1:
-        raise InputError("concurrency must be at least 1")
-    if not timeout_s > 0:
-        raise InputError("the timeout must be more than 0 seconds")
+    _check_limits(reducer, concurrency, timeout_s)
     if not 1 <= settings.judge_samples <= 5:
         raise InputError("judge samples must be between 1 and 5")
     if settings.reference is not None and not settings.reference.strip():
