@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -65,6 +66,30 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--reference", metavar="FILE", help="a reference translation: adds chrF and BLEU")
     translate.add_argument("--glossary", metavar="FILE", help="required term translations: 'term,translation' lines")
     translate.add_argument("--tone", default="", help="e.g. formal, friendly")
+    batch = sub.add_parser("batch", help="run every document of a CSV or JSONL file (resumes an interrupted run)")
+    batch.add_argument("input", help="a .csv or .jsonl file")
+    batch.add_argument("--column", required=True, metavar="NAME", help="the column (or JSON field) with the text")
+    batch.add_argument("--id-column", metavar="NAME", help="kept in the output (default: 'id' if present)")
+    batch.add_argument("--mode", choices=["review", "translate"], default="review")
+    batch.add_argument("--out", required=True, metavar="PATH", help="results CSV, one row per document")
+    batch.add_argument("--json", metavar="PATH", help="a summary of the batch as JSON")
+    batch.add_argument("--engine", "-e", action="append", default=[], metavar="ID")
+    batch.add_argument("--perspective", "-p", action="append", default=[], metavar="NAME")
+    batch.add_argument("--reducer", choices=sorted(REDUCERS))
+    batch.add_argument("--concurrency", type=int, default=32, metavar="N", help="calls at once (default 32)")
+    batch.add_argument("--rpm", action="append", default=[], metavar="PROVIDER=N",
+                       help="at most N requests a minute to PROVIDER (e.g. openai=500); repeatable")
+    batch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S")
+    batch.add_argument("--config", metavar="PATH")
+    batch.add_argument("--no-cache", action="store_true")
+    batch.add_argument("--source", metavar="LANG")
+    batch.add_argument("--target", metavar="LANG")
+    batch.add_argument("--judge", metavar="ID")
+    batch.add_argument("--no-judge", action="store_true")
+    batch.add_argument("--judge-samples", type=int, default=1, metavar="K")
+    batch.add_argument("--glossary", metavar="FILE")
+    batch.add_argument("--reference", metavar="FILE", help=argparse.SUPPRESS)
+    batch.add_argument("--tone", default="")
     history = sub.add_parser("history", help="past runs (PARALLAX_DATABASE_URL, default ~/.parallax/history.db)")
     actions = history.add_subparsers(dest="action", required=True, parser_class=_Parser)
     listing = actions.add_parser("list", help="the latest runs")
@@ -123,6 +148,63 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
     settings = TranslationSettings(args.source, args.target, glossary, args.tone, reference, judge,
                                    args.judge_samples)
     return plan_translate(text, config, settings, args.engine, args.reducer, args.concurrency, args.timeout)
+
+
+def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .batch import BatchError, BatchProgress, count_rows, read_rows, run_batch
+
+    try:
+        rpm = {}
+        for item in args.rpm:
+            provider, _, value = item.partition("=")
+            if not provider or not value.replace(".", "", 1).isdigit() or float(value) <= 0:
+                raise InputError(f"--rpm {item!r}: write PROVIDER=N, e.g. openai=500")
+            rpm[provider] = float(value)
+        if args.concurrency < 1:
+            raise InputError("concurrency must be at least 1")
+        if args.mode == "translate" and not (args.source and args.target):
+            raise InputError("a translate batch needs --source and --target")
+        config = load_config(args.config)
+        args.file, args.command = None, args.mode  # plan as that mode, for the documents to come
+        args.reducer = args.reducer or ("best" if args.mode == "translate" else "mean")
+        plan = _plan(args, "(each document of the batch)", config)
+        path = Path(args.input)
+        rows = read_rows(path, args.column, args.id_column)
+        total = count_rows(path)
+    except (InputError, ConfigError, BatchError) as exc:
+        print(f"parallax: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    store = _store(err)
+    plan.cache = store if store is not None and not args.no_cache else None
+    print(f"batch: {total} documents × {len(plan.branches)} branches, {args.concurrency} at once → {args.out}",
+          file=err, flush=True)
+
+    def on_document(row: dict[str, object], progress: BatchProgress) -> None:
+        eta = f"ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else "ETA –"
+        line = (f"  [{progress.done}/{progress.total}] {row['status']:<8} {row['id']}  {eta}  "
+                f"cost so far ${progress.cost_usd:.4f}")
+        if row.get("error") and row["status"] == "invalid":
+            line += f"  ({row['error']})"
+        print(line, file=err, flush=True)
+
+    t0 = time.perf_counter()
+    try:
+        progress = asyncio.run(run_batch(plan, rows, Path(args.out), total, args.concurrency, rpm, on_document))
+    except KeyboardInterrupt:
+        print(f"parallax: stopped; finished documents are in {args.out} and a rerun resumes from there", file=err)
+        return EXIT_INTERRUPTED
+    wall = time.perf_counter() - t0
+    summary = {"documents": progress.total, "done": progress.done, "resumed_from_earlier_run": progress.skipped,
+               "failed_or_invalid": progress.failed_rows, "failures_by_cause": progress.failures,
+               "cost_usd": round(progress.cost_usd, 8), "wall_s": round(wall, 3),
+               "branches_per_document": len(plan.branches), "concurrency": args.concurrency,
+               "out": str(Path(args.out))}
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(f"{progress.done} of {progress.total} documents done ({progress.skipped} from an earlier run), "
+          f"{progress.failed_rows} failed or invalid, cost ${progress.cost_usd:.4f}, {wall:.1f} s → {args.out}",
+          file=out)
+    return EXIT_OK if progress.done - progress.failed_rows > 0 else EXIT_ALL_FAILED
 
 
 def _progress(err: TextIO, total: int) -> OnEvent:
@@ -202,6 +284,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         return EXIT_BAD_INPUT
     if args.command == "history":
         return history_main(args, out, err)
+    if args.command == "batch":
+        return batch_main(args, out, err)
     try:
         config = load_config(args.config)
         plan = _plan(args, read_input(args.file, stdin), config)

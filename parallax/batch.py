@@ -1,0 +1,313 @@
+"""Batches: thousands of documents through the same branches, near the concurrency-bound ideal, in flat memory.
+
+A batch does not make one LangGraph Send per item (framework CPU per task would dominate, DESIGN.md §3):
+a fixed pool of workers pulls (document, branch) jobs from a bounded queue and runs each through the one
+shared branch runner; rows are read lazily, and each document is written to the output file as soon as its
+branches are done, then dropped. The output file is also the record for resuming: ids already in it are
+not run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from . import config as config_module
+from .assess import assess
+from .graph import RunContext, job_for
+from .judgement import read_judgement, review_request
+from .reducers import reduce
+from .results import BranchResult, BranchSpec
+from .run import RunPlan, secret_values
+from .runner import BranchJob, run_branch
+from .translation import translation_request
+
+
+class BatchError(ValueError):
+    """The batch cannot start (no such column, empty file...): nothing was called."""
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # 1-based data row (the header is not counted)
+    doc_id: str
+    text: str | None
+    error: str | None = None  # bad row: named, not called
+
+
+@dataclass
+class BatchProgress:
+    total: int
+    done: int = 0
+    failed_rows: int = 0
+    skipped: int = 0  # finished in an earlier, interrupted run of the same batch
+    cost_usd: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    failures: dict[str, int] = field(default_factory=dict)  # cause → count
+
+    @property
+    def eta_s(self) -> float | None:
+        finished = self.done - self.skipped
+        if finished <= 0:
+            return None
+        elapsed = time.monotonic() - self.started
+        return elapsed / finished * (self.total - self.done)
+
+
+def _decoded_lines(handle: IO[bytes], bad_lines: set[int]) -> Iterator[str]:
+    for number, raw in enumerate(handle, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            bad_lines.add(number)
+            yield raw.decode("utf-8", errors="replace")
+
+
+def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator[Row]:
+    """Rows of a CSV or JSONL file, lazily. Raises BatchError when the batch cannot start at all."""
+    if not path.exists():
+        raise BatchError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise BatchError(f"{path} is empty")
+    jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
+    limit = config_module.MAX_CHARS
+    handle = path.open("rb")
+    bad_lines: set[int] = set()
+    lines = _decoded_lines(handle, bad_lines)
+
+    def check(number: int, doc_id: str, value: Any, line: int) -> Row:
+        if line in bad_lines:
+            return Row(number, doc_id, None, f"row {number}: undecodable bytes (not UTF-8) on line {line}")
+        text = "" if value is None else str(value)
+        if not text.strip():
+            return Row(number, doc_id, None, f"row {number}: the {column!r} cell is empty")
+        if len(text) > limit:
+            return Row(number, doc_id, None, f"row {number}: {len(text):,} characters, over the limit of {limit:,}")
+        return Row(number, doc_id, text)
+
+    def rows() -> Iterator[Row]:
+        try:
+            if jsonl:
+                for number, line in enumerate(lines, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        item = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        yield Row(number, str(number), None, f"row {number}: not valid JSON ({exc.msg})")
+                        continue
+                    if not isinstance(item, dict) or column not in item:
+                        yield Row(number, str(number), None, f"row {number}: no {column!r} field")
+                        continue
+                    doc_id = str(item.get(id_column or "id", number))
+                    yield check(number, doc_id, item[column], number)
+            else:
+                reader = csv.DictReader(lines)
+                if reader.fieldnames is None:
+                    raise BatchError(f"{path} has no header row")
+                if column not in reader.fieldnames:
+                    raise BatchError(f"{path} has no column {column!r}; its columns are: "
+                                     f"{', '.join(reader.fieldnames)}")
+                use_id = id_column or ("id" if "id" in reader.fieldnames else None)
+                for number, record in enumerate(reader, start=1):
+                    doc_id = str(record.get(use_id) or number) if use_id else str(number)
+                    yield check(number, doc_id, record.get(column), reader.line_num)
+        finally:
+            handle.close()
+
+    iterator = rows()
+    first = next(iterator, None)  # fail fast on a missing column or header, before anything runs
+    if first is None:
+        raise BatchError(f"{path} has no rows")
+
+    def all_rows() -> Iterator[Row]:
+        yield first
+        yield from iterator
+
+    return all_rows()
+
+
+def count_rows(path: Path) -> int:
+    """Rows in the file, counted without holding it (for progress and ETA)."""
+    with path.open("rb") as handle:
+        if path.suffix.lower() in (".jsonl", ".ndjson"):
+            return sum(1 for line in handle if line.strip())
+        reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline=""))
+        return max(0, sum(1 for _ in reader) - 1)
+
+
+def finished_ids(out: Path) -> set[str]:
+    """Documents already written by an earlier run of this batch (to resume without redoing them)."""
+    if not out.exists() or out.stat().st_size == 0:
+        return set()
+    with out.open(encoding="utf-8", newline="") as handle:
+        return {row["id"] for row in csv.DictReader(handle) if row.get("id")}
+
+
+class RateLimiter:
+    """At most `rpm` calls a minute for one provider, spaced evenly (a token bucket of one)."""
+
+    def __init__(self, rpm: float) -> None:
+        self.interval = 60.0 / rpm
+        self.next_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self.lock:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            start = max(now, self.next_at)
+            self.next_at = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def provider_of(engine_id: str) -> str:
+    return engine_id.split(":", 1)[0] if ":" in engine_id else engine_id
+
+
+@dataclass
+class _Doc:
+    row: Row
+    results: list[BranchResult] = field(default_factory=list)
+    remaining: int = 0
+
+
+OUT_COLUMNS = ("id", "row", "status", "aggregate_method", "aggregate_score", "n_ok", "n_total", "spread", "best",
+               "cost_usd", "error")
+
+
+class BatchWriter:
+    """Appends one row per finished document and flushes it: partial results are on disk as they arrive."""
+
+    def __init__(self, out: Path, branch_columns: list[str], append: bool) -> None:
+        self.columns = [*OUT_COLUMNS, *branch_columns]
+        self.handle = out.open("a" if append else "w", encoding="utf-8", newline="")
+        self.writer = csv.DictWriter(self.handle, self.columns, extrasaction="ignore")
+        if not append:
+            self.writer.writeheader()
+
+    def write(self, row: dict[str, Any]) -> None:
+        from .export import safe_cell
+
+        self.writer.writerow({k: "" if v is None else safe_cell(v) for k, v in row.items()})
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _document_row(doc: _Doc, plan: RunPlan) -> dict[str, Any]:
+    ordered = sorted(doc.results, key=lambda r: r.order)
+    aggregate = reduce(ordered, plan.reducer)
+    costs = [r.cost_usd for r in ordered]
+    ok = sum(r.status == "ok" for r in ordered)
+    status = "ok" if ok == len(ordered) else "partial" if ok else "failed"
+    row: dict[str, Any] = {
+        "id": doc.row.doc_id, "row": doc.row.number, "status": status, "aggregate_method": aggregate.method,
+        "aggregate_score": aggregate.score, "n_ok": aggregate.n_ok, "n_total": aggregate.n_total,
+        "spread": aggregate.spread, "best": aggregate.best,
+        "cost_usd": None if None in costs else round(sum(c for c in costs if c is not None), 8),
+        "error": "; ".join(sorted({r.error for r in ordered if r.error}))[:500] or None,
+    }
+    for r in ordered:
+        row[f"score:{r.branch_id}"] = r.score
+    return row
+
+
+def branch_columns(plan: RunPlan) -> list[str]:
+    return [f"score:{b.branch_id}" for b in plan.branches]
+
+
+async def run_batch(
+    plan: RunPlan,
+    rows: Iterator[Row],
+    out: Path,
+    total: int,
+    concurrency: int = 32,
+    rpm: dict[str, float] | None = None,
+    on_document: Callable[[dict[str, Any], BatchProgress], None] | None = None,
+) -> BatchProgress:
+    """Run every row's document through the plan's branches with at most `concurrency` calls at once."""
+    done_ids = finished_ids(out)
+    writer = BatchWriter(out, branch_columns(plan), append=out.exists() and out.stat().st_size > 0)
+    progress = BatchProgress(total=total)
+    limiters = {p: RateLimiter(n) for p, n in (rpm or {}).items()}
+    queue: asyncio.Queue[tuple[_Doc, BranchSpec] | None] = asyncio.Queue(maxsize=concurrency * 2)
+    ctx = RunContext(plan.engines, plan.config.perspectives, plan.timeout_s, asyncio.get_running_loop().time(),
+                     plan.config.prices, secret_values(plan.config), plan.cache)
+
+    def finish(doc: _Doc, row: dict[str, Any]) -> None:
+        progress.done += 1
+        if row["status"] != "ok":
+            progress.failed_rows += 1
+            cause = row["error"] or row["status"]
+            key = cause.split(";")[0].split(":", 1)[-1].strip()[:60] if row["error"] else row["status"]
+            progress.failures[key] = progress.failures.get(key, 0) + 1
+        progress.cost_usd += row.get("cost_usd") or 0.0
+        writer.write(row)
+        if on_document is not None:
+            on_document(row, progress)
+
+    async def complete(doc: _Doc) -> None:
+        if plan.settings is not None:  # translations: agreement and the judge over this document's engines
+            doc.results = (await assess(doc.row.text or "", doc.results, plan.settings, ctx, doc.row.doc_id)).results
+        finish(doc, _document_row(doc, plan))
+
+    async def worker() -> None:
+        while (item := await queue.get()) is not None:
+            doc, spec = item
+            limiter = limiters.get(provider_of(spec.engine.split("|")[0]))
+            if limiter is not None:
+                await limiter.wait()
+            result = await run_branch(_job(ctx, plan, doc, spec), _ignore)
+            doc.results.append(result)
+            doc.remaining -= 1
+            if doc.remaining == 0:
+                await complete(doc)
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    try:
+        for row in rows:
+            if row.doc_id in done_ids:
+                progress.done += 1
+                progress.skipped += 1
+                continue
+            if row.error is not None:  # named, not called; the rest goes on
+                finish(_Doc(row), {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
+                continue
+            doc = _Doc(row, remaining=len(plan.branches))
+            for spec in plan.branches:
+                await queue.put((doc, spec))
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
+        writer.close()
+    return progress
+
+
+def _ignore(_event: object) -> None:
+    pass
+
+
+def _job(ctx: RunContext, plan: RunPlan, doc: _Doc, spec: BranchSpec) -> BranchJob:
+    text = doc.row.text or ""
+    if plan.settings is not None:
+        return job_for(ctx, spec, translation_request(text, plan.settings), None)
+    return job_for(ctx, spec, review_request(text, plan.config.perspectives[spec.perspective]), read_judgement)
+
+
+def ideal_seconds(documents: int, branches: int, concurrency: int, latency_s: float) -> float:
+    return math.ceil(documents * branches / concurrency) * latency_s
+
