@@ -30,6 +30,9 @@ from .run import RunPlan, secret_values
 from .runner import BranchJob, run_branch
 from .translation import translation_request
 
+# Documents can be long: the csv module's default cell limit (128 kB) is below our text limit.
+csv.field_size_limit(64 * 1024 * 1024)
+
 
 class BatchError(ValueError):
     """The batch cannot start (no such column, empty file...): nothing was called."""
