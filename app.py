@@ -15,6 +15,7 @@ st.session_state.setdefault("custom_perspectives", {})
 pages = [
     st.Page("app_pages/review.py", title="Review", icon=":material/rate_review:", default=True),
     st.Page("app_pages/translate.py", title="Translate", icon=":material/translate:"),
+    st.Page("app_pages/batch.py", title="Batch", icon=":material/dataset:"),
     st.Page("app_pages/history.py", title="History", icon=":material/history:"),
 ]
 page = st.navigation(pages)

@@ -1,0 +1,170 @@
+"""Batch: a CSV or JSONL file of documents through the same branches, with progress, ETA, cost and resume."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from components import pickers
+from components.inputs import sentence
+from components.settings import history_store, session_config
+from parallax.batch import BatchError, BatchProgress, count_rows, read_rows, run_batch
+from parallax.documents import InputError
+from parallax.languages import LANGUAGES
+from parallax.run import RunPlan, plan_review, plan_translate
+from parallax.storage import DEFAULT_PATH
+from parallax.translation import TranslationSettings
+
+BATCHES = DEFAULT_PATH.parent / "batches"
+
+config = session_config()
+st.title("Batch")
+st.caption("Every document of a CSV or JSONL file through the same branches: bounded concurrency, progress with "
+           "ETA and cost so far, results written as each document finishes — and a stopped batch resumes where "
+           "it left off.")
+
+uploaded = st.file_uploader("Documents (.csv with a header row, or .jsonl)", type=["csv", "jsonl"],
+                            key="batch_upload")
+if uploaded is None:
+    st.info("Upload a file to start. Each row is one document; pick the column that holds the text.")
+    st.stop()
+
+data = uploaded.getvalue()
+digest = hashlib.sha256(data).hexdigest()[:16]
+suffix = ".jsonl" if uploaded.name.lower().endswith(".jsonl") else ".csv"
+BATCHES.mkdir(parents=True, exist_ok=True)
+source = BATCHES / f"{digest}{suffix}"
+if not source.exists():
+    source.write_bytes(data)
+
+if suffix == ".csv":
+    header = next(csv.reader(io.StringIO(data[:65536].decode("utf-8", errors="replace"))), [])
+else:
+    first = next((line for line in data.decode("utf-8", errors="replace").splitlines() if line.strip()), "{}")
+    try:
+        header = list(json.loads(first))
+    except (json.JSONDecodeError, TypeError):
+        header = []
+if not header:
+    st.error(f"{uploaded.name} has no header row (CSV) or no JSON object on its first line (JSONL).")
+    st.stop()
+
+left, right = st.columns(2, gap="large")
+with left:
+    column = st.selectbox("Text column", header, index=header.index("text") if "text" in header else 0,
+                          key="batch_column")
+    id_column = st.selectbox("Id column (kept in the results)", ["(row number)", *header],
+                             index=header.index("id") + 1 if "id" in header else 0, key="batch_id")
+    mode = st.radio("Mode", ["review", "translate"], horizontal=True, key="batch_mode")
+    concurrency = st.slider("Calls at once", 1, 64, 32, key="batch_concurrency")
+    rpm_text = st.text_input("Requests per minute per provider (optional)", placeholder="openai=500, anthropic=50",
+                             key="batch_rpm")
+with right:
+    plan: RunPlan | None = None
+    problem: str | None = None
+    try:
+        if mode == "review":
+            perspectives = pickers.perspective_picker(config, "batch_perspectives")
+            engines = pickers.engine_picker(config, "batch_engines")
+            plan = plan_review("(each document)", config, perspectives, engines, "mean", None, 120.0)
+        else:
+            codes = sorted(LANGUAGES, key=LANGUAGES.get)
+            a, b = st.columns(2)
+            source_lang = a.selectbox("From", codes, index=codes.index("en"), format_func=LANGUAGES.get,
+                                      key="batch_source")
+            target_lang = b.selectbox("To", codes, index=codes.index("de"), format_func=LANGUAGES.get,
+                                      key="batch_target")
+            engines = pickers.translation_engine_picker(config, "batch_tengines")
+            plan = plan_translate("(each document)", config, TranslationSettings(source_lang, target_lang,
+                                  judge=config.default_judge()), engines)
+        rpm = {}
+        for item in filter(None, (p.strip() for p in rpm_text.split(","))):
+            provider, _, value = item.partition("=")
+            if not value.strip().replace(".", "", 1).isdigit() or float(value) <= 0:
+                raise InputError(f"requests per minute: write PROVIDER=N, e.g. openai=500 (not {item!r})")
+            rpm[provider.strip()] = float(value)
+        rows = read_rows(source, column, None if id_column == "(row number)" else id_column)
+        total = count_rows(source)
+    except (InputError, BatchError) as exc:
+        plan, problem = None, sentence(str(exc))
+
+settings_key = hashlib.sha256(json.dumps([column, id_column, mode, [b.branch_id for b in plan.branches]
+                                          if plan else []]).encode()).hexdigest()[:12]
+out = BATCHES / f"{digest}-{settings_key}.results.csv"
+if problem:
+    st.error(problem)
+elif plan is not None:
+    resumable = sum(1 for _ in csv.DictReader(out.open(encoding="utf-8"))) if out.exists() else 0
+    note = f" · {resumable} already done in an earlier run: they will not be run again" if resumable else ""
+    st.caption(f"**{total} documents × {len(plan.branches)} branches**{note}")
+
+run_col, stop_col, _ = st.columns([1, 1, 6])
+clicked = run_col.button("Run batch" if not out.exists() else "Resume batch", type="primary",
+                         disabled=plan is None, key="batch_run", icon=":material/play_arrow:")
+if clicked and plan is not None:
+    stop_slot = stop_col.empty()
+    stop_slot.button("Stop", key="batch_stop", icon=":material/stop:")
+    store = history_store()
+    plan.cache = store
+    bar = st.progress(0.0, text="Starting…")
+    table = st.empty()
+    latest: list[dict[str, object]] = []
+    state: dict[str, BatchProgress] = {}
+
+    def on_document(row: dict[str, object], progress: BatchProgress) -> None:
+        latest.append(row)
+        del latest[:-20]
+        state["p"] = progress
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(run_batch(plan, rows, out, total, concurrency, rpm, on_document))
+    try:
+        while not task.done():
+            loop.run_until_complete(asyncio.wait({task}, timeout=0.25))
+            progress = state.get("p")
+            if progress is not None:
+                eta = f" · ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else ""
+                bar.progress(progress.done / max(1, progress.total),
+                             text=f"{progress.done} of {progress.total} documents · {progress.failed_rows} failed "
+                                  f"or invalid · cost so far ${progress.cost_usd:.4f}{eta}")
+                table.dataframe(pd.DataFrame(latest[::-1]), hide_index=True, width="stretch")
+        task.result()
+        st.success(f"Done: results are in {out}")
+    except Exception as exc:  # noqa: BLE001 - a message, not a traceback
+        st.error(f"The batch stopped: {exc}")
+    finally:
+        if not task.done():  # a Stop, another click or a closed tab: finished documents stay on disk
+            task.cancel()
+            loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        loop.close()
+    stop_slot.empty()
+
+if out.exists():
+    frame = pd.read_csv(out, dtype={"id": str})
+    st.subheader(f"Results ({len(frame)} documents)")
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button("Download results CSV", out.read_bytes(), out.name, "text/csv", on_click="ignore",
+                       icon=":material/download:")
+    score_columns = [c for c in frame.columns if c.startswith("score:")]
+    left, right = st.columns(2)
+    if score_columns:
+        fig = go.Figure([go.Box(y=frame[c], name=c.removeprefix("score:").split("?")[0], boxpoints="outliers")
+                         for c in score_columns])
+        fig.update_layout(title="Score distribution per branch", height=380, showlegend=False)
+        left.plotly_chart(fig, key="batch_scores")
+    failures = frame[frame["status"] != "ok"]
+    if len(failures):
+        causes = failures["error"].fillna(failures["status"]).astype(str).str.split(":").str[-1].str.strip()
+        counts = causes.value_counts().head(10)
+        fig = go.Figure(go.Bar(x=counts.values, y=counts.index, orientation="h", marker_color="#dc2626"))
+        fig.update_layout(title="Failures by cause", height=380)
+        right.plotly_chart(fig, key="batch_failures")
+    else:
+        right.success("No document failed.")
