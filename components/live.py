@@ -22,7 +22,7 @@ from parallax.judgement import readable
 from parallax.quality import highlight
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunFinished, RunOutcome, RunPlan, stream_run
-from parallax.runner import BranchFinished, BranchRestarted, BranchStarted
+from parallax.runner import BranchFinished, BranchRestarted, BranchStarted, ChunkFinished
 
 from .safe import md_escape
 from .settings import history_store
@@ -110,6 +110,8 @@ class Board:
                     st.markdown(md_escape(r.summary))
                 if r.issues:
                     st.caption(f"{len(r.issues)} issue(s) — see the consolidated list below")
+                if r.chunks > 1:
+                    st.caption(f"Reviewed in {r.chunks} chunks; score weighted by chunk length")
             else:
                 st.error(r.error or r.status)
                 if r.text:
@@ -203,6 +205,11 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                 outcome.apply(event)
                 if isinstance(event, BranchFinished):
                     board.finished(event.result)
+                elif isinstance(event, ChunkFinished):
+                    card = board.cards[event.branch_id]
+                    card.badge.markdown(BADGES["streaming"])
+                    card.body.caption(f"Long document: {outcome.chunks_done[event.branch_id]} of {event.of} "
+                                      "chunks reviewed…")
                 elif isinstance(event, Assessed):
                     for result in event.results:
                         board.finished(result)

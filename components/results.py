@@ -75,7 +75,8 @@ def issues_panel(outcome: RunOutcome) -> None:
                 where = md_escape(r.engine) if outcome.mode == "translate" else (
                     f"{md_escape(r.perspective)} · {md_escape(r.engine)}")
                 kind = f"[{f.category}] " if f.category else ""
-                st.markdown(f"- {kind}{md_escape(f.note)}{quote}  \n  _{where}_")
+                chunk = f" · chunk {f.chunk}" if f.chunk else ""
+                st.markdown(f"- {kind}{md_escape(f.note)}{quote}  \n  _{where}{chunk}_")
 
 
 def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
@@ -118,8 +119,20 @@ def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
         issues_panel(outcome)
     else:
         export_buttons(outcome, aggregate)
+        chunks_panel(outcome)
         issues_panel(outcome)
         charts_panel(outcome, aggregate)
+
+
+def chunks_panel(outcome: RunOutcome) -> None:
+    """Where a long document was cut, and each chunk's score per branch."""
+    chunked = [r for r in outcome.ordered() if r.chunks > 1]
+    if not chunked:
+        return
+    with st.expander(f"The document was reviewed in {chunked[0].chunks} chunks (map-reduce)"):
+        rows = [{"branch": r.branch_id, "chunk": c["chunk"], "characters": f"{c['start']:,}–{c['end']:,}",
+                 "status": c["status"], "score": c["score"]} for r in chunked for c in r.chunk_results]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:

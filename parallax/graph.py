@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
@@ -13,12 +14,13 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from .assess import assess
+from .chunks import Chunk, merge_chunks, split_text
 from .engines.base import Engine, Request
 from .judgement import read_judgement, review_request
 from .perspectives import Perspective
 from .reducers import reduce
 from .results import Aggregate, BranchResult, BranchSpec
-from .runner import BranchJob, CallCache, Read
+from .runner import TOO_LONG, BranchFinished, BranchJob, BranchStarted, CallCache, ChunkFinished, Read
 from .runner import run_branch as run_one
 from .translation import TranslationSettings, translation_request
 
@@ -32,9 +34,11 @@ class ReviewState(TypedDict, total=False):
     aggregate: Aggregate
 
 
-class BranchInput(TypedDict):
+class BranchInput(TypedDict, total=False):
     document: str
     spec: BranchSpec
+    chunk: Chunk  # set when a long document is split: this task reviews only this chunk
+    of: int
 
 
 @dataclass
@@ -51,8 +55,13 @@ class RunContext:
 
 
 def fan_out(state: ReviewState) -> list[Send]:
-    """One Send per branch: each `run_branch` gets only its own small input."""
-    return [Send("run_branch", {"document": state["document"], "spec": spec}) for spec in state["branches"]]
+    """One Send per branch — per branch and chunk for a long document (map-reduce): each task gets only its
+    own small input."""
+    chunks = split_text(state["document"])
+    if len(chunks) == 1:
+        return [Send("run_branch", {"document": state["document"], "spec": spec}) for spec in state["branches"]]
+    return [Send("run_branch", {"document": c.text, "spec": spec, "chunk": c, "of": len(chunks)})
+            for spec in state["branches"] for c in chunks]
 
 
 def job_for(ctx: RunContext, spec: BranchSpec, request: Request, read: Read | None) -> BranchJob:
@@ -63,14 +72,68 @@ def job_for(ctx: RunContext, spec: BranchSpec, request: Request, read: Read | No
 
 
 async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    ctx, spec = runtime.context, state["spec"]
-    request = review_request(state["document"], ctx.perspectives[spec.perspective])
-    return {"results": [await run_one(job_for(ctx, spec, request, read_judgement), get_stream_writer())]}
+    ctx, spec, writer = runtime.context, state["spec"], get_stream_writer()
+    perspective = ctx.perspectives[spec.perspective]
+    chunk = state.get("chunk")
+    if chunk is not None:
+        result = await run_one(job_for(ctx, spec, review_request(chunk.text, perspective), read_judgement),
+                               _chunk_events(writer, chunk, state["of"]))
+        result.chunk = chunk.index
+        return {"results": [result]}
+    held: list[BranchFinished] = []  # the finish is reported below, once we know it is final
+
+    def emit(event: Any) -> None:
+        if isinstance(event, BranchFinished):
+            held.append(event)
+        else:
+            writer(event)
+
+    result = await run_one(job_for(ctx, spec, review_request(state["document"], perspective), read_judgement),
+                           emit)
+    if result.status != "error" or TOO_LONG not in (result.error or ""):
+        writer(held[0])
+    else:
+        # The provider refused the whole text: review it in chunks after all, then merge.
+        chunks = split_text(state["document"], size=max(1000, len(state["document"]) // 2))
+        parts = await asyncio.gather(*(run_one(job_for(ctx, spec, review_request(c.text, perspective),
+                                                       read_judgement), _chunk_events(writer, c, len(chunks)))
+                                       for c in chunks))
+        result = merge_chunks(list(zip(chunks, parts, strict=True)))
+        note = f"(the whole text was too long for the model: reviewed in {len(chunks)} chunks)"
+        result.text = f"{note}\n\n{result.text}"
+        writer(BranchFinished(result))
+    return {"results": [result]}
+
+
+def _chunk_events(writer: Any, chunk: Chunk, of: int) -> Any:
+    """A chunk task reports as its branch: started once, then "chunk k of n done"; its text is not streamed."""
+    def emit(event: Any) -> None:
+        if isinstance(event, BranchStarted):
+            writer(event)
+        elif isinstance(event, BranchFinished):
+            writer(ChunkFinished(event.result.branch_id, chunk.index, of))
+    return emit
+
+
+def merge_chunked(document: str, results: list[BranchResult], writer: Any) -> list[BranchResult]:
+    """Per branch, merge its chunks' results into one (reported as that branch finishing)."""
+    chunked = [r for r in results if r.chunk is not None]
+    if not chunked:
+        return results
+    chunks = {c.index: c for c in split_text(document)}
+    by_branch: dict[str, list[tuple[Chunk, BranchResult]]] = {}
+    for r in chunked:
+        by_branch.setdefault(r.branch_id, []).append((chunks[r.chunk or 1], r))
+    merged = [merge_chunks(parts) for parts in by_branch.values()]
+    for m in merged:
+        writer(BranchFinished(m))
+    return [r for r in results if r.chunk is None] + merged
 
 
 async def aggregate(state: ReviewState) -> dict[str, Any]:
     # async: a sync node would hop through the thread pool for a few microseconds of work
-    return {"aggregate": reduce(state.get("results", []), state.get("reducer", "mean"))}
+    results = merge_chunked(state["document"], state.get("results", []), get_stream_writer())
+    return {"aggregate": reduce(results, state.get("reducer", "mean"))}
 
 
 def _fan_out_fan_in(state: type, route: Any, name: str, node: Any, node_input: type, merge: Any

@@ -29,6 +29,7 @@ class Finding:
     quote: str
     note: str
     category: str = ""  # for translation errors: accuracy, fluency, terminology, style, locale
+    chunk: int | None = None  # for a long document: the chunk the finding came from
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -58,6 +59,10 @@ class BranchResult:
     cost_usd: float | None = None
     retries: int = 0
     cached: bool = False  # answered from the history's cache of identical calls: no provider call, no cost
+    # A long document is reviewed chunk by chunk: `chunk` on a part, `chunks` and `chunk_results` on the merge.
+    chunk: int | None = None
+    chunks: int = 1
+    chunk_results: list[dict[str, Any]] = field(default_factory=list)
     # Which engine of a fallback chain "A|B|C" answered, and the failures before it.
     answered_by: str | None = None
     fallbacks: list[dict[str, str | None]] = field(default_factory=list)

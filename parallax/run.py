@@ -24,7 +24,7 @@ from .graph import RunContext, build_review_graph, build_translate_graph
 from .languages import check_pair, deepl_supports, language_name
 from .reducers import REDUCERS, reduce
 from .results import Aggregate, BranchResult, BranchSpec
-from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, CallCache
+from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, CallCache, ChunkFinished
 from .translation import TranslationSettings
 
 
@@ -166,6 +166,7 @@ class RunOutcome:
     texts: dict[str, str] = field(default_factory=dict)  # live text of unfinished branches
     arrival: list[str] = field(default_factory=list)  # branch ids in the order they finished
     started: set[str] = field(default_factory=set)
+    chunks_done: dict[str, int] = field(default_factory=dict)  # long documents: chunks finished per branch
     aggregate: Aggregate | None = None
     wall_ms: float | None = None
     assessment: Assessed | None = None  # translations: agreement matrix, judge samples
@@ -183,6 +184,8 @@ class RunOutcome:
             self.texts[event.branch_id] = self.texts.get(event.branch_id, "") + event.text
         elif isinstance(event, BranchRestarted):
             self.texts[event.branch_id] = ""
+        elif isinstance(event, ChunkFinished):
+            self.chunks_done[event.branch_id] = self.chunks_done.get(event.branch_id, 0) + 1
         elif isinstance(event, BranchFinished):
             self.results[event.result.branch_id] = event.result
             self.arrival.append(event.result.branch_id)

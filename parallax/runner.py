@@ -40,9 +40,19 @@ class BranchFinished:
     result: BranchResult
 
 
-BranchEvent = BranchStarted | BranchDelta | BranchRestarted | BranchFinished
+@dataclass(frozen=True)
+class ChunkFinished:
+    """One chunk of a long document's branch is done (the branch finishes when all its chunks have)."""
+
+    branch_id: str
+    chunk: int
+    of: int
+
+
+BranchEvent = BranchStarted | BranchDelta | BranchRestarted | BranchFinished | ChunkFinished
 Emit = Callable[[BranchEvent], None]
 
+TOO_LONG = "the text is too long for this model's context window"
 _KEY_LIKE = re.compile(r"(sk-(?:ant-)?[A-Za-z0-9_*-]{6,}|Bearer\s+\S+|key-[A-Za-z0-9]{8,})")
 
 
@@ -81,7 +91,7 @@ def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: 
         elif getattr(exc, "code", None) == "context_length_exceeded" or re.search(
             r"prompt is too long|context length|context window|maximum context", message + str(exc), re.I
         ):
-            text = "the text is too long for this model's context window"
+            text = TOO_LONG
         elif code == 456:
             text = "quota exceeded for this billing period (HTTP 456)"
         elif code >= 500:
