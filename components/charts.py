@@ -64,11 +64,19 @@ def timeline(results: Sequence[BranchResult]) -> go.Figure:
         ("streaming", "#4f46e5", lambda r: r.first_token_s, lambda r: r.ended_s),
     )
     for name, colour, start, end in phases:
-        rows = [(label(r), start(r), end(r)) for r in results]
+        rows = [(label(r), start(r), end(r)) for r in results if not r.steps]
         rows = [(b, s, e) for b, s, e in rows if s is not None and e is not None and e > s]
         fig.add_trace(go.Bar(y=[b for b, _, _ in rows], x=[e - s for _, s, e in rows], base=[s for _, s, _ in rows],
                              orientation="h", name=name, marker_color=colour,
                              hovertemplate="%{y}: %{base:.2f}s → %{x:.2f}s<extra>" + name + "</extra>"))
+    # Two-step perspectives: the draft and the self-check as two segments of the same row.
+    for step, colour in (("draft", "#818cf8"), ("check", "#312e81")):
+        rows = [(label(r), s["started_s"], s["ended_s"]) for r in results for s in r.steps if s["step"] == step]
+        rows = [(b, s, e) for b, s, e in rows if s is not None and e is not None]
+        if rows:
+            fig.add_trace(go.Bar(y=[b for b, _, _ in rows], x=[e - s for _, s, e in rows],
+                                 base=[s for _, s, _ in rows], orientation="h", name=f"{step} step",
+                                 marker_color=colour))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="seconds since the run started")
     fig.update_yaxes(autorange="reversed")

@@ -46,6 +46,7 @@ def perspective_picker(config: Config, key: str) -> list[str]:
             st.text_area("Rubric", placeholder="- One criterion per line", height=100, key=f"{key}_new_rubric")
             st.number_input("Weight (for the weighted reducer)", min_value=0.0, value=1.0, step=0.5,
                             key=f"{key}_new_weight")
+            st.checkbox("Two steps: draft, then a self-check of the draft", key=f"{key}_new_two_step")
             st.form_submit_button("Add perspective", on_click=_add_perspective, args=(key,))
         if st.session_state.get(f"{key}_new_error"):
             st.error(st.session_state[f"{key}_new_error"])
@@ -57,7 +58,8 @@ def _add_perspective(key: str) -> None:
     name = st.session_state[f"{key}_new_name"].strip().lower()
     description = st.session_state[f"{key}_new_description"].strip()
     spec = {"description": description or name, "rubric": st.session_state[f"{key}_new_rubric"],
-            "weight": st.session_state[f"{key}_new_weight"]}
+            "weight": st.session_state[f"{key}_new_weight"],
+            "two_step": st.session_state.get(f"{key}_new_two_step", False)}
     try:
         added = parse_custom({name: spec})
     except ValueError as exc:

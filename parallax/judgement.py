@@ -90,6 +90,21 @@ def review_request(document: str, perspective: Perspective) -> Request:
     )
 
 
+def check_request(document: str, perspective: Perspective, draft: str) -> Request:
+    """The second step of a two-step perspective: check the draft judgement against the document."""
+    first = review_request(document, perspective)
+    return Request(
+        system=first.system,
+        messages=first.messages + (
+            Message("assistant", draft),
+            Message("user", "Check your draft against the document: keep only issues whose quote is really in the "
+                            "document, add any you missed, and adjust the score. Answer with the full JSON object."),
+        ),
+        task=first.task,
+        schema=first.schema,
+    )
+
+
 def reask_request(request: Request, reply: str, error: str) -> Request:
     """The same request once more, showing the model its unparseable reply and why it failed."""
     return Request(

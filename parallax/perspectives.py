@@ -14,6 +14,7 @@ class Perspective:
     rubric: str
     weight: float = 1.0
     builtin: bool = False
+    two_step: bool = False  # draft, then a self-check of the draft against the document
 
 
 BUILTIN: dict[str, Perspective] = {
@@ -60,5 +61,6 @@ def parse_custom(table: dict[str, Any]) -> dict[str, Perspective]:
         weight = spec.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
             raise ValueError(f"perspective {name!r}: weight must be a number ≥ 0")
-        found[name] = Perspective(name, str(spec.get("description", name)), str(spec["rubric"]).strip(), float(weight))
+        found[name] = Perspective(name, str(spec.get("description", name)), str(spec["rubric"]).strip(),
+                                  float(weight), two_step=bool(spec.get("two_step", False)))
     return found

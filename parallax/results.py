@@ -63,6 +63,8 @@ class BranchResult:
     chunk: int | None = None
     chunks: int = 1
     chunk_results: list[dict[str, Any]] = field(default_factory=list)
+    # A two-step perspective: each step's timing (draft, then self-check), for the timeline.
+    steps: list[dict[str, Any]] = field(default_factory=list)
     # Which engine of a fallback chain "A|B|C" answered, and the failures before it.
     answered_by: str | None = None
     fallbacks: list[dict[str, str | None]] = field(default_factory=list)

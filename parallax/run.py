@@ -266,7 +266,7 @@ async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
         async for mode, chunk in stream:
             if mode == "custom":
                 yield chunk
-            elif isinstance(chunk, dict) and "aggregate" in chunk:
+            elif isinstance(chunk, dict) and (chunk.get("aggregate") or {}).get("aggregate") is not None:
                 yield RunFinished(chunk["aggregate"]["aggregate"], round((time.perf_counter() - wall0) * 1000, 1))
 
 

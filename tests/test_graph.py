@@ -43,3 +43,23 @@ async def test_branches_run_at_the_same_time():
     starts = [e.at_s for e in events if isinstance(e, BranchStarted)]
     assert len(starts) == 3 and max(starts) < 0.1  # all started before any finished
     assert loop.time() - t0 < 0.6  # three 0.3 s branches in about the time of one
+
+
+async def test_a_two_step_perspective_is_waited_for_and_keeps_both_steps():
+    from components.charts import timeline
+    from parallax.perspectives import Perspective
+
+    config = load_config(env={})
+    config.perspectives["careful"] = Perspective("careful", "checked twice", "- Check twice.", two_step=True)
+    plan = plan_review("We guarantee uptime.", config, ["legal", "careful"], ["sim:s?latency=0.2&tokens=4&rate=100"])
+    events = [e async for e in stream_run(plan)]
+    finished = {e.result.perspective: e.result for e in events if isinstance(e, BranchFinished)}
+    assert sum(isinstance(e, RunFinished) for e in events) == 1 and isinstance(events[-1], RunFinished)
+    assert events[-1].aggregate.n_total == 2  # the aggregate waited for the two-step branch
+    careful, legal = finished["careful"], finished["legal"]
+    assert [s["step"] for s in careful.steps] == ["draft", "check"] and legal.steps == []
+    assert careful.steps[1]["started_s"] >= careful.steps[0]["ended_s"]
+    assert careful.latency_ms > 1.8 * legal.latency_ms  # uneven lengths: two calls one after the other
+    assert careful.output_tokens == 2 * legal.output_tokens  # both steps counted
+    names = {trace.name for trace in timeline(list(finished.values())).data}
+    assert {"draft step", "check step", "streaming"} <= names
