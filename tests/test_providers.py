@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from parallax.chunks import split_text
 from parallax.export import to_csv, to_json
 from parallax.run import execute, plan_review
 from parallax.runner import BranchDelta
@@ -162,35 +163,22 @@ def test_error_event_mid_stream(fake, config, engine):
 
 
 def test_context_length_errors(fake, config):
-    fake.enqueue(
-        "m",
-        status(
-            400,
-            {
-                "error": {
-                    "message": "This model's maximum context length is 128000 tokens.",
-                    "type": "invalid_request_error",
-                    "code": "context_length_exceeded",
-                }
-            },
-        ),
-    )
-    fake.enqueue(
-        "c",
-        status(
-            400,
-            {
-                "type": "error",
-                "error": {"type": "invalid_request_error", "message": "prompt is too long: 250000 tokens > 200000"},
-            },
-        ),
-    )
-    outcome = run(config, ["openai:m", "anthropic:c"])
+    openai_refusal = status(400, {"error": {"message": "This model's maximum context length is 128000 tokens.",
+                                            "type": "invalid_request_error", "code": "context_length_exceeded"}})
+    anthropic_refusal = status(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                                "message": "prompt is too long: 250000 tokens > 200000"}})
+    # Refused whole, then refused again in both halves (the review's fallback to chunks).
+    document = DOCUMENT * 30
+    n = len(split_text(document, size=max(1000, len(document) // 2)))
+    fake.enqueue("m", *[openai_refusal] * (n + 1))
+    fake.enqueue("c", *[anthropic_refusal] * (n + 1))
+    outcome = run(config, ["openai:m", "anthropic:c"], document=document)
     errors = [r.error for r in outcome.ordered()]
     assert errors == [
-        "OpenAI: the text is too long for this model's context window",
-        "Anthropic: the text is too long for this model's context window",
+        f"{n} of {n} chunks failed; chunk 1: OpenAI: the text is too long for this model's context window",
+        f"{n} of {n} chunks failed; chunk 1: Anthropic: the text is too long for this model's context window",
     ]
+    assert fake.calls("m") == fake.calls("c") == n + 1
 
 
 @pytest.mark.parametrize("engine", ["openai:m", "anthropic:m"])
