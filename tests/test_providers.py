@@ -165,9 +165,9 @@ def test_error_event_mid_stream(fake, config, engine):
 def test_context_length_errors(fake, config):
     openai_refusal = status(400, {"error": {"message": "This model's maximum context length is 128000 tokens.",
                                             "type": "invalid_request_error", "code": "context_length_exceeded"}})
-    anthropic_refusal = status(400, {"type": "error", "error": {"type": "invalid_request_error",
-                                                                "message": "prompt is too long: 250000 tokens > 200000"}})
-    # Refused whole, then refused again in both halves (the review's fallback to chunks).
+    too_long = "prompt is too long: 250000 tokens > 200000"
+    anthropic_refusal = status(400, {"type": "error", "error": {"type": "invalid_request_error", "message": too_long}})
+    # Refused whole, then refused again in every chunk (the review's fallback to chunks).
     document = DOCUMENT * 30
     n = len(split_text(document, size=max(1000, len(document) // 2)))
     fake.enqueue("m", *[openai_refusal] * (n + 1))
