@@ -41,6 +41,7 @@ with left:
     text = document_input("review", "Text to review", SAMPLE)
 with right:
     perspectives = pickers.perspective_picker(config, "review_perspectives")
+    pickers.suggestion_picker(config, "review_perspectives", text)
     engines = pickers.engine_picker(config, "review_engines")
     with st.expander("Limits"):
         timeout_s = st.number_input("Deadline per branch (seconds)", min_value=1.0, value=120.0, step=10.0)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pandas as pd
 import streamlit as st
 
 from parallax.config import DEMO_ENGINES, DEMO_TRANSLATORS, SUGGESTED_MODELS, Config
 from parallax.perspectives import BUILTIN, parse_custom
+from parallax.suggest import suggest_perspectives
 
 ONE_FOR_ALL = "One engine for all perspectives"
 MATRIX = "Matrix: every perspective × every engine"
@@ -51,6 +55,46 @@ def perspective_picker(config: Config, key: str) -> list[str]:
         if st.session_state.get(f"{key}_new_error"):
             st.error(st.session_state[f"{key}_new_error"])
     return list(chosen)
+
+
+def suggestion_picker(config: Config, key: str, document: str) -> None:
+    """Suggest perspectives for this document (an LLM, or the offline rules with no key); accept or edit them."""
+    with st.expander("Suggest perspectives for this text"):
+        engine = config.default_engines()[0]
+        who = "offline rules on the document's vocabulary" if engine == "offline:rules" else f"`{engine}`"
+        st.caption(f"Proposed by {who}. Edit the table, tick the ones to use, then add them.")
+        if st.button("Suggest perspectives", key=f"{key}_suggest", icon=":material/auto_awesome:"):
+            suggestions, note = asyncio.run(suggest_perspectives(
+                document, config, None if engine == "offline:rules" else engine))
+            st.session_state[f"{key}_suggested"] = pd.DataFrame([
+                {"use": True, "name": s.perspective.name, "description": s.perspective.description,
+                 "rubric": s.perspective.rubric, "weight": 1.0, "two_step": False, "why": s.why}
+                for s in suggestions])
+            st.session_state[f"{key}_suggest_note"] = note
+        if st.session_state.get(f"{key}_suggest_note"):
+            st.warning(st.session_state[f"{key}_suggest_note"])
+        table = st.session_state.get(f"{key}_suggested")
+        if table is not None:
+            edited = st.data_editor(table, key=f"{key}_suggest_table", hide_index=True, width="stretch",
+                                    disabled=["why"])
+            st.button("Add the ticked perspectives", key=f"{key}_suggest_add", on_click=_add_suggested,
+                      args=(key, edited))
+
+
+def _add_suggested(key: str, table: pd.DataFrame) -> None:
+    rows = table[table["use"]]
+    try:
+        added = parse_custom({str(r["name"]).strip().lower(): {"description": r["description"], "rubric": r["rubric"],
+                                                               "weight": float(r["weight"]),
+                                                               "two_step": bool(r["two_step"])}
+                              for _, r in rows.iterrows()})
+    except ValueError as exc:
+        st.session_state[f"{key}_suggest_note"] = str(exc)[:1].upper() + str(exc)[1:]
+        return
+    st.session_state["custom_perspectives"].update(added)
+    st.session_state[key] = list(dict.fromkeys([*st.session_state.get(key, []), *added]))
+    st.session_state[f"{key}_suggested"] = None
+    st.session_state[f"{key}_suggest_note"] = None
 
 
 def _add_perspective(key: str) -> None:

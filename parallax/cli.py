@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
-from .documents import InputError, decode_document
+from .documents import InputError, check_document, decode_document
 from .export import to_csv, to_json
 from .history import outcome_from_record, record, retry_failed
 from .reducers import REDUCERS
@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--glossary", metavar="FILE")
     batch.add_argument("--reference", metavar="FILE", help=argparse.SUPPRESS)
     batch.add_argument("--tone", default="")
+    suggest = sub.add_parser("suggest", help="propose perspectives that fit a text (as TOML for parallax.toml)")
+    suggest.add_argument("file", nargs="?", help="a UTF-8 text file, or - for standard input")
+    suggest.add_argument("--engine", "-e", metavar="ID", help="the LLM that proposes (default: offline rules)")
+    suggest.add_argument("--config", metavar="PATH")
     history = sub.add_parser("history", help="past runs (PARALLAX_DATABASE_URL, default ~/.parallax/history.db)")
     actions = history.add_subparsers(dest="action", required=True, parser_class=_Parser)
     listing = actions.add_parser("list", help="the latest runs")
@@ -207,6 +211,25 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if progress.done - progress.failed_rows > 0 else EXIT_ALL_FAILED
 
 
+def suggest_main(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:
+    from .suggest import suggest_perspectives
+
+    try:
+        config = load_config(args.config)
+        text = check_document(read_input(args.file, stdin))
+        suggestions, note = asyncio.run(suggest_perspectives(text, config, args.engine))
+    except (InputError, ConfigError, ValueError) as exc:
+        print(f"parallax: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    if note:
+        print(f"parallax: {note}", file=err)
+    for s in suggestions:  # TOML to paste into parallax.toml (JSON strings are valid TOML basic strings)
+        p = s.perspective
+        print(f"# {s.why}\n[perspectives.{p.name}]\ndescription = {json.dumps(p.description)}\n"
+              f"rubric = {json.dumps(p.rubric)}\nweight = 1\n", file=out)
+    return EXIT_OK
+
+
 def _progress(err: TextIO, total: int) -> OnEvent:
     def on_event(event: RunEvent, outcome: RunOutcome) -> None:
         if isinstance(event, BranchStarted):
@@ -286,6 +309,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         return history_main(args, out, err)
     if args.command == "batch":
         return batch_main(args, out, err)
+    if args.command == "suggest":
+        return suggest_main(args, stdin, out, err)
     try:
         config = load_config(args.config)
         plan = _plan(args, read_input(args.file, stdin), config)

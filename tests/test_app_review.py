@@ -135,3 +135,16 @@ def test_a_perspective_without_a_rubric_is_refused():
     at.button[0].click().run()
     assert "Perspective 'tone' needs a rubric" in texts(at)
     assert "tone" not in at.session_state["review_perspectives"]
+
+
+def test_suggested_perspectives_can_be_accepted():
+    at = app()
+    at.text_area(key="review_text").set_value("We collect personal data and cookies. Passwords are encrypted.").run()
+    at.button(key="review_perspectives_suggest").click().run()
+    assert not at.exception
+    table = at.session_state["review_perspectives_suggested"]
+    assert list(table["name"])[:2] == ["privacy", "security"]
+    at.button(key="review_perspectives_suggest_add").click().run()
+    assert {"privacy", "security"} <= set(at.session_state["review_perspectives"])
+    at.button(key="review_run").click().run()
+    assert "privacy@offline:rules" in at.session_state["review_outcome"].results
