@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from .results import BranchResult, Finding
 
 CHUNK_CHARS = int(os.environ.get("PARALLAX_CHUNK_CHARS", "12000"))
-OVERLAP_CHARS = 300
+OVERLAP_CHARS = 300  # at most; a tenth of the chunk size for small chunks
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -44,11 +44,12 @@ def _pieces(text: str, size: int) -> list[tuple[int, int]]:
     return out
 
 
-def split_text(text: str, size: int | None = None, overlap: int = OVERLAP_CHARS) -> list[Chunk]:
+def split_text(text: str, size: int | None = None, overlap: int | None = None) -> list[Chunk]:
     """Chunks of at most ~`size` characters (default CHUNK_CHARS) that end on paragraph or sentence
     boundaries, each starting a little before the previous one ended (`overlap`) so nothing is judged
     without its context."""
     size = size or CHUNK_CHARS
+    overlap = min(OVERLAP_CHARS, size // 10) if overlap is None else overlap
     if len(text) <= size:
         return [Chunk(1, 0, len(text), text)]
     pieces = _pieces(text, max(1, size - overlap))
