@@ -9,8 +9,8 @@ from parallax.config import Config, load_config
 from parallax.run import RunOutcome, execute, plan_review
 from tests.fakes.provider_server import FakeProviders
 
-OPENAI_KEY = "sk-test-openai-0123456789abcdefghijklmnop"
-ANTHROPIC_KEY = "sk-ant-test-0123456789abcdefghijklmnop"
+OPENAI_KEY = "fake-key-openai-0123456789abcdefghijklmnop"
+ANTHROPIC_KEY = "fake-anthropic-key-0123456789abcdefghijklmnop"
 DOCUMENT = "Version 2.1 cuts start-up time from 4 s to 1 s. Contact sales to upgrade."
 
 

@@ -119,7 +119,7 @@ def test_a_perspective_added_in_the_page_is_used():
 
 
 def test_a_typed_key_is_used_but_never_shown():
-    key = "sk-test-typed-0123456789abcdefghijkl"
+    key = "fake-key-typed-0123456789abcdefghijkl"
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state["key_OPENAI_API_KEY"] = key
     at.run()

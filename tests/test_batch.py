@@ -38,7 +38,7 @@ def batch(args: list[str]) -> tuple[int, str, str]:
 
 
 def test_review_batch_keeps_ids_names_bad_rows_and_calls_nothing_for_them(tmp_path, fake, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-0123456789abcdefghij")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-key-batch-0123456789abcdefghij")
     monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
     source = write_csv(tmp_path / "in.csv", [["a1", "First text."], ["a2", ""], ["a3", "x" * 300_001],
                                              ["a4", "Fourth text."]])
@@ -105,7 +105,7 @@ def test_a_batch_that_cannot_start_says_why(tmp_path, content, args, message):
 
 
 def test_concurrency_bound_is_respected(tmp_path, fake, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-batch-0123456789abcdefghij")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-key-batch-0123456789abcdefghij")
     monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
     source = write_csv(tmp_path / "in.csv", [[f"d{i}", f"Text number {i}."] for i in range(12)])
     for _ in range(12):

@@ -80,7 +80,7 @@ def fake():  # type: ignore[no-untyped-def]
 def test_stop_cancels_every_provider_call(page, start_app, fake):
     for _ in range(3):
         fake.enqueue("slow", ok(chunks=400, delay=0.05))  # twenty seconds each if nobody stops them
-    server = start_app({"OPENAI_API_KEY": "sk-test-browser-0123456789abcdefghij", "OPENAI_BASE_URL": fake.openai_url})
+    server = start_app({"OPENAI_API_KEY": "fake-key-browser-0123456789abcdefghij", "OPENAI_BASE_URL": fake.openai_url})
     open_app(page, server)
     use_engine(page, "openai:slow", "openai:slow")
     page.get_by_role("button", name="Run").click()
