@@ -26,7 +26,7 @@ from .graph import RunContext, job_for
 from .judgement import read_judgement, review_request
 from .reducers import reduce
 from .results import BranchResult, BranchSpec
-from .run import RunPlan, secret_values
+from .run import RunPlan, run_context
 from .runner import BranchJob, run_branch
 from .translation import translation_request
 
@@ -245,8 +245,7 @@ async def run_batch(
     progress = BatchProgress(total=total)
     limiters = {p: RateLimiter(n) for p, n in (rpm or {}).items()}
     queue: asyncio.Queue[tuple[_Doc, BranchSpec] | None] = asyncio.Queue(maxsize=concurrency * 2)
-    ctx = RunContext(plan.engines, plan.config.perspectives, plan.timeout_s, asyncio.get_running_loop().time(),
-                     plan.config.prices, secret_values(plan.config), plan.cache)
+    ctx = run_context(plan)
 
     def finish(doc: _Doc, row: dict[str, Any]) -> None:
         progress.done += 1

@@ -196,19 +196,6 @@ async def aggregate(state: ReviewState) -> dict[str, Any]:
     return {"aggregate": reduce(results, state.get("reducer", "mean"))}
 
 
-def _fan_out_fan_in(state: type, route: Any, name: str, node: Any, node_input: type, merge: Any
-                    ) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """START → one Send per branch (`route`) → `name` nodes in parallel → one deferred `aggregate` → END."""
-    builder: StateGraph[Any, Any, Any, Any] = StateGraph(state, context_schema=RunContext)
-    builder.add_node(name, node, input_schema=node_input)
-    # defer: wait for every branch, however long each takes, and aggregate once.
-    builder.add_node("aggregate", merge, defer=True)
-    builder.add_conditional_edges(START, route, [name])
-    builder.add_edge(name, "aggregate")
-    builder.add_edge("aggregate", END)
-    return builder.compile()
-
-
 def build_review_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     """One step for most branches, two (draft → check) for some: uneven lengths, so `aggregate` is deferred."""
     builder: StateGraph[Any, Any, Any, Any] = StateGraph(ReviewState, context_schema=RunContext)
@@ -263,5 +250,11 @@ async def assess_and_aggregate(state: TranslateState, runtime: Runtime[RunContex
 
 
 def build_translate_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
-    return _fan_out_fan_in(TranslateState, fan_out_translations, "translate", translate, TranslationInput,
-                           assess_and_aggregate)
+    """START → one Send per engine → `translate` in parallel → one deferred `aggregate` (assess, judge, reduce)."""
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(TranslateState, context_schema=RunContext)
+    builder.add_node("translate", translate, input_schema=TranslationInput)
+    builder.add_node("aggregate", assess_and_aggregate, defer=True)  # once, after every translation
+    builder.add_conditional_edges(START, fan_out_translations, ["translate"])
+    builder.add_edge("translate", "aggregate")
+    builder.add_edge("aggregate", END)
+    return builder.compile()

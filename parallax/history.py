@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .assess import Assessed
 from .config import Config
 from .perspectives import Perspective
 from .reducers import reduce
 from .results import BranchResult
-from .run import RunOutcome, RunPlan, execute, resolve_engines, secret_values
+from .run import RunOutcome, RunPlan, execute, resolve_engines, run_context
 from .storage import RunRecord, StorageError, Store
 from .translation import TranslationSettings
 
@@ -35,9 +36,10 @@ class StoreRecorder:
     def branch(self, outcome: RunOutcome, result: BranchResult) -> None:
         self._safely(outcome, self.store.save_branch, outcome.run_id, result)
 
-    def assessed(self, outcome: RunOutcome, results: list[BranchResult]) -> None:
-        for result in results:
+    def assessed(self, outcome: RunOutcome, assessed: Assessed) -> None:
+        for result in assessed.results:
             self._safely(outcome, self.store.update_branch, outcome.run_id, result)
+        self._safely(outcome, self.store.save_agreement, outcome.run_id, assessed.matrix)
 
     def finished(self, outcome: RunOutcome) -> None:
         if not self.finish:
@@ -76,32 +78,23 @@ def record(plan: RunPlan, outcome: RunOutcome, store: Store | None, use_cache: b
 
 def outcome_from_record(record: RunRecord) -> RunOutcome:
     """A stored run in the same shape as a live one, for the same views and exports."""
-    from .assess import Assessed
-
     reducer = record.settings.get("reducer", "mean")
     outcome = RunOutcome(record.run_id, record.mode, reducer, record.branches, results=dict(record.results))
     outcome.arrival = [b.branch_id for b in sorted(record.results.values(), key=lambda r: r.ended_s or 0)]
     outcome.aggregate = record.aggregate or reduce(outcome.ordered(), reducer)
     outcome.wall_ms = record.wall_ms
     if record.mode == "translate":
-        outcome.assessment = Assessed(outcome.ordered(), _matrix(outcome.ordered()))
+        outcome.assessment = Assessed(outcome.ordered(), record.agreement)
     return outcome
 
 
-def _matrix(results: list[BranchResult]) -> dict[str, dict[str, float]]:
-    from .quality import agreement_matrix
-
-    done = {r.branch_id: r.text for r in results if r.status == "ok" and r.text.strip()}
-    return agreement_matrix(done) if len(done) > 1 else {}
-
-
-def plan_from_record(record: RunRecord, config: Config, only_failed: bool = True) -> RunPlan:
+def plan_from_record(record: RunRecord, config: Config) -> RunPlan:
     """The stored run as a plan again (its own perspectives and settings), for the branches not ok."""
     settings = record.settings
     for name, spec in (settings.get("perspectives") or {}).items():
         config.perspectives.setdefault(name, Perspective(**spec))
-    branches = [b for b in record.branches if not only_failed or record.results.get(b.branch_id) is None
-                or record.results[b.branch_id].status != "ok"]
+    branches = [b for b in record.branches
+                if record.results.get(b.branch_id) is None or record.results[b.branch_id].status != "ok"]
     translation = settings.get("translation")
     tsettings = TranslationSettings(**{**translation, "glossary": tuple(map(tuple, translation["glossary"]))}) \
         if translation else None
@@ -136,12 +129,11 @@ async def retry_failed(run_id: str, store: Store, config: Config, use_cache: boo
     merged.results.update(retried.results)
     results = merged.ordered()
     if record.mode == "translate" and plan.settings is not None:
-        results = await _reassess(plan, results)
-        for r in results:
-            store.update_branch(run_id, r)
+        assessed = await _reassess(plan, results)
+        StoreRecorder(store).assessed(merged, assessed)
+        results = assessed.results
         merged.results = {r.branch_id: r for r in results}
-        merged.assessment = dataclasses.replace(merged.assessment, results=results,  # type: ignore[type-var]
-                                                matrix=_matrix(results)) if merged.assessment else None
+        merged.assessment = assessed
     merged.aggregate = reduce(results, merged.reducer)
     merged.wall_ms = retried.wall_ms
     merged.storage_warning = retried.storage_warning
@@ -149,14 +141,9 @@ async def retry_failed(run_id: str, store: Store, config: Config, use_cache: boo
     return merged
 
 
-async def _reassess(plan: RunPlan, results: list[BranchResult]) -> list[BranchResult]:
+async def _reassess(plan: RunPlan, results: list[BranchResult]) -> Assessed:
     """Agreement and the judge are about all translations together: assess them again after a retry."""
-    import asyncio
-
     from .assess import assess
-    from .graph import RunContext
 
     assert plan.settings is not None
-    ctx = RunContext(plan.engines, plan.config.perspectives, plan.timeout_s, asyncio.get_running_loop().time(),
-                     plan.config.prices, secret_values(plan.config), plan.cache)
-    return (await assess(plan.document, results, plan.settings, ctx, plan.run_id)).results
+    return await assess(plan.document, results, plan.settings, run_context(plan), plan.run_id)

@@ -128,9 +128,9 @@ def plan_translate(
     if "deepl" in built and not deepl_supports(source, target):
         raise InputError(f"DeepL does not translate {language_name(source)} → {language_name(target)}")
     if settings.judge:
-        built.update(resolve_engines([settings.judge], config, "judge"))
         if "|" in settings.judge:
             raise InputError("the judge must be one engine, not a fallback chain")
+        built.update(resolve_engines([settings.judge], config, "judge"))
     branches = [BranchSpec(e, i, "translation", e) for i, e in enumerate(engine_ids)]
     return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s, "translate", settings)
 
@@ -140,7 +140,7 @@ class Recorder(Protocol):
 
     def branch(self, outcome: RunOutcome, result: BranchResult) -> None: ...
 
-    def assessed(self, outcome: RunOutcome, results: list[BranchResult]) -> None: ...
+    def assessed(self, outcome: RunOutcome, assessed: Assessed) -> None: ...
 
     def finished(self, outcome: RunOutcome) -> None: ...
 
@@ -195,7 +195,7 @@ class RunOutcome:
             self.results.update({r.branch_id: r for r in event.results})
             self.assessment = event
             if self.recorder is not None:
-                self.recorder.assessed(self, event.results)
+                self.recorder.assessed(self, event)
         elif isinstance(event, RunFinished):
             self.aggregate, self.wall_ms = event.aggregate, event.wall_ms
             if self.recorder is not None:
@@ -238,24 +238,20 @@ def secret_values(config: Config) -> tuple[str, ...]:
     return tuple(v for n in names if (v := config.env.get(n or "")))
 
 
+def run_context(plan: RunPlan) -> RunContext:
+    """What the plan's branches need at run time (engines, deadline, prices, secrets, cache), clock started now."""
+    return RunContext(plan.engines, plan.config.perspectives, plan.timeout_s, asyncio.get_running_loop().time(),
+                      plan.config.prices, secret_values(plan.config), plan.cache)
+
+
 async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:
     """Run the plan through the graph, yielding branch events as they happen, then RunFinished.
 
     Closing this generator (or cancelling its consumer) cancels every in-flight provider call.
     """
     graph = _graph(plan.mode)
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
     wall0 = time.perf_counter()
-    context = RunContext(
-        engines=plan.engines,
-        perspectives=plan.config.perspectives,
-        deadline_s=plan.timeout_s,
-        run_started=t0,
-        prices=plan.config.prices,
-        secrets=secret_values(plan.config),
-        cache=plan.cache,
-    )
+    context = run_context(plan)
     config = {"max_concurrency": plan.concurrency} if plan.concurrency else {}
     state: dict[str, Any] = {"document": plan.document, "branches": plan.branches, "reducer": plan.reducer,
                              "run_id": plan.run_id}

@@ -204,11 +204,10 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                 result.first_token_s = None
             tally = _Tally()
             tallies.append((engine, tally))
-            if await _from_cache(job, engine, tally, result, emit, loop):
-                break
-            await _call(job, engine, tally, result, emit, loop)
-            if result.status == "ok" and job.cache is not None:
-                await _to_cache(job, engine, tally)
+            if not await _from_cache(job, engine, tally, result, emit, loop):
+                await _call(job, engine, tally, result, emit, loop)
+                if result.status == "ok" and job.cache is not None:
+                    await _to_cache(job, engine, tally)
             if result.status == "ok":
                 result.answered_by = engine.engine_id
                 break
@@ -266,9 +265,7 @@ async def _call(
         count = tally.attempts.count
         waited = f" ({_plural(count, 'attempt')} made)" if count > 1 else ""
         result.error = f"{engine.provider}: no complete answer within the {job.deadline_s:g} s deadline{waited}"
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # a branch failure is data, never an exception for the graph
+    except Exception as exc:  # a failure is data; cancellation (not an Exception) propagates
         result.status = "error"
         result.error = describe_failure(exc, engine.provider, tally.attempts.count, job.secrets)
 
@@ -293,7 +290,7 @@ async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: Bra
     result.first_token_s = loop.time() - job.run_started
     tally.parts.append(text)
     emit(BranchDelta(job.spec.branch_id, text))
-    result.status, result.error, result.cached, result.answered_by = "ok", None, True, engine.engine_id
+    result.status, result.error, result.cached = "ok", None, True
     tally.input_tokens, tally.output_tokens = hit.get("input_tokens") or 0, hit.get("output_tokens") or 0
     tally.have_usage = hit.get("input_tokens") is not None
     tally.cached = True

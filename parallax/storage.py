@@ -60,6 +60,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ]),
     # Which process runs it: on start, only runs whose process is gone are marked interrupted.
     ("0002_run_owner", ["ALTER TABLE runs ADD COLUMN owner VARCHAR(128)"]),
+    # Translations: the chrF agreement matrix, kept so that reopening a run does not compute it again.
+    ("0003_run_agreement", ["ALTER TABLE runs ADD COLUMN agreement TEXT"]),
 ]
 
 
@@ -111,6 +113,7 @@ class RunRecord:
     branches: list[BranchSpec]
     results: dict[str, BranchResult]  # the latest attempt of each branch
     attempts: dict[str, list[BranchResult]]
+    agreement: dict[str, dict[str, float]]  # translations: engine → engine → chrF
 
 
 class Store:
@@ -183,6 +186,10 @@ class Store:
                 "AND attempt = (SELECT MAX(attempt) FROM branches WHERE run_id = :r AND branch_id = :b)"),
                 {"s": result.status, "score": result.score, "data": _dump(result.to_dict()), "r": run_id,
                  "b": result.branch_id})
+
+    def save_agreement(self, run_id: str, matrix: dict[str, dict[str, float]]) -> None:
+        with self._tx() as conn:
+            conn.execute(sa.text("UPDATE runs SET agreement = :a WHERE run_id = :r"), {"a": _dump(matrix), "r": run_id})
 
     def reopen_run(self, run_id: str) -> None:
         with self._tx() as conn:
@@ -277,6 +284,7 @@ class Store:
             input_text=row["input_text"], settings=settings, aggregate=aggregate, wall_ms=row["wall_ms"],
             branches=[BranchSpec(**b) for b in settings.get("branches", [])],
             results={b: tries[-1] for b, tries in attempts.items()}, attempts=attempts,
+            agreement=json.loads(row["agreement"]) if row["agreement"] else {},
         )
 
     def delete_run(self, run_id: str) -> bool:

@@ -14,9 +14,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from parallax import cli
+from parallax.config import load_config
 from parallax.history import record, retry_failed
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunOutcome, execute, plan_review
@@ -189,3 +191,22 @@ def _stdin(data: bytes):  # type: ignore[no-untyped-def]
     from tests.test_cli import Stdin
 
     return Stdin(data)
+
+
+def test_a_translation_reopens_with_its_agreement_matrix(db_url, monkeypatch):
+    from parallax.history import outcome_from_record
+    from parallax.run import plan_translate
+    from parallax.translation import TranslationSettings
+
+    store = Store(db_url)
+    plan = plan_translate("The dog runs fast.", load_config(env={}), TranslationSettings("en", "de"),
+                          ["offline:pseudo", "sim:a?latency=0&tokens=3&rate=500"])
+    outcome = RunOutcome.for_plan(plan)
+    record(plan, outcome, store)
+    asyncio.run(execute(plan, outcome=outcome))
+    import parallax.quality as quality
+
+    monkeypatch.setattr(quality, "agreement_matrix", lambda texts: pytest.fail("recomputed on reopening"))
+    reopened = outcome_from_record(store.load_run(plan.run_id))
+    assert reopened.assessment.matrix == outcome.assessment.matrix != {}
+    assert reopened.results[plan.branches[1].branch_id].agreement == outcome.ordered()[1].agreement
