@@ -15,7 +15,7 @@ import streamlit as st
 from components import pickers
 from components.inputs import sentence
 from components.settings import history_store, session_config
-from parallax.batch import BatchError, BatchProgress, count_rows, read_rows, run_batch
+from parallax.batch import BatchError, BatchProgress, count_rows, finished_ids, read_rows, run_batch
 from parallax.documents import InputError
 from parallax.languages import LANGUAGES
 from parallax.run import RunPlan, plan_review, plan_translate
@@ -101,7 +101,7 @@ out = BATCHES / f"{digest}-{settings_key}.results.csv"
 if problem:
     st.error(problem)
 elif plan is not None:
-    resumable = sum(1 for _ in csv.DictReader(out.open(encoding="utf-8"))) if out.exists() else 0
+    resumable = len(finished_ids(out))
     note = f" · {resumable} already done in an earlier run: they will not be run again" if resumable else ""
     st.caption(f"**{total} documents × {len(plan.branches)} branches**{note}")
 

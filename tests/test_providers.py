@@ -197,7 +197,7 @@ def test_reask_that_parses_is_ok(fake, config):
     r = only(run(config, ["openai:m"]))
     assert (r.status, r.score) == ("ok", 7)
     assert "'score' 11 is outside 0-10" in json.dumps(fake.requests[1]["body"]["messages"])
-    assert r.text == json.dumps({**json.loads(r.text)})  # the text is the final answer, not both
+    assert r.text == json.dumps(DEFAULT_JUDGEMENT)  # the text is the final answer, not both replies
 
 
 def test_concurrency_cap_is_respected(fake, config):

@@ -76,9 +76,10 @@ def test_deepl_and_libretranslate_through_their_real_clients(fake, tconfig):
 ])
 def test_deepl_failures(fake, tconfig, reply, message):
     fake.enqueue("deepl", reply)
-    (r,) = translate(tconfig, ["deepl"]).ordered()
+    outcome = translate(tconfig, ["deepl"])
+    (r,) = outcome.ordered()
     assert (r.status, r.error) == ("error", message)
-    assert DEEPL_KEY not in to_json(translate(tconfig, ["deepl"]))
+    assert DEEPL_KEY not in to_json(outcome) and DEEPL_KEY not in to_csv(outcome)
 
 
 def test_libretranslate_error_message(fake, tconfig):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -63,6 +64,16 @@ class Engine(Protocol):
     streams: bool  # False: the whole answer arrives at once (DeepL, LibreTranslate)
 
     def stream(self, request: Request) -> AsyncIterator[Event]: ...
+
+
+async def stream_local(pieces: Iterable[str], input_tokens: int, output_tokens: int) -> AsyncIterator[Event]:
+    """Stream text computed on this machine piece by piece like a provider would, yielding to the event loop
+    between pieces so that sibling branches interleave; then its usage and a complete finish."""
+    for piece in pieces:
+        yield piece
+        await asyncio.sleep(0)
+    yield Usage(input_tokens, output_tokens)
+    yield Finish("stop")
 
 
 @dataclass

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import lru_cache
 
 from ..judgement import Judgement
 from ..results import Finding
-from .base import Event, Finish, Request, Usage
+from .base import Event, Request, stream_local
 
 LABEL = "Offline rules — no AI"
 PENALTY = {"critical": 2.5, "major": 1.5, "minor": 0.5}
@@ -248,9 +247,6 @@ class OfflineRulesEngine:
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
         body = review(request.task.document, request.task.perspective).to_json()
-        # Stream it line by line like any engine, yielding to the loop so siblings interleave.
-        for line in body.splitlines(keepends=True):
-            yield line
-            await asyncio.sleep(0)
-        yield Usage(len(_WORD.findall(request.task.document)), len(body.split()))
-        yield Finish("stop")
+        async for event in stream_local(body.splitlines(keepends=True), len(_WORD.findall(request.task.document)),
+                                        len(body.split())):
+            yield event

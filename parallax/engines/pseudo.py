@@ -7,11 +7,10 @@ show an encoding bug.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
-from .base import Event, Finish, Request, Usage
+from .base import Event, Request, stream_local
 
 LABEL = "Pseudo-localisation — not a translation"
 _ACCENTS = str.maketrans(
@@ -40,8 +39,6 @@ class PseudoEngine:
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
         body = pseudo_localise(request.task.document)
-        for word in re.findall(r"\S+\s*", body):
-            yield word
-            await asyncio.sleep(0)
-        yield Usage(len(request.task.document.split()), len(body.split()))
-        yield Finish("stop")
+        async for event in stream_local(re.findall(r"\S+\s*", body), len(request.task.document.split()),
+                                        len(body.split())):
+            yield event
