@@ -114,14 +114,19 @@ def _add_perspective(key: str) -> None:
     st.session_state[key] = [*st.session_state.get(key, []), *added]
 
 
-def _add_engine(key: str) -> None:
-    """Offer the typed id and select it; it is checked (with a clear message) when the run is planned."""
+def _add_engine(key: str, default: list[str]) -> None:
+    """Offer the typed id and select it; it is checked (with a clear message) when the run is planned.
+
+    `default` is the selection the engines list starts with: a click that lands before the list was ever shown
+    (right after switching to the matrix) adds to it rather than replacing it.
+    """
     engine_id = st.session_state[f"{key}_extra"].strip()
     extra = st.session_state.setdefault(f"extra_engines_{key.split('_')[0]}", [])
     if engine_id not in extra:
         extra.append(engine_id)
     if st.session_state.get(f"{key}_mode") == MATRIX:
-        st.session_state[f"{key}_many"] = [*st.session_state.get(f"{key}_many", []), engine_id]
+        current = st.session_state.get(f"{key}_many") or default
+        st.session_state[f"{key}_many"] = list(dict.fromkeys([*current, engine_id]))
     else:
         st.session_state[f"{key}_one"] = engine_id
 
@@ -139,7 +144,8 @@ def engine_picker(config: Config, key: str) -> list[str]:
     with st.expander("Use another engine id"):
         extra = st.text_input("Engine id", key=f"{key}_extra",
                               placeholder="openai:MODEL, anthropic:MODEL, a named engine, sim:LABEL?latency=1")
-        st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key,), disabled=not extra.strip())
+        st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key, [default]),
+                  disabled=not extra.strip())
     return [c for c in chosen if c]
 
 
@@ -155,5 +161,6 @@ def translation_engine_picker(config: Config, key: str) -> list[str]:
     with st.expander("Use another engine id or a fallback chain"):
         extra = st.text_input("Engine id", key=f"{key}_extra", placeholder="deepl, openai:MODEL, openai:MODEL|deepl")
         st.session_state[f"{key}_mode"] = MATRIX  # added engines join the selection
-        st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key,), disabled=not extra.strip())
+        st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key, default),
+                  disabled=not extra.strip())
     return list(chosen)

@@ -148,3 +148,11 @@ def test_suggested_perspectives_can_be_accepted():
     assert {"privacy", "security"} <= set(at.session_state["review_perspectives"])
     at.button(key="review_run").click().run()
     assert "privacy@offline:rules" in at.session_state["review_outcome"].results
+
+
+def test_an_engine_added_right_after_switching_to_the_matrix_joins_the_default():
+    at = app()
+    at.text_input(key="review_engines_extra").set_value("sim:slow?latency=30").run()
+    at.session_state["review_engines_mode"] = MATRIX  # the Add click lands before the engines list was ever drawn
+    at.button(key="review_engines_add").click().run()
+    assert at.session_state["review_engines_many"] == ["offline:rules", "sim:slow?latency=30"]
