@@ -121,4 +121,5 @@ def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
     page.get_by_text("**interrupted**").or_(page.get_by_text("interrupted").first).first.wait_for()
     assert page.evaluate(BADGE_COUNT, "done") == 3
     assert page.evaluate(BADGE_COUNT, "cancelled") == 3
+    wait_idle(page)
     shot(page, "history-after-refresh")
