@@ -22,7 +22,14 @@ from parallax.judgement import readable
 from parallax.quality import highlight
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunFinished, RunOutcome, RunPlan, stream_run
-from parallax.runner import BranchFinished, BranchRestarted, BranchStarted, ChunkFinished
+from parallax.runner import (
+    BranchFinished,
+    BranchQueued,
+    BranchRestarted,
+    BranchRetrying,
+    BranchStarted,
+    ChunkFinished,
+)
 
 from .safe import md_escape
 from .settings import history_store
@@ -58,8 +65,10 @@ def metrics_line(r: BranchResult) -> str:
     tokens = "–" if r.output_tokens is None else f"{r.input_tokens or 0:,} in / {r.output_tokens:,} out"
     cost = "–" if r.cost_usd is None else f"${r.cost_usd:.5f}"
     cached = "**cached** (no call) · " if r.cached else ""
+    queued = f" · queued {_seconds(r.queued_ms)}" if r.queued_ms and r.queued_ms >= 50 else ""
+    mode = f" · structured output: {r.structured_mode}" if r.structured_mode else ""
     return (f"{cached}TTFT {_seconds(r.ttft_ms)} · latency {_seconds(r.latency_ms)} · tokens {tokens} · "
-            f"cost {cost} · retries {r.retries}")
+            f"cost {cost} · retries {r.retries}{queued}{mode}")
 
 
 class Board:
@@ -88,6 +97,13 @@ class Board:
         for card in self.cards.values():
             card.badge.markdown(BADGES["queued"])
             card.body.caption("Waiting to start…")
+
+    def waiting(self, branch_id: str, badge: str, note: str) -> None:
+        """Queued for a slot on a limited engine, or waiting while the SDK retries: not streaming."""
+        card = self.cards[branch_id]
+        card.badge.markdown(f":orange-badge[{badge}]")
+        card.body.caption(note)
+        card.drawn_at, card.dirty = time.monotonic(), False
 
     def streaming(self, branch_id: str, text: str) -> None:
         card = self.cards[branch_id]
@@ -215,6 +231,12 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                         board.finished(result)
                 elif isinstance(event, BranchStarted | BranchRestarted):
                     board.streaming(event.branch_id, outcome.texts.get(event.branch_id, ""))
+                elif isinstance(event, BranchQueued):
+                    board.waiting(event.branch_id, "queued", f"Waiting for a free slot: {event.engine} takes "
+                                  f"{event.limit} call(s) at a time. Its deadline starts when its call does.")
+                elif isinstance(event, BranchRetrying):
+                    board.waiting(event.branch_id, f"waiting for the server (retry {event.retry})",
+                                  "The server asked us to wait (rate limit or a passing error); asking again…")
                 elif not isinstance(event, RunFinished):
                     board.cards[event.branch_id].dirty = True
             now = time.monotonic()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import streamlit as st
 
+from parallax.check import check_engines, configured_engines
 from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, load_config
 from parallax.storage import StorageError, Store, database_url, open_store
 
@@ -75,3 +77,28 @@ def provider_sidebar() -> None:
             for provider, variable in PROVIDER_KEYS.items():
                 st.text_input(f"{PROVIDER_NAMES[provider]} API key", type="password", key=f"key_{variable}")
         st.markdown(":green[:material/check_circle:] **Offline rules** — always available, no AI")
+        engines_sidebar()
+
+
+def engines_sidebar() -> None:
+    """The named servers of parallax.toml, and a check that each answers one tiny structured request."""
+    config = session_config()
+    if not config.engines:
+        return
+    ids = [e.engine_id for e in configured_engines(config) if not e.engine_id.startswith("offline:")]
+    st.subheader("Engines from parallax.toml")
+    for name, spec in config.engines.items():
+        st.text(f"{name} — {spec.model} at {spec.base_url}")
+    with st.expander("Check engines"):
+        st.caption("Sends one tiny structured request to each configured engine (paid ones cost a fraction of a "
+                   "cent) and shows the structured-output mode that worked.")
+        if st.button("Check now", key="engines_check", icon=":material/network_check:"):
+            with st.spinner("Asking each engine…"):
+                results = asyncio.run(check_engines(config, ids))
+            st.session_state["engines_checked"] = [
+                {"engine": r.engine, "status": r.status, "structured": r.structured_mode or "–",
+                 "latency_s": None if r.latency_ms is None else round(r.latency_ms / 1000, 2),
+                 "detail": r.error or "answered"} for r in results]
+        checked = st.session_state.get("engines_checked")
+        if checked:
+            st.dataframe(checked, hide_index=True)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from .check import check_engines, configured_engines
 from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
 from .documents import InputError, check_document, decode_document
 from .export import to_csv, to_json
@@ -94,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("file", nargs="?", help="a UTF-8 text file, or - for standard input")
     suggest.add_argument("--engine", "-e", metavar="ID", help="the LLM that proposes (default: offline rules)")
     suggest.add_argument("--config", metavar="PATH")
+    engines = sub.add_parser("engines", help="the configured engines; --check sends each one tiny request")
+    engines.add_argument("engine_ids", nargs="*", metavar="ID",
+                         help="engines to list or check (default: all configured)")
+    engines.add_argument("--check", action="store_true",
+                         help="send one tiny structured request to each and show what worked (mode, latency, tokens)")
+    engines.add_argument("--timeout", type=float, default=60.0, metavar="S", help="deadline per engine (default 60)")
+    engines.add_argument("--config", metavar="PATH")
     history = sub.add_parser("history", help="past runs (PARALLAX_DATABASE_URL, default ~/.parallax/history.db)")
     actions = history.add_subparsers(dest="action", required=True, parser_class=_Parser)
     listing = actions.add_parser("list", help="the latest runs")
@@ -311,6 +319,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         return batch_main(args, out, err)
     if args.command == "suggest":
         return suggest_main(args, stdin, out, err)
+    if args.command == "engines":
+        return engines_main(args, out, err)
     try:
         config = load_config(args.config)
         plan = _plan(args, read_input(args.file, stdin), config)
@@ -332,6 +342,33 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
     if outcome.storage_warning:
         print(f"parallax: {outcome.storage_warning}", file=err)
     return EXIT_OK if outcome.aggregate and outcome.aggregate.n_ok > 0 else EXIT_ALL_FAILED
+
+
+def engines_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"parallax: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    listed = configured_engines(config)
+    rows: list[tuple[str, ...]]
+    if not args.check:
+        chosen = [e for e in listed if not args.engine_ids or e.engine_id in args.engine_ids]
+        rows = [("engine", "where", "settings")]
+        rows += [(e.engine_id, e.where, e.settings) for e in chosen]
+        print("\n".join(_table(rows)), file=out)
+        return EXIT_OK
+    ids = args.engine_ids or [e.engine_id for e in listed]
+    print(f"checking {len(ids)} engine(s) with one tiny request each…", file=err, flush=True)
+    results = asyncio.run(check_engines(config, ids, args.timeout))
+    rows = [("engine", "status", "structured", "latency_s", "tokens", "detail")]
+    for r in results:
+        tokens = "-" if r.output_tokens is None else f"{_fmt(r.input_tokens)}/{r.output_tokens}"
+        detail = r.error or (f"score {r.score:g}" if r.score is not None else "answered")
+        rows.append((r.engine, r.status, r.structured_mode or "-", _fmt(r.latency_ms and r.latency_ms / 1000, ".2f"),
+                     tokens, detail))
+    print("\n".join(_table(rows)), file=out)
+    return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_ALL_FAILED
 
 
 def _store(err: TextIO) -> Store | None:

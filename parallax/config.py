@@ -49,11 +49,22 @@ class NamedEngine:
     api_key_env: str | None = None
     price_input: float | None = None
     price_output: float | None = None
+    structured: str = "auto"  # json_schema | json_object | tool | prompt; auto: find out on first use
+    token_limit_param: str = "max_tokens"  # most servers other than OpenAI's read only max_tokens
+    max_concurrency: int | None = None  # calls at once to this server, across every run of the process
+
+
+STRUCTURED_MODES = ("auto", "json_schema", "json_object", "tool", "prompt")
+TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")
+_ENGINE_KEYS = ("base_url", "model", "api_key_env", "price_input", "price_output", "structured",
+                "token_limit_param", "max_concurrency")
 
 
 @dataclass
 class Config:
     engines: dict[str, NamedEngine] = field(default_factory=dict)
+    # [providers.openai] max_concurrency = N: at most N calls at once to that provider.
+    provider_concurrency: dict[str, int] = field(default_factory=dict)
     perspectives: dict[str, Perspective] = field(default_factory=lambda: dict(BUILTIN))
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -115,6 +126,14 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         config.perspectives.update(parse_custom(data.get("perspectives") or {}))
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    for provider, spec in (data.get("providers") or {}).items():
+        where = f"{source}: [providers.{provider}]"
+        if provider not in PROVIDER_KEYS:
+            raise ConfigError(f"{where}: unknown provider; use one of {', '.join(PROVIDER_KEYS)}")
+        if not isinstance(spec, dict) or set(spec) - {"max_concurrency"}:
+            raise ConfigError(f"{where}: the only setting is max_concurrency")
+        if "max_concurrency" in spec:
+            config.provider_concurrency[provider] = _concurrency(spec["max_concurrency"], where)
     for engine_id, price in (data.get("prices") or {}).items():
         config.prices[engine_id] = _price(price, f'{source}: [prices."{engine_id}"]')
     for named in config.engines.values():
@@ -129,11 +148,32 @@ def _price(value: Any, where: str) -> dict[str, float]:
     return {"input": float(value["input"]), "output": float(value["output"])}
 
 
+def _concurrency(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{where}: max_concurrency must be a whole number of at least 1, not {value!r}")
+    return value
+
+
 def _named_engine(name: str, spec: Any, source: Path) -> NamedEngine:
+    where = f"{source}: [engines.{name}]"
     if ":" in name or "|" in name or "?" in name:
         raise ConfigError(f"{source}: engine name {name!r} may not contain ':', '|' or '?'")
     if not isinstance(spec, dict) or not spec.get("base_url") or not spec.get("model"):
-        raise ConfigError(f"{source}: [engines.{name}] needs base_url and model")
+        raise ConfigError(f"{where} needs base_url and model")
+    unknown = sorted(set(spec) - set(_ENGINE_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; valid settings: {', '.join(_ENGINE_KEYS)}")
+    structured = spec.get("structured", "auto")
+    if structured not in STRUCTURED_MODES:
+        raise ConfigError(f"{where}: structured = {structured!r}; use one of {', '.join(STRUCTURED_MODES)}")
+    token_param = spec.get("token_limit_param", "max_tokens")
+    if token_param not in TOKEN_LIMIT_PARAMS:
+        raise ConfigError(f"{where}: token_limit_param = {token_param!r}; use one of {', '.join(TOKEN_LIMIT_PARAMS)}")
+    for price in ("price_input", "price_output"):
+        value = spec.get(price)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+            raise ConfigError(f"{where}: {price} must be a number of USD per 1M tokens (0 or more), not {value!r}")
+    limit = spec.get("max_concurrency")
     return NamedEngine(
         name=name,
         base_url=str(spec["base_url"]),
@@ -141,4 +181,7 @@ def _named_engine(name: str, spec: Any, source: Path) -> NamedEngine:
         api_key_env=spec.get("api_key_env"),
         price_input=spec.get("price_input"),
         price_output=spec.get("price_output"),
+        structured=structured,
+        token_limit_param=token_param,
+        max_concurrency=None if limit is None else _concurrency(limit, where),
     )

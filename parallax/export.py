@@ -23,6 +23,8 @@ BRANCH_FIELDS = (
     "output_tokens",
     "cost_usd",
     "retries",
+    "queued_ms",
+    "structured_mode",
 )
 TRANSLATION_FIELDS = ("judge_score", "judge_spread", "judge_error", "agreement", "outlier", "answered_by",
                       "fallbacks", "glossary", "chrf_reference", "bleu_reference")

@@ -124,15 +124,27 @@ def reask_request(request: Request, reply: str, error: str) -> Request:
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
-def parse_judgement(text: str) -> Judgement:
-    """Read a judgement; raise ValueError saying what is wrong (never guess a score)."""
+def load_json_reply(text: str) -> Any:
+    """The JSON object in a model's reply: bare, in a ``` fence, or (a model asked in the prompt mode) with a
+    sentence around it. ValueError saying what is wrong when there is none."""
     body = _FENCE.sub(r"\1", text.strip())
     if not body:
         raise ValueError("the reply was empty")
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except json.JSONDecodeError as exc:
+        start, end = body.find("{"), body.rfind("}")
+        if 0 < start < end:
+            try:
+                return json.loads(body[start:end + 1])
+            except json.JSONDecodeError:
+                pass
         raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+
+
+def parse_judgement(text: str) -> Judgement:
+    """Read a judgement; raise ValueError saying what is wrong (never guess a score)."""
+    data = load_json_reply(text)
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     score = data.get("score")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import json
 import random
 import re
 import statistics
 from dataclasses import dataclass
 
 from .engines.base import Message, Request, Task
-from .judgement import _FENCE
+from .judgement import load_json_reply
 from .languages import language_name
 from .results import Finding
 from .translation import TranslationSettings
@@ -84,11 +83,7 @@ def judge_request(document: str, settings: TranslationSettings, candidates: list
 
 def parse_mqm(text: str, labels: list[str]) -> dict[str, list[Finding]]:
     """Error spans per label; ValueError (never a made-up score) when the reply cannot be read."""
-    body = _FENCE.sub(r"\1", text.strip())
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    data = load_json_reply(text)
     entries = data.get("translations") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise ValueError("expected an object with a 'translations' list")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .engines.base import ATTEMPTS, Attempts, Engine, Finish, Request, Usage
+from .engines.base import ATTEMPTS, Attempts, Engine, Finish, Request, StreamError, Structured, Usage
+from .engines.slots import Slots
 from .judgement import read_judgement, reask_request
 from .results import BranchResult, BranchSpec
 
@@ -36,6 +38,23 @@ class BranchRestarted:
 
 
 @dataclass(frozen=True)
+class BranchQueued:
+    """The branch waits for a free slot on an engine limited to `limit` calls at once."""
+
+    branch_id: str
+    engine: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class BranchRetrying:
+    """The SDK is sending the same request again (rate limit, server error): the branch waits for the server."""
+
+    branch_id: str
+    retry: int
+
+
+@dataclass(frozen=True)
 class BranchFinished:
     result: BranchResult
 
@@ -49,7 +68,8 @@ class ChunkFinished:
     of: int
 
 
-BranchEvent = BranchStarted | BranchDelta | BranchRestarted | BranchFinished | ChunkFinished
+BranchEvent = (BranchStarted | BranchQueued | BranchRetrying | BranchDelta | BranchRestarted | BranchFinished
+               | ChunkFinished)
 Emit = Callable[[BranchEvent], None]
 
 TOO_LONG = "the text is too long for this model's context window"
@@ -64,13 +84,34 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _KEY_LIKE.sub("[redacted]", text)
 
 
+_CONTEXT_OVERFLOW = re.compile(
+    r"prompt is too long|context.length|context window|context size|maximum context|exceeds? (?:the )?(?:available )?"
+    r"context|too many tokens",
+    re.I,
+)
+
+
 def _server_message(exc: Exception) -> str:
+    """What the server said, from a JSON body ({"error": {"message"}}, {"message"}, FastAPI's {"detail"})."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return inner["message"]
+        if isinstance(inner, dict):
+            for key in ("message", "detail"):
+                if isinstance(inner.get(key), str):
+                    return inner[key]
+            if isinstance(inner.get("detail"), list):  # FastAPI validation errors
+                return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in inner["detail"])
+        elif isinstance(inner, str):
+            return inner
+    elif isinstance(body, str) and not body.lstrip().startswith("<"):  # an HTML page (a proxy's) says nothing
+        return body
     return ""
+
+
+def _cut(message: str, limit: int = 200) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def _plural(n: int, word: str) -> str:
@@ -83,23 +124,24 @@ def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: 
     code = getattr(exc, "status_code", None) or getattr(exc, "http_status_code", None)
     name = type(exc).__name__
     message = _server_message(exc) if isinstance(exc, Exception) else ""
-    if isinstance(code, int):
+    said = f": {_cut(message)}" if message else ""
+    if isinstance(exc, StreamError):
+        text = TOO_LONG if _CONTEXT_OVERFLOW.search(str(exc)) else f"the stream reported an error: {_cut(str(exc))}"
+    elif isinstance(code, int):
         if code == 429:
             text = f"rate limited after {tried}"
         elif code in (401, 403):
             text = f"authentication failed (HTTP {code}) — check the API key"
-        elif getattr(exc, "code", None) == "context_length_exceeded" or re.search(
-            r"prompt is too long|context length|context window|maximum context", message + str(exc), re.I
-        ):
+        elif getattr(exc, "code", None) == "context_length_exceeded" or _CONTEXT_OVERFLOW.search(message + str(exc)):
             text = TOO_LONG
         elif code == 456:
             text = "quota exceeded for this billing period (HTTP 456)"
         elif code >= 500:
-            text = f"server error (HTTP {code}) after {tried}"
+            text = f"server error (HTTP {code}) after {tried}{said}"
         elif code == 404:
-            text = "model or endpoint not found (HTTP 404)"
+            text = "model or endpoint not found (HTTP 404)" + said
         else:
-            text = f"request rejected (HTTP {code})" + (f": {message}" if message else "")
+            text = f"request rejected (HTTP {code}){said}"
     elif name == "ConnectionException":  # DeepL's own wrapper around requests' errors
         text = f"could not connect after {tried}"
     elif "Timeout" in name:
@@ -114,7 +156,7 @@ def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: 
     elif isinstance(exc, json.JSONDecodeError) or name == "APIResponseValidationError":
         text = "the stream contained malformed data"
     elif name == "APIError":
-        text = f"the stream reported an error: {message or exc}"
+        text = f"the stream reported an error: {_cut(message or str(exc))}"
     else:
         text = f"{name}: {exc}"
     return redact(f"{provider}: {text}"[:300], secrets)
@@ -176,8 +218,8 @@ class _Tally:
         self.output_tokens += usage.output_tokens or 0
 
     def cost(self, engine: Engine, price: dict[str, float] | None) -> float | None:
-        if engine.free or self.cached:
-            return 0.0
+        if engine.free or self.cached or (price is not None and price["input"] == price["output"] == 0):
+            return 0.0  # a free engine (a local server priced 0) costs nothing, usage reported or not
         if price is None or not self.have_usage:
             return None
         return (self.input_tokens * price["input"] + self.output_tokens * price["output"]) / 1e6
@@ -186,15 +228,22 @@ class _Tally:
 async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
     """Run one branch to a result, trying each engine of its chain in turn until one answers.
 
-    Every failure becomes a status on the result; only cancellation propagates.
+    The branch starts (its clock, its card) when its first call or cache read begins; time spent waiting for a
+    slot on a limited engine is kept apart in `queued_ms`. Every failure becomes a status on the result; only
+    cancellation propagates.
     """
     spec = job.spec
     loop = asyncio.get_running_loop()
     result = BranchResult(spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight)
-    started = loop.time()
-    result.started_s = started - job.run_started
-    emit(BranchStarted(spec.branch_id, result.started_s))
     tallies: list[tuple[Engine, _Tally]] = []
+    started: list[float] = []  # loop.time() when the branch began: empty while it has not
+
+    def begin() -> None:
+        if not started:
+            started.append(loop.time())
+            result.started_s = started[0] - job.run_started
+            emit(BranchStarted(spec.branch_id, result.started_s))
+
     try:
         for engine in job.engines:
             if tallies:  # the previous engine failed: record it and start the card afresh
@@ -203,9 +252,12 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                 emit(BranchRestarted(spec.branch_id, f"{failed} failed ({result.status}); trying {engine.engine_id}"))
                 result.first_token_s = None
             tally = _Tally()
+            tally.attempts.on_retry = lambda retry: emit(BranchRetrying(spec.branch_id, retry))
             tallies.append((engine, tally))
-            if not await _from_cache(job, engine, tally, result, emit, loop):
-                await _call(job, engine, tally, result, emit, loop)
+            if not await _from_cache(job, engine, tally, result, emit, loop, begin):
+                async with _slot(engine, spec.branch_id, result, emit, loop):
+                    begin()
+                    await _call(job, engine, tally, result, emit, loop)
                 if result.status == "ok" and job.cache is not None:
                     await _to_cache(job, engine, tally)
             if result.status == "ok":
@@ -213,11 +265,30 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                 break
     except asyncio.CancelledError:
         result.status, result.error = "cancelled", "cancelled before it finished"
-        _finish(result, job, tallies, loop.time() - started)
+        _finish(result, job, tallies, loop.time() - started[0] if started else None)
         raise
-    _finish(result, job, tallies, loop.time() - started)
+    _finish(result, job, tallies, loop.time() - started[0] if started else None)
     emit(BranchFinished(result))
     return result
+
+
+@contextlib.asynccontextmanager
+async def _slot(engine: Engine, branch_id: str, result: BranchResult, emit: Emit,
+                loop: asyncio.AbstractEventLoop) -> AsyncIterator[None]:
+    """A free slot on an engine with max_concurrency (none needed otherwise); the wait is counted apart."""
+    slots: Slots | None = getattr(engine, "slots", None)
+    if slots is None:
+        yield
+        return
+    if slots.busy:
+        emit(BranchQueued(branch_id, engine.engine_id, slots.limit))
+    waited = loop.time()
+    await slots.acquire()
+    try:
+        result.queued_ms = round((result.queued_ms or 0) + (loop.time() - waited) * 1000, 1)
+        yield
+    finally:
+        slots.release()
 
 
 async def _call(
@@ -232,6 +303,7 @@ async def _call(
         async with asyncio.timeout(job.deadline_s):
             while True:
                 tally.asks += 1
+                tally.attempts.new_request()
                 finish: Finish | None = None
                 async for event in engine.stream(request):
                     if isinstance(event, str):
@@ -241,14 +313,23 @@ async def _call(
                         emit(BranchDelta(branch_id, event))
                     elif isinstance(event, Usage):
                         tally.add_usage(event)
+                    elif isinstance(event, Structured):
+                        result.structured_mode = event.mode
                     else:
                         finish = event
                 text = "".join(tally.parts)
                 if finish is None:
                     result.status = "truncated"
-                    result.error = f"{engine.provider}: the stream ended before its final event"
+                    result.error = (f"{engine.provider}: the stream ended before its final event"
+                                    + getattr(engine, "interrupted_hint", ""))
                 elif finish.reason == "length":
-                    result.status, result.error = "truncated", f"{engine.provider}: cut off at the token limit"
+                    result.status = "truncated"
+                    if tally.have_usage and tally.output_tokens > request.max_tokens:
+                        result.error = (f"{engine.provider}: cut off by the server after {tally.output_tokens:,} "
+                                        f"tokens, past Parallax's limit of {request.max_tokens:,} (the server ignored "
+                                        "it: check token_limit_param)")
+                    else:
+                        result.error = f"{engine.provider}: cut off at the token limit ({request.max_tokens:,})"
                 elif job.read is not None:
                     try:
                         job.read(text, result)
@@ -271,7 +352,7 @@ async def _call(
 
 
 async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: BranchResult, emit: Emit,
-                      loop: asyncio.AbstractEventLoop) -> bool:
+                      loop: asyncio.AbstractEventLoop, begin: Callable[[], None]) -> bool:
     """Answer from the cache of identical calls: no provider call, cost 0, marked cached."""
     if job.cache is None:
         return False
@@ -287,6 +368,7 @@ async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: Bra
             job.read(text, result)
         except ValueError:
             return False  # an entry we can no longer read: ask the provider
+    begin()
     result.first_token_s = loop.time() - job.run_started
     tally.parts.append(text)
     emit(BranchDelta(job.spec.branch_id, text))
@@ -307,15 +389,16 @@ async def _to_cache(job: BranchJob, engine: Engine, tally: _Tally) -> None:
         pass
 
 
-def _finish(result: BranchResult, job: BranchJob, tallies: list[tuple[Engine, _Tally]], elapsed: float) -> None:
-    """Timing, usage, retries and cost, summed over every engine the branch tried."""
+def _finish(result: BranchResult, job: BranchJob, tallies: list[tuple[Engine, _Tally]],
+            elapsed: float | None) -> None:
+    """Timing, usage, retries and cost, summed over every engine the branch tried (elapsed None: never began)."""
     last = tallies[-1][1] if tallies else _Tally()
     result.text = "".join(last.parts)
-    result.latency_ms = round(elapsed * 1000, 1)
+    result.latency_ms = None if elapsed is None else round(elapsed * 1000, 1)
     if result.first_token_s is not None and result.started_s is not None:
         result.ttft_ms = round((result.first_token_s - result.started_s) * 1000, 1)
-    result.ended_s = result.started_s + elapsed if result.started_s is not None else None
-    result.retries = sum(max(0, t.attempts.count - t.asks) for _, t in tallies)  # HTTP requests beyond one per ask
+    result.ended_s = result.started_s + elapsed if result.started_s is not None and elapsed is not None else None
+    result.retries = sum(t.attempts.retries for _, t in tallies)  # the same request sent again
     if any(t.have_usage for _, t in tallies):
         result.input_tokens = sum(t.input_tokens for _, t in tallies)
         result.output_tokens = sum(t.output_tokens for _, t in tallies)

@@ -3,14 +3,13 @@ the user accepts or edits them, and the review then sends one worker per perspec
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from .config import Config
 from .engines import resolve_engine
 from .engines.base import Message, Request, Task
-from .judgement import _FENCE
+from .judgement import load_json_reply
 from .perspectives import _NAME, Perspective
 from .results import BranchResult, BranchSpec
 from .runner import BranchJob, run_branch
@@ -81,10 +80,7 @@ def suggest_offline(document: str, limit: int = 4) -> list[Suggestion]:
 
 
 def parse_suggestions(text: str) -> list[Suggestion]:
-    try:
-        data = json.loads(_FENCE.sub(r"\1", text.strip()))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    data = load_json_reply(text)
     items = data.get("perspectives") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise ValueError("expected a non-empty 'perspectives' list")

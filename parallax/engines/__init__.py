@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..config import PROVIDER_KEYS, Config
 from .base import Engine, Event, Finish, Message, Request, Task, Usage
+from .slots import slots_for
 
 __all__ = ["Engine", "EngineError", "Event", "Finish", "Message", "Request", "Task", "Usage", "resolve_engine"]
 
@@ -64,13 +65,17 @@ def resolve_engine(engine_id: str, config: Config) -> Engine:
         if key is None:
             raise EngineError(f"{engine_id} needs {PROVIDER_KEYS[prefix]} to be set (in the environment or secrets)")
         try:
+            limit = config.provider_concurrency.get(prefix)
+            slots = slots_for(f"provider:{prefix}", limit) if limit else None
             if prefix == "openai":
                 from .openai_engine import OpenAIEngine
 
-                return OpenAIEngine(engine_id, rest, api_key=key, base_url=config.env.get("OPENAI_BASE_URL") or None)
+                return OpenAIEngine(engine_id, rest, api_key=key, base_url=config.env.get("OPENAI_BASE_URL") or None,
+                                    slots=slots)
             from .anthropic_engine import AnthropicEngine
 
-            return AnthropicEngine(engine_id, rest, api_key=key, base_url=config.env.get("ANTHROPIC_BASE_URL") or None)
+            return AnthropicEngine(engine_id, rest, api_key=key, base_url=config.env.get("ANTHROPIC_BASE_URL") or None,
+                                   slots=slots)
         except ImportError as exc:
             raise EngineError(f"{engine_id} is unavailable: the {exc.name} package is not installed") from None
     raise EngineError(f"unknown engine {engine_id!r}; {valid_forms(config)}")
@@ -106,4 +111,12 @@ def _named(name: str, config: Config) -> Engine:
         key = config.env.get(spec.api_key_env, "").strip()
         if not key:
             raise EngineError(f"engine {name!r} needs {spec.api_key_env} to be set")
-    return OpenAIEngine(name, spec.model, api_key=key, base_url=spec.base_url, provider=name)
+    one_at_a_time = spec.max_concurrency == 1
+    return OpenAIEngine(
+        name, spec.model, api_key=key, base_url=spec.base_url, provider=name,
+        token_param=spec.token_limit_param, structured=spec.structured,
+        slots=slots_for(f"engine:{name}", spec.max_concurrency) if spec.max_concurrency else None,
+        interrupted_hint="" if one_at_a_time else (
+            " — a server that handles one request at a time (llama-cpp-python) ends a running reply when another "
+            f"request arrives: set max_concurrency = 1 in [engines.{name}]"),
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import Event, Finish, Request, Usage, count_attempt
+from .base import Event, Finish, Request, Structured, Usage, count_attempt
+from .slots import Slots
 
 
 class AnthropicEngine:
@@ -14,10 +15,11 @@ class AnthropicEngine:
     kinds = frozenset({"review", "translate", "judge"})
     streams = True
 
-    def __init__(self, engine_id: str, model: str, *, api_key: str, base_url: str | None = None) -> None:
+    def __init__(self, engine_id: str, model: str, *, api_key: str, base_url: str | None = None,
+                 slots: Slots | None = None) -> None:
         import anthropic  # imported lazily: a missing SDK disables only this engine
 
-        self.engine_id, self.model = engine_id, model
+        self.engine_id, self.model, self.slots = engine_id, model, slots
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
@@ -44,6 +46,8 @@ class AnthropicEngine:
             stream=True,
             **kwargs,
         )
+        if request.schema is not None:
+            yield Structured("tool")
         input_tokens: int | None = None
         stop_reason: str | None = None
         async with stream:

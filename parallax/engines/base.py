@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -51,8 +51,19 @@ class Finish:
     reason: Literal["stop", "length"]
 
 
-# An engine yields text deltas, and Usage / Finish markers when the provider reports them.
-Event = str | Usage | Finish
+@dataclass(frozen=True)
+class Structured:
+    """How the engine asked for structured output: json_schema, json_object, tool or prompt."""
+
+    mode: str
+
+
+class StreamError(Exception):
+    """The server reported an error inside a stream that had started (HTTP 200 already sent)."""
+
+
+# An engine yields text deltas, and Usage / Finish / Structured markers when it knows them.
+Event = str | Usage | Finish | Structured
 
 
 class Engine(Protocol):
@@ -78,7 +89,15 @@ async def stream_local(pieces: Iterable[str], input_tokens: int, output_tokens: 
 
 @dataclass
 class Attempts:
+    """HTTP requests one engine sent for a branch: every request, and the retries of the same request."""
+
     count: int = 0
+    retries: int = 0
+    _since_new: int = 0  # requests since the caller last sent a new request (not a retry)
+    on_retry: Callable[[int], None] | None = None  # told "retry k" while the SDK retries
+
+    def new_request(self) -> None:
+        self._since_new = 0
 
 
 # The runner sets a fresh counter per branch; HTTP engines count every request the SDK
@@ -90,3 +109,15 @@ async def count_attempt(_request: Any) -> None:
     counter = ATTEMPTS.get(None)
     if counter is not None:
         counter.count += 1
+        counter._since_new += 1
+        if counter._since_new > 1:
+            counter.retries += 1
+            if counter.on_retry is not None:
+                counter.on_retry(counter._since_new - 1)
+
+
+def new_request() -> None:
+    """An engine sends a different request (not a retry of the last one), e.g. another structured mode."""
+    counter = ATTEMPTS.get(None)
+    if counter is not None:
+        counter.new_request()

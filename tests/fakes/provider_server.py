@@ -40,6 +40,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     after: int = 2  # chunks sent before a fault
     usage: tuple[int, int] = (120, 40)
+    message: str = "Overloaded"  # what an error event says
 
 
 def ok(text: str | None = None, **kw: Any) -> Reply:
@@ -55,8 +56,43 @@ def fault(kind: str, after: int = 2, **kw: Any) -> Reply:
     return Reply(kind, after=after, **kw)
 
 
+# What llama-cpp-python (0.3.x) answers, with HTTP 500, to a response_format it does not know.
+LLAMA_CPP_PYTHON_REJECTS = (
+    "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be 'text' or "
+    "'json_object' [type=literal_error, input_value='json_schema', input_type=str]"
+)
+REJECTIONS = {
+    "json_schema": LLAMA_CPP_PYTHON_REJECTS,
+    "json_object": "response_format of type json_object is not supported by this server",
+    "tools": "tools and tool_choice are not supported by this model",
+}
+
+
+_FAULTS = ("drop", "stall", "no_final", "bad_json", "error_event", "error_line")
+
+
 class FakeProviders:
+    """Behaviours of real OpenAI-compatible servers, off by default (the cloud APIs' behaviour):
+
+    - `rejects`: request forms answered with HTTP 500 naming them ("json_schema", "json_object", "tools");
+    - `token_params`: the token-limit parameters the server reads (a reply longer than the limit is cut with
+      finish_reason "length"); without one it generates up to `context_tokens`;
+    - `one_at_a_time`: requests are served one after another; with `interrupt_when_busy` (llama-cpp-python's
+      default) a running stream ends at once with `data: [DONE]`, no finish reason, when another request waits;
+    - `send_usage`: False ignores stream_options.include_usage.
+    Each streamed piece of a reply counts as one token.
+    """
+
     def __init__(self) -> None:
+        self.rejects: set[str] = set()
+        self.token_params: tuple[str, ...] = ("max_completion_tokens", "max_tokens")
+        self.context_tokens = 10_000
+        self.one_at_a_time = False
+        self.interrupt_when_busy = False
+        self.send_usage = True
+        self.interrupted = 0  # streams ended early because another request was waiting
+        self.waiting = 0
+        self._serial = threading.Lock()
         self._lock = threading.Lock()
         self._queues: dict[str, list[Reply]] = {}
         self.requests: list[dict[str, Any]] = []
@@ -70,6 +106,14 @@ class FakeProviders:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def behave_like_llama_cpp_python(self) -> None:
+        """`python -m llama_cpp.server` 0.3.x defaults, as documented and observed."""
+        self.rejects = {"json_schema"}
+        self.token_params = ("max_tokens",)
+        self.context_tokens = 4096
+        self.one_at_a_time = self.interrupt_when_busy = True
+        self.send_usage = False
 
     @property
     def openai_url(self) -> str:
@@ -115,6 +159,10 @@ class _Handler(BaseHTTPRequestHandler):
             fake.active += 1
             fake.max_active = max(fake.max_active, fake.active)
         try:
+            rejected = self._rejected_form(body) if self.path.endswith("/chat/completions") else None
+            if rejected:  # the server cannot do this request form: a scripted reply stays in the queue
+                return self._send_status(status(500, {"error": {"message": REJECTIONS[rejected],
+                                                                "type": "internal_server_error"}}))
             reply = fake.next_reply(model or "")
             if reply.kind == "status":
                 self._send_status(reply)
@@ -126,7 +174,15 @@ class _Handler(BaseHTTPRequestHandler):
                 text = reply.text if reply.text is not None else DEFAULT_TRANSLATION
                 self._send_status(status(200, {"translatedText": text}))
             elif self.path.endswith("/chat/completions"):
-                self._stream(reply, _OpenAIFormat(body))
+                if fake.one_at_a_time:
+                    with fake._lock:
+                        fake.waiting += 1
+                    with fake._serial:
+                        with fake._lock:
+                            fake.waiting -= 1
+                        self._stream(reply, _OpenAIFormat(body, fake.send_usage))
+                else:
+                    self._stream(reply, _OpenAIFormat(body, fake.send_usage))
             elif self.path.endswith("/messages"):
                 self._stream(reply, _AnthropicFormat(body))
             else:
@@ -138,6 +194,18 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with fake._lock:
                 fake.active -= 1
+
+    def _rejected_form(self, body: dict[str, Any]) -> str | None:
+        kind = (body.get("response_format") or {}).get("type")
+        if kind in self.fake.rejects:
+            return str(kind)
+        if body.get("tools") and "tools" in self.fake.rejects:
+            return "tools"
+        return None
+
+    def _token_limit(self, body: dict[str, Any]) -> int:
+        limits = [body[p] for p in self.fake.token_params if isinstance(body.get(p), int)]
+        return min(limits) if limits else self.fake.context_tokens
 
     def _send_status(self, reply: Reply) -> None:
         data = reply.body.encode() if isinstance(reply.body, str) else reply.body
@@ -163,10 +231,21 @@ class _Handler(BaseHTTPRequestHandler):
         text = reply.text if reply.text is not None else json.dumps(DEFAULT_JUDGEMENT)
         n = max(1, reply.chunks)
         pieces = [text[round(i * len(text) / n) : round((i + 1) * len(text) / n)] for i in range(n)]
+        limit = self._token_limit(fmt.request)
+        if len(pieces) > limit:  # cut at the limit the server applies
+            pieces = pieces[:limit]
+            reply = Reply(**{**reply.__dict__, "kind": "length", "usage": (reply.usage[0], limit)})
         self._chunk(fmt.start(reply))
         for i, piece in enumerate(pieces):
-            if reply.kind in ("drop", "stall", "no_final", "bad_json", "error_event") and i == reply.after:
+            if reply.kind in _FAULTS and i == reply.after:
                 return self._fault(reply, fmt)
+            if self.fake.interrupt_when_busy and self.fake.waiting:
+                with self.fake._lock:
+                    self.fake.interrupted += 1
+                self._chunk("data: [DONE]\n\n")  # llama-cpp-python: no finish reason, the stream just ends
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return None
             if reply.delay:
                 time.sleep(reply.delay)
             self._chunk(fmt.delta(piece))
@@ -193,15 +272,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(fmt.event_line("content_block_delta") + "data: {not json\n\n")
             self.wfile.write(b"0\r\n\r\n")
         elif reply.kind == "error_event":
-            self._chunk(fmt.error("Overloaded"))
+            self._chunk(fmt.error(reply.message))
+            self.wfile.write(b"0\r\n\r\n")
+        elif reply.kind == "error_line":  # llama-server: an `error:` field, which SSE clients drop
+            error = {"code": 400, "message": reply.message, "type": "exceed_context_size_error"}
+            self._chunk(f"error: {json.dumps(error)}\n\n")
             self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
 
 class _Format:
-    def __init__(self, request: dict[str, Any]) -> None:
+    def __init__(self, request: dict[str, Any], send_usage: bool = True) -> None:
         self.request = request
         self.model = request.get("model", "")
+        self.send_usage = send_usage
 
     def start(self, reply: Reply) -> str:
         raise NotImplementedError
@@ -239,12 +323,16 @@ class _OpenAIFormat(_Format):
         return _sse(self._chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]))
 
     def delta(self, text: str) -> str:
+        if self.request.get("tools"):  # function calling: the JSON arrives as the call's arguments
+            name = self.request["tools"][0]["function"]["name"]
+            call = {"index": 0, "id": "call_fake", "type": "function", "function": {"name": name, "arguments": text}}
+            return _sse(self._chunk([{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}]))
         return _sse(self._chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}]))
 
     def end(self, reply: Reply) -> str:
-        reason = "length" if reply.kind == "length" else "stop"
+        reason = "length" if reply.kind == "length" else ("tool_calls" if self.request.get("tools") else "stop")
         out = _sse(self._chunk([{"index": 0, "delta": {}, "finish_reason": reason}]))
-        if (self.request.get("stream_options") or {}).get("include_usage"):
+        if self.send_usage and (self.request.get("stream_options") or {}).get("include_usage"):
             p, c = reply.usage
             out += _sse(self._chunk([], usage={"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}))
         return out + "data: [DONE]\n\n"
