@@ -66,6 +66,7 @@ with left:
     concurrency = st.slider("Calls at once", 1, 64, 32, key="batch_concurrency")
     rpm_text = st.text_input("Requests per minute per provider (optional)", placeholder="openai=500, anthropic=50",
                              key="batch_rpm")
+    retry_failed = st.toggle("On resume, run documents that failed earlier again", value=True, key="batch_retry")
 with right:
     plan: RunPlan | None = None
     problem: str | None = None
@@ -101,7 +102,7 @@ out = BATCHES / f"{digest}-{settings_key}.results.csv"
 if problem:
     st.error(problem)
 elif plan is not None:
-    resumable = len(finished_ids(out))
+    resumable = len(finished_ids(out, retry_failed))
     note = f" · {resumable} already done in an earlier run: they will not be run again" if resumable else ""
     st.caption(f"**{total} documents × {len(plan.branches)} branches**{note}")
 
@@ -124,7 +125,7 @@ if clicked and plan is not None:
         state["p"] = progress
 
     loop = asyncio.new_event_loop()
-    task = loop.create_task(run_batch(plan, rows, out, total, concurrency, rpm, on_document))
+    task = loop.create_task(run_batch(plan, rows, out, total, concurrency, rpm, on_document, retry_failed))
     try:
         while not task.done():
             loop.run_until_complete(asyncio.wait({task}, timeout=0.25))

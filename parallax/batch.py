@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import IO, Any
 
 from . import config as config_module
 from .assess import assess
+from .export import safe_cell
 from .graph import RunContext, job_for
 from .judgement import read_judgement, review_request
 from .reducers import reduce
@@ -66,12 +68,41 @@ class BatchProgress:
 
 
 def _decoded_lines(handle: IO[bytes], bad_lines: set[int]) -> Iterator[str]:
-    for number, raw in enumerate(handle, start=1):
-        try:
-            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError:
-            bad_lines.add(number)
-            yield raw.decode("utf-8", errors="replace")
+    """Lines as text; a line ends at LF, CRLF or a lone CR (files that mix them are common)."""
+    number = 0
+    for chunk in handle:
+        for raw in chunk.splitlines(keepends=True):
+            number += 1
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                bad_lines.add(number)
+                yield raw.decode("utf-8", errors="replace")
+
+
+def _check_text_file(path: Path) -> None:
+    """A file that is plainly not text (an image, a spreadsheet, an archive) stops before anything runs."""
+    with path.open("rb") as handle:
+        sample = handle.read(8192)
+    undecodable = sample.decode("utf-8", "replace").count("\ufffd")
+    if sample.count(b"\0") > 2 + len(sample) // 100 or undecodable > 2 + len(sample) // 10:
+        raise BatchError(f"{path} is not a text file (binary data): give a UTF-8 CSV or JSONL file")
+
+
+def check_output(path: Path, option: str = "--out") -> None:
+    """The results file can be written: its folder exists, it is not a folder, it is writable. Nothing is left
+    behind by the check."""
+    if path.is_dir():
+        raise BatchError(f"{option} {path} is a folder: give a file name, e.g. {path / 'results.csv'}")
+    if not path.parent.exists():
+        raise BatchError(f"{option} {path}: the folder {path.parent} does not exist")
+    existed = path.exists()
+    try:
+        path.open("a").close()
+    except OSError as exc:
+        raise BatchError(f"{option} {path} cannot be written: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator[Row]:
@@ -80,6 +111,7 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
         raise BatchError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise BatchError(f"{path} is empty")
+    _check_text_file(path)
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
     limit = config_module.MAX_CHARS
     handle = path.open("rb")
@@ -88,8 +120,12 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
 
     def check(number: int, doc_id: str, value: Any, line: int) -> Row:
         if line in bad_lines:
-            return Row(number, doc_id, None, f"row {number}: undecodable bytes (not UTF-8) on line {line}")
+            return Row(number, doc_id, None, f"row {number}: bytes that are not UTF-8 on line {line} (Latin-1 or "
+                                             "Windows-1252? save the file as UTF-8)")
         text = "" if value is None else str(value)
+        if "\0" in text:
+            return Row(number, doc_id, None, f"row {number}: a NUL byte at character {text.index(chr(0)) + 1} of "
+                                             f"the {column!r} cell (not sent)")
         if not text.strip():
             return Row(number, doc_id, None, f"row {number}: the {column!r} cell is empty")
         if len(text) > limit:
@@ -107,13 +143,16 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
                     except json.JSONDecodeError as exc:
                         yield Row(number, str(number), None, f"row {number}: not valid JSON ({exc.msg})")
                         continue
+                    except RecursionError:
+                        yield Row(number, str(number), None, f"row {number}: JSON nested too deeply to read")
+                        continue
                     if not isinstance(item, dict) or column not in item:
                         yield Row(number, str(number), None, f"row {number}: no {column!r} field")
                         continue
                     doc_id = str(item.get(id_column or "id", number))
                     yield check(number, doc_id, item[column], number)
             else:
-                reader = csv.DictReader(lines)
+                reader = csv.DictReader(lines, strict=True)
                 if reader.fieldnames is None:
                     raise BatchError(f"{path} has no header row")
                 if column not in reader.fieldnames:
@@ -139,20 +178,66 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
 
 
 def count_rows(path: Path) -> int:
-    """Rows in the file, counted without holding it (for progress and ETA)."""
+    """Rows in the file, counted without holding it (for progress and ETA). A CSV is read through once here, so
+    what would stop the batch half-way (a quote never closed, a cell over the size limit) stops it now, named."""
     with path.open("rb") as handle:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
             return sum(1 for line in handle if line.strip())
-        reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline=""))
-        return max(0, sum(1 for _ in reader) - 1)
+        reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline=""), strict=True)
+        rows, ended_at = 0, 0
+        try:
+            for _ in reader:
+                rows, ended_at = rows + 1, reader.line_num
+        except csv.Error as exc:
+            if "field limit" in str(exc):
+                problem = f"a cell over {csv.field_size_limit() // 2**20} MB (the limit for one text is far lower)"
+            elif "unexpected end of data" in str(exc):
+                problem = "a quote opened here is never closed: the rest of the file would become one document"
+            else:
+                problem = str(exc)
+            raise BatchError(f"{path}, row {rows} (line {ended_at + 1}): {problem}") from None
+        return max(0, rows - 1)
 
 
-def finished_ids(out: Path) -> set[str]:
-    """Documents already written by an earlier run of this batch (to resume without redoing them)."""
+def _earlier_rows(out: Path) -> tuple[list[str], list[dict[str, str]], bool]:
+    """The results file of an earlier run: its columns, its complete rows, and whether a row was cut off (the
+    process was killed while writing it)."""
     if not out.exists() or out.stat().st_size == 0:
-        return set()
-    with out.open(encoding="utf-8", newline="") as handle:
-        return {row["id"] for row in csv.DictReader(handle) if row.get("id")}
+        return [], [], False
+    with out.open("rb") as handle:
+        handle.seek(-1, 2)
+        torn = handle.read(1) != b"\n"
+    with out.open(encoding="utf-8", newline="", errors="replace") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
+    return columns, rows[:-1] if torn and rows else rows, torn
+
+
+def finished_ids(out: Path, retry_failed: bool = True) -> set[str]:
+    """Documents an earlier run of this batch finished (as written: ids are stored formula-safe), to resume
+    without redoing them. Documents that failed are not finished when they are to be retried."""
+    _, rows, _ = _earlier_rows(out)
+    return {r["id"] for r in rows if r.get("id") and not (retry_failed and r.get("status") == "failed")}
+
+
+def prepare_resume(out: Path, retry_failed: bool = True) -> set[str]:
+    """Before resuming: the results file keeps one row per id (the latest), drops a row cut off by a kill and,
+    when failed documents are retried, their old rows; rewritten atomically (a kill leaves the old or the new
+    file, never half of one). Returns the ids not to run again."""
+    columns, rows, torn = _earlier_rows(out)
+    latest = {r.get("id", ""): r for r in rows}
+    keep = [r for r in latest.values() if not (retry_failed and r.get("status") == "failed")]
+    if torn or len(keep) != len(rows):
+        temporary = out.with_name(out.name + ".tmp")
+        with temporary.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, out)
+    return {r["id"] for r in keep if r.get("id")}
 
 
 class RateLimiter:
@@ -199,8 +284,6 @@ class BatchWriter:
             self.writer.writeheader()
 
     def write(self, row: dict[str, Any]) -> None:
-        from .export import safe_cell
-
         self.writer.writerow({k: "" if v is None else safe_cell(v) for k, v in row.items()})
         self.handle.flush()
 
@@ -238,9 +321,10 @@ async def run_batch(
     concurrency: int = 32,
     rpm: dict[str, float] | None = None,
     on_document: Callable[[dict[str, Any], BatchProgress], None] | None = None,
+    retry_failed: bool = True,
 ) -> BatchProgress:
     """Run every row's document through the plan's branches with at most `concurrency` calls at once."""
-    done_ids = finished_ids(out)
+    done_ids = prepare_resume(out, retry_failed)
     writer = BatchWriter(out, branch_columns(plan), append=out.exists() and out.stat().st_size > 0)
     progress = BatchProgress(total=total)
     limiters = {p: RateLimiter(n) for p, n in (rpm or {}).items()}
@@ -279,7 +363,7 @@ async def run_batch(
     workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
     try:
         for row in rows:
-            if row.doc_id in done_ids:
+            if safe_cell(row.doc_id) in done_ids:
                 progress.done += 1
                 progress.skipped += 1
                 continue

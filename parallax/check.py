@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import DEFAULT_MODELS, Config
+from .delimit import delimit
 from .engines import Engine, EngineError, Message, Request, Task, resolve_engine
 from .judgement import SCHEMA, read_judgement
 from .results import BranchResult, BranchSpec
@@ -52,7 +53,7 @@ def configured_engines(config: Config) -> list[ConfiguredEngine]:
 def engine_check_request(engine: Engine) -> Request:
     """A tiny structured review for engines that review; a one-line translation for translation services."""
     if "review" in engine.kinds:
-        prompt = (f"<document>\n{CHECK_DOCUMENT}\n</document>\n\nReview it in one short sentence. Answer with the "
+        prompt = (f"{delimit('document', CHECK_DOCUMENT)}\n\nReview it in one short sentence. Answer with the "
                   "JSON object: summary, strengths, issues (an empty list is fine), score 0-10, confidence 0-1.")
         return Request(system="You answer only with the JSON object asked for.",
                        messages=(Message("user", prompt),), task=Task("review", CHECK_DOCUMENT, "check"),

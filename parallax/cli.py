@@ -22,7 +22,20 @@ from .runner import BranchFinished, BranchRestarted, BranchStarted
 from .storage import RUN_STATUSES, StorageError, Store, open_store
 from .translation import TranslationSettings, parse_glossary
 
-EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_NO_HISTORY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EPILOG = """exit codes:
+  0    done: at least one branch (in a batch: one document) succeeded
+  1    every branch failed (or an engine check failed)
+  2    bad input: nothing was called (unreadable file, unknown engine, an output path that cannot be written)
+  3    the history database cannot be reached (history commands)
+  130  stopped with Ctrl-C: finished branches are kept
+
+environment:
+  OPENAI_API_KEY, ANTHROPIC_API_KEY, DEEPL_AUTH_KEY, LIBRETRANSLATE_URL   engines' keys and servers
+  OPENAI_BASE_URL, ANTHROPIC_BASE_URL, DEEPL_SERVER_URL                  other servers for those providers
+  PARALLAX_CONFIG         parallax.toml (default ./parallax.toml)
+  PARALLAX_DATABASE_URL   the history (default sqlite in ~/.parallax/history.db; PARALLAX_HOME moves it)
+  PARALLAX_MAX_CHARS, PARALLAX_CHUNK_CHARS   the text size limit, the chunk size of long documents"""
 
 
 class _UsageError(Exception):
@@ -49,7 +62,8 @@ def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m parallax", description="Run one text through several AI branches at once.")
+    parser = _Parser(prog="python -m parallax", description="Run one text through several AI branches at once.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     review = sub.add_parser("review", help="review a text from several perspectives with one or more engines")
     _common(review, "e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, offline:rules, sim:demo (repeatable)",
@@ -83,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S")
     batch.add_argument("--config", metavar="PATH")
     batch.add_argument("--no-cache", action="store_true")
+    batch.add_argument("--skip-failed", action="store_true",
+                       help="on resume, keep documents that failed in an earlier run (default: run them again)")
     batch.add_argument("--source", metavar="LANG")
     batch.add_argument("--target", metavar="LANG")
     batch.add_argument("--judge", metavar="ID")
@@ -163,7 +179,7 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
 
 
 def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .batch import BatchError, BatchProgress, count_rows, read_rows, run_batch
+    from .batch import BatchError, BatchProgress, check_output, count_rows, read_rows, run_batch
 
     try:
         rpm = {}
@@ -183,6 +199,9 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         path = Path(args.input)
         rows = read_rows(path, args.column, args.id_column)
         total = count_rows(path)
+        check_output(Path(args.out))
+        if args.json:
+            check_output(Path(args.json), "--json")
     except (InputError, ConfigError, BatchError) as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
@@ -201,7 +220,8 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     t0 = time.perf_counter()
     try:
-        progress = asyncio.run(run_batch(plan, rows, Path(args.out), total, args.concurrency, rpm, on_document))
+        progress = asyncio.run(run_batch(plan, rows, Path(args.out), total, args.concurrency, rpm, on_document,
+                                         retry_failed=not args.skip_failed))
     except KeyboardInterrupt:
         print(f"parallax: stopped; finished documents are in {args.out} and a rerun resumes from there", file=err)
         return EXIT_INTERRUPTED
@@ -371,21 +391,21 @@ def engines_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_ALL_FAILED
 
 
-def _store(err: TextIO) -> Store | None:
+def _store(err: TextIO, consequence: str = "results are shown but not saved") -> Store | None:
     """The history database, with runs left `running` by a killed process marked interrupted; None if down."""
     try:
         store = open_store()
         store.mark_interrupted()
         return store
     except StorageError as exc:
-        print(f"parallax: {exc}; results are shown but not saved", file=err)
+        print(f"parallax: {exc}; {consequence}", file=err)
         return None
 
 
 def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    store = _store(err)
+    store = _store(err, f"the history cannot be read now (exit {EXIT_NO_HISTORY}); check PARALLAX_DATABASE_URL")
     if store is None:
-        return EXIT_ALL_FAILED
+        return EXIT_NO_HISTORY
     try:
         if args.action == "list":
             runs = store.list_runs(args.mode, args.status, args.search, args.engine, limit=args.limit)

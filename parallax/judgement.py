@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .delimit import delimit
 from .engines.base import Message, Request, Task
 from .perspectives import Perspective
 from .results import SEVERITIES, BranchResult, Finding
@@ -78,7 +79,7 @@ def review_request(document: str, perspective: Perspective) -> Request:
         f"Perspective: {perspective.name} — {perspective.description}\n"
         f"Rubric:\n{perspective.rubric}\n\n"
         "Review the document below from this perspective only. Quote the exact words each issue is about.\n\n"
-        f"<document>\n{document.replace('</document>', '</ document>')}\n</document>\n\n"
+        f"{delimit('document', document)}\n\n"
         "Answer with the JSON object: summary, strengths, issues (severity critical|major|minor, quote, note), "
         "score 0-10, confidence 0-1."
     )

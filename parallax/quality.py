@@ -8,6 +8,7 @@ import re
 import statistics
 from dataclasses import dataclass
 
+from .delimit import delimit
 from .engines.base import Message, Request, Task
 from .judgement import load_json_reply
 from .languages import language_name
@@ -68,11 +69,10 @@ def neutral_labels(branch_ids: list[str], sample: int, seed: str) -> list[tuple[
 
 def judge_request(document: str, settings: TranslationSettings, candidates: list[tuple[str, str]]) -> Request:
     """`candidates`: (label, translation). Engine names never reach the judge."""
-    blocks = "\n".join(f'<translation label="{label}">\n{text.replace("</translation>", "</ translation>")}\n'
-                       "</translation>" for label, text in candidates)
+    blocks = "\n".join(delimit("translation", text, label=label) for label, text in candidates)
     prompt = (
         f"Source language: {language_name(settings.source)}. Target language: {language_name(settings.target)}.\n"
-        f"<source>\n{document.replace('</source>', '</ source>')}\n</source>\n{blocks}\n"
+        f"{delimit('source', document)}\n{blocks}\n"
         'Answer {"translations": [{"label": ..., "errors": [{"span", "category", "severity", "note"}]}]}, '
         "one entry per label."
     )

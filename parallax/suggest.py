@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .config import Config
+from .delimit import delimit
 from .engines import resolve_engine
 from .engines.base import Message, Request, Task
 from .judgement import load_json_reply
@@ -106,8 +107,7 @@ async def suggest_perspectives(document: str, config: Config, engine_id: str | N
     def read(text: str, _result: BranchResult) -> None:
         found[:] = parse_suggestions(text)
 
-    request = Request(SYSTEM, (Message("user", f"<document>\n{document.replace('</document>', '</ document>')}\n"
-                                               "</document>\nPropose the perspectives."),),
+    request = Request(SYSTEM, (Message("user", f"{delimit('document', document)}\nPropose the perspectives."),),
                       Task("review", document, perspective="orchestrator"), schema=SCHEMA, schema_name="perspectives")
     import asyncio
 

@@ -7,6 +7,7 @@ import io
 import re
 from dataclasses import dataclass
 
+from .delimit import delimit
 from .engines.base import Message, Request, Task
 from .languages import language_name
 
@@ -34,8 +35,7 @@ def translation_request(document: str, settings: TranslationSettings) -> Request
     if settings.glossary:
         lines.append("Use these required translations for terms:")
         lines += [f"- {term} → {required}" for term, required in settings.glossary]
-    safe = document.replace("</source>", "</ source>")
-    lines.append(f"\n<source>\n{safe}\n</source>")
+    lines.append("\n" + delimit("source", document))
     return Request(
         system=SYSTEM,
         messages=(Message("user", "\n".join(lines)),),

@@ -85,7 +85,8 @@ def test_undecodable_bytes_name_the_row(tmp_path):
     source.write_bytes(b"id,text\nx1,caf\xe9 au lait\nx2,fine\n")
     batch([str(source), "--column", "text", "--out", str(tmp_path / "o.csv"), "-p", "legal", "-e", "offline:rules"])
     rows = {r["id"]: r for r in results(tmp_path / "o.csv")}
-    assert rows["x1"]["error"] == "row 1: undecodable bytes (not UTF-8) on line 2"
+    assert rows["x1"]["error"] == ("row 1: bytes that are not UTF-8 on line 2 (Latin-1 or Windows-1252? save the "
+                                   "file as UTF-8)")
     assert rows["x2"]["status"] == "ok"
 
 
