@@ -12,7 +12,8 @@ from components import live, results
 from components.settings import history_store, session_config
 from parallax.documents import InputError
 from parallax.history import outcome_from_record, retry_failed
-from parallax.storage import RUN_STATUSES, StorageError, Store
+from parallax.results import RUN_STATUSES
+from parallax.storage import StorageError, Store
 
 ALL = "All"
 

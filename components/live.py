@@ -17,7 +17,6 @@ import streamlit as st
 from parallax.assess import Assessed
 from parallax.engines.base import Engine
 from parallax.estimate import estimate_run
-from parallax.history import record
 from parallax.judgement import readable
 from parallax.quality import highlight
 from parallax.results import BranchResult, BranchSpec
@@ -287,6 +286,8 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
         st.session_state[f"{prefix}_stopped"] = False
         outcome = RunOutcome.for_plan(plan)
         st.session_state[f"{prefix}_outcome"] = outcome  # stored first: a Stop or a closed tab keeps what finished
+        from parallax.history import record
+
         record(plan, outcome, history_store(), use_cache)
         if outcome.storage_warning and st.session_state.get("history_error"):
             outcome.storage_warning += f" ({st.session_state['history_error']})"

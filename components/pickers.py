@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from parallax.config import DEMO_ENGINES, DEMO_TRANSLATORS, SUGGESTED_MODELS, Config
@@ -66,6 +66,8 @@ def suggestion_picker(config: Config, key: str, document: str) -> None:
         if st.button("Suggest perspectives", key=f"{key}_suggest", icon=":material/auto_awesome:"):
             suggestions, note = asyncio.run(suggest_perspectives(
                 document, config, None if engine == "offline:rules" else engine))
+            import pandas as pd
+
             st.session_state[f"{key}_suggested"] = pd.DataFrame([
                 {"use": True, "name": s.perspective.name, "description": s.perspective.description,
                  "rubric": s.perspective.rubric, "weight": 1.0, "two_step": False, "why": s.why}
@@ -81,7 +83,7 @@ def suggestion_picker(config: Config, key: str, document: str) -> None:
                       args=(key, edited))
 
 
-def _add_suggested(key: str, table: pd.DataFrame) -> None:
+def _add_suggested(key: str, table: Any) -> None:
     rows = table[table["use"]]
     try:
         added = parse_custom({str(r["name"]).strip().lower(): {"description": r["description"], "rubric": r["rubric"],

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import streamlit as st
 
 from parallax.export import to_csv, to_json
-from parallax.graph import build_review_graph
 from parallax.quality import word_diff
 from parallax.reducers import REDUCERS, reduce
 from parallax.results import SEVERITIES, Aggregate
 from parallax.run import RunOutcome
-from parallax.storage import RunRecord
 
-from . import charts, live
+from . import live
 from .safe import md_escape
+
+if TYPE_CHECKING:  # pandas, plotly and the graph are imported when a result is drawn, not with the page
+    import pandas as pd
+
+    from parallax.storage import RunRecord
 
 DISAGREEMENT_SPREAD = 3.0  # points out of 10 (30 out of 100) between the harshest and the kindest branch
 
 
 def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
     """Aggregate score with a reducer selector that recomputes from the stored results — no new calls."""
+    from . import charts
     st.session_state.setdefault(key, outcome.reducer)
     method = st.segmented_control("Reducer", list(REDUCERS), key=key, required=True,
                                   help="How branch scores merge. Switching recomputes from the stored results.")
@@ -50,6 +54,7 @@ def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
 
 
 def arrival_table(outcome: RunOutcome) -> pd.DataFrame:
+    import pandas as pd
     rows = []
     for arrived, branch_id in enumerate(outcome.arrival, start=1):
         r = outcome.results[branch_id]
@@ -80,6 +85,7 @@ def issues_panel(outcome: RunOutcome) -> None:
 
 
 def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
+    from . import charts
     results = outcome.ordered()
     if aggregate.n_ok:
         left, right = st.columns(2)
@@ -94,6 +100,7 @@ def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
 
 @st.cache_data
 def mermaid_text() -> str:
+    from parallax.graph import build_review_graph
     return re.sub(r"</?p>", "", build_review_graph().get_graph().draw_mermaid())
 
 
@@ -126,6 +133,7 @@ def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
 
 def chunks_panel(outcome: RunOutcome) -> None:
     """Where a long document was cut, and each chunk's score per branch."""
+    import pandas as pd
     chunked = [r for r in outcome.ordered() if r.chunks > 1]
     if not chunked:
         return
@@ -150,6 +158,7 @@ def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
 
 
 def translation_charts(outcome: RunOutcome) -> None:
+    from . import charts
     results = outcome.ordered()
     left, right = st.columns(2)
     if any(r.judge_score is not None for r in results):
@@ -185,6 +194,7 @@ def diff_panel(outcome: RunOutcome, key: str) -> None:
 
 def compare_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
     """Score per perspective and engine in two runs, and the change from A to B."""
+    import pandas as pd
     def keyed(record: RunRecord) -> dict[tuple[str, str], float | None]:
         return {(r.perspective, r.engine): r.score for r in record.results.values()}
 

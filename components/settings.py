@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from parallax.check import check_engines, configured_engines
 from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, load_config
-from parallax.storage import StorageError, Store, database_url, open_store
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when the history is first used, not with the page
+    from parallax.storage import Store
 
 PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
 
@@ -42,6 +45,8 @@ def session_config() -> Config:
 @st.cache_resource(show_spinner=False)
 def _open_history(url: str) -> Store | str:
     """Once per process: open the history and mark runs a killed process left `running` as interrupted."""
+    from parallax.storage import StorageError, open_store
+
     try:
         store = open_store(url)
         store.mark_interrupted()
@@ -52,6 +57,8 @@ def _open_history(url: str) -> Store | str:
 
 def history_store() -> Store | None:
     """The history database, or None (with the reason in session state) when it cannot be opened."""
+    from parallax.storage import database_url
+
     opened = _open_history(database_url())
     if isinstance(opened, str):
         st.session_state["history_error"] = opened

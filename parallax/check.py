@@ -15,7 +15,6 @@ from .delimit import delimit
 from .engines import Engine, EngineError, Message, Request, Task, resolve_engine
 from .judgement import SCHEMA, read_judgement
 from .results import BranchResult, BranchSpec
-from .run import secret_values
 from .runner import BranchJob, run_branch
 
 CHECK_DOCUMENT = "Parallax engine check. This sentence is the whole document."
@@ -66,6 +65,8 @@ async def check_engines(config: Config, engine_ids: Sequence[str], timeout_s: fl
     """Each engine answers one tiny request, all at once (within each engine's own concurrency limit).
 
     An id that cannot be built comes back as an error result: nothing is called for it."""
+    from .run import secret_values
+
     loop = asyncio.get_running_loop()
 
     async def one(order: int, engine_id: str) -> BranchResult:

@@ -9,18 +9,18 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from .check import check_engines, configured_engines
+from . import __version__
 from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
 from .documents import InputError, check_document, decode_document
-from .export import to_csv, to_json
-from .history import outcome_from_record, record, retry_failed
 from .reducers import REDUCERS
-from .run import OnEvent, RunEvent, RunOutcome, RunPlan, execute, plan_review, plan_translate
+from .results import RUN_STATUSES
 from .runner import BranchFinished, BranchRestarted, BranchStarted
-from .storage import RUN_STATUSES, StorageError, Store, open_store
-from .translation import TranslationSettings, parse_glossary
+
+if TYPE_CHECKING:  # the heavy parts (LangGraph, SQLAlchemy) are imported by the commands that use them
+    from .run import OnEvent, RunEvent, RunOutcome, RunPlan
+    from .storage import Store
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_NO_HISTORY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EPILOG = """exit codes:
@@ -64,6 +64,7 @@ def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m parallax", description="Run one text through several AI branches at once.",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"parallax {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     review = sub.add_parser("review", help="review a text from several perspectives with one or more engines")
     _common(review, "e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, offline:rules, sim:demo (repeatable)",
@@ -163,6 +164,9 @@ def read_input(file: str | None, stdin: TextIO) -> str:
 
 
 def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
+    from .run import plan_review, plan_translate
+    from .translation import TranslationSettings, parse_glossary
+
     if args.command == "review":
         return plan_review(text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout)
     glossary: tuple[tuple[str, str], ...] = ()
@@ -319,6 +323,8 @@ def summary_table(outcome: RunOutcome) -> str:
 
 
 def write_exports(outcome: RunOutcome, json_path: str | None, csv_path: str | None) -> None:
+    from .export import to_csv, to_json
+
     if json_path:
         Path(json_path).write_text(to_json(outcome), encoding="utf-8")
     if csv_path:
@@ -348,6 +354,9 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
     print(f"run {plan.run_id}: {len(plan.branches)} branches ({', '.join(plan.engines)})", file=err, flush=True)
+    from .history import record
+    from .run import RunOutcome, execute
+
     outcome = RunOutcome.for_plan(plan)
     record(plan, outcome, _store(err), use_cache=not args.no_cache)
     try:
@@ -370,6 +379,8 @@ def engines_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ConfigError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
+    from .check import check_engines, configured_engines
+
     listed = configured_engines(config)
     rows: list[tuple[str, ...]]
     if not args.check:
@@ -393,6 +404,8 @@ def engines_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _store(err: TextIO, consequence: str = "results are shown but not saved") -> Store | None:
     """The history database, with runs left `running` by a killed process marked interrupted; None if down."""
+    from .storage import StorageError, open_store
+
     try:
         store = open_store()
         store.mark_interrupted()
@@ -403,6 +416,9 @@ def _store(err: TextIO, consequence: str = "results are shown but not saved") ->
 
 
 def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .history import outcome_from_record, retry_failed
+    from .storage import StorageError
+
     store = _store(err, f"the history cannot be read now (exit {EXIT_NO_HISTORY}); check PARALLAX_DATABASE_URL")
     if store is None:
         return EXIT_NO_HISTORY

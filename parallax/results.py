@@ -8,6 +8,7 @@ from typing import Any, Literal
 Status = Literal["ok", "error", "timeout", "truncated", "cancelled"]
 STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "truncated", "cancelled")
 SEVERITIES = ("critical", "major", "minor")
+RUN_STATUSES = ("running", "completed", "partial", "failed", "interrupted")  # a whole run, as the history keeps it
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,23 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-from langgraph.graph.state import CompiledStateGraph
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .assess import Assessed
 from .config import SECRET_VARIABLES, Config
 from .documents import InputError, check_document
 from .engines import EngineError, resolve_engine
 from .engines.base import Engine
-from .graph import RunContext, build_review_graph, build_translate_graph
 from .languages import check_pair, deepl_supports, language_name
 from .reducers import REDUCERS, reduce
 from .results import Aggregate, BranchResult, BranchSpec
 from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, CallCache, ChunkFinished
 from .translation import TranslationSettings
+
+if TYPE_CHECKING:  # LangGraph is imported when a run starts, not to plan or show one
+    from langgraph.graph.state import CompiledStateGraph
+
+    from .graph import RunContext
 
 
 @dataclass
@@ -230,6 +232,8 @@ class RunOutcome:
 @functools.cache
 def _graph(mode: str) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compiled once per process: a compiled graph holds no run state and is safe to reuse."""
+    from .graph import build_review_graph, build_translate_graph
+
     return build_translate_graph() if mode == "translate" else build_review_graph()
 
 
@@ -240,6 +244,8 @@ def secret_values(config: Config) -> tuple[str, ...]:
 
 def run_context(plan: RunPlan) -> RunContext:
     """What the plan's branches need at run time (engines, deadline, prices, secrets, cache), clock started now."""
+    from .graph import RunContext
+
     return RunContext(plan.engines, plan.config.perspectives, plan.timeout_s, asyncio.get_running_loop().time(),
                       plan.config.prices, secret_values(plan.config), plan.cache)
 

@@ -23,7 +23,6 @@ from sqlalchemy.engine import Connection, Engine
 from .results import Aggregate, BranchResult, BranchSpec
 
 DEFAULT_PATH = Path(os.environ.get("PARALLAX_HOME", Path.home() / ".parallax")) / "history.db"
-RUN_STATUSES = ("running", "completed", "partial", "failed", "interrupted")
 
 # Append-only: never edit a migration that has shipped; add a new one.
 MIGRATIONS: list[tuple[str, list[str]]] = [
@@ -166,17 +165,23 @@ class Store:
 
     def save_branch(self, run_id: str, result: BranchResult) -> int:
         """Write a finished branch as its next attempt; returns the attempt number (1 for the first)."""
+        return self.save_branches(run_id, [result])[0]
+
+    def save_branches(self, run_id: str, results: list[BranchResult]) -> list[int]:
+        """Several finished branches in one transaction (one commit), each as its next attempt."""
+        attempts = []
         with self._tx() as conn:
-            last = conn.execute(sa.text("SELECT MAX(attempt) FROM branches WHERE run_id = :r AND branch_id = :b"),
-                                {"r": run_id, "b": result.branch_id}).scalar()
-            attempt = (last or 0) + 1
-            conn.execute(sa.text(
-                "INSERT INTO branches (run_id, branch_id, attempt, status, engine, score, data, created_at) "
-                "VALUES (:r, :b, :a, :s, :e, :score, :data, :t)"),
-                {"r": run_id, "b": result.branch_id, "a": attempt, "s": result.status, "e": result.engine,
-                 "score": result.score, "data": _dump(result.to_dict()), "t": _now()})
+            for result in results:
+                last = conn.execute(sa.text("SELECT MAX(attempt) FROM branches WHERE run_id = :r AND branch_id = :b"),
+                                    {"r": run_id, "b": result.branch_id}).scalar()
+                attempts.append((last or 0) + 1)
+                conn.execute(sa.text(
+                    "INSERT INTO branches (run_id, branch_id, attempt, status, engine, score, data, created_at) "
+                    "VALUES (:r, :b, :a, :s, :e, :score, :data, :t)"),
+                    {"r": run_id, "b": result.branch_id, "a": attempts[-1], "s": result.status,
+                     "e": result.engine, "score": result.score, "data": _dump(result.to_dict()), "t": _now()})
             conn.execute(sa.text("UPDATE runs SET updated_at = :t WHERE run_id = :r"), {"t": _now(), "r": run_id})
-        return attempt
+        return attempts
 
     def update_branch(self, run_id: str, result: BranchResult) -> None:
         """Replace the latest attempt's data (a translation gains its judge score after it finished)."""

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from parallax import cli
 from parallax.config import load_config
+from parallax.export import to_json
 from parallax.history import record, retry_failed
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunOutcome, execute, plan_review
@@ -138,7 +139,7 @@ def test_an_identical_call_is_answered_from_the_cache(db_url, fake, config):
     (again,) = second.ordered()
     assert fake.calls() == 1  # no provider call
     assert (again.cached, again.cost_usd, again.score, again.status) == (True, 0.0, 7, "ok")
-    assert json.loads(cli.to_json(second))["branches"][0]["cached"] is True
+    assert json.loads(to_json(second))["branches"][0]["cached"] is True
     _, third = run_kept(store, config, ["openai:gpt-4o-mini"], use_cache=False)
     assert fake.calls() == 2 and third.ordered()[0].cached is False
 

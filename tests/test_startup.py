@@ -1,0 +1,67 @@
+"""Fast start: commands and pages import only what they use; the history is written off the run's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from parallax.config import load_config
+from parallax.history import record
+from parallax.run import RunOutcome, execute, plan_review
+from parallax.storage import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+# plotly is not listed: Streamlit itself imports plotly.graph_objects.
+HEAVY = ("langgraph", "langchain_core", "langsmith", "sqlalchemy", "pandas", "openai", "anthropic")
+
+
+def heavy_modules_after(code: str) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {HEAVY} if m in sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+                          env={"PATH": "/usr/bin:/bin", "PARALLAX_HOME": "/nonexistent-parallax-home"})
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_help_version_and_engines_import_nothing_heavy():
+    for args in (["--version"], ["--help"], ["engines"]):
+        code = (f"import io\nfrom parallax.cli import main\ntry:\n    main({args!r}, out=io.StringIO())\n"
+                "except SystemExit:\n    pass")
+        assert heavy_modules_after(code) == [], args
+
+
+def test_pages_draw_without_langgraph_pandas_or_the_database():
+    code = "import components.live, components.results, components.pickers, components.settings, components.inputs"
+    assert heavy_modules_after(code) == []
+
+
+def test_a_slow_database_does_not_slow_the_run(tmp_path):
+    """Branches are written by a writer thread: the run's event loop never waits on a commit."""
+    store = Store(f"sqlite:///{tmp_path}/history.db")
+    written: list[int] = []
+    original = store.save_branches
+
+    def slow_save(run_id, results):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)  # a database 300 ms away per commit
+        written.append(len(results))
+        return original(run_id, results)
+
+    store.save_branches = slow_save  # type: ignore[method-assign]
+    config = load_config(env={})
+    engines = [f"sim:e{i}?latency=0.2&tokens=2&rate=100" for i in range(6)]
+    plan = plan_review("A short text.", config, ["technical"], engines)
+    outcome = RunOutcome.for_plan(plan)
+    record(plan, outcome, store, use_cache=False)
+    finished_at: list[float] = []
+    started = time.monotonic()
+    asyncio.run(execute(plan, lambda e, o: o.aggregate is not None and finished_at.append(time.monotonic()),
+                        outcome))
+    # The branches all ended by ~0.2 s although six one-by-one commits would take 1.8 s.
+    assert max(r.ended_s or 9 for r in outcome.ordered()) < 0.6
+    assert sum(written) == 6 and len(written) < 6  # grouped: fewer commits than branches
+    stored = store.load_run(plan.run_id)
+    assert len(stored.results) == 6 and stored.status == "completed"  # everything written when the run returns
+    assert outcome.storage_warning is None and time.monotonic() - started < 5
