@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, wait_idle  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle  # noqa: E402
 
 
 def rss_mib(pid: int) -> float:
@@ -38,27 +35,15 @@ def main() -> None:
     home = Path(tempfile.mkdtemp())
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_KEY"))}
     env.update(PYTHONPATH=str(HERE), PARALLAX_HOME=str(home))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(HERE / "app.py"), "--server.headless=true",
-         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
-        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = StreamlitServer(home, env)
     from playwright.sync_api import sync_playwright
 
     try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.set_default_timeout(60_000)
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.goto(server.url)
             wait_idle(page)
             first = None
             print(f"{'runs':>5}  {'RSS MiB':>8}  {'vs first':>8}")
@@ -68,13 +53,12 @@ def main() -> None:
                 wait_idle(page)
                 page.get_by_role("button", name="Download CSV").first.wait_for()
                 if run == 1 or run % 20 == 0:
-                    rss = rss_mib(server.pid)
+                    rss = rss_mib(server.process.pid)
                     first = first if first is not None else rss
                     print(f"{run:>5}  {rss:>8.1f}  {rss - first:>+8.1f}", flush=True)
             browser.close()
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
 
 
 def environment(repo: Path, home: Path) -> dict[str, str]:
@@ -39,35 +38,17 @@ def command_seconds(repo: Path, env: dict[str, str], args: list[str], stdin: byt
     return elapsed if done.returncode == 0 else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def page_usable_seconds(repo: Path, env: dict[str, str], browser: object) -> float:
     """From spawning `streamlit run app.py` to the Review page's Run button being enabled in Chromium."""
-    port = _free_port()
     page = browser.new_page()  # type: ignore[attr-defined]
-    t0 = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(repo / "app.py"), "--server.headless=true",
-         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"],
-        cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = StreamlitServer(Path(env["PARALLAX_HOME"]), env, repo / "app.py")
     try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.02)
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(server.url)
         page.get_by_role("button", name="Run").and_(page.locator(":enabled")).wait_for(timeout=60_000)
-        return time.perf_counter() - t0
+        return time.perf_counter() - server.spawned_at
     finally:
         page.close()
-        server.terminate()
-        server.wait(10)
+        server.stop()
 
 
 def main() -> None:

@@ -27,12 +27,15 @@ def _free_port() -> int:
 
 
 class StreamlitServer:
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+    """`streamlit run app.py` on a free loopback port; returns once the port accepts connections."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], app: Path = ROOT / "app.py") -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(cwd / "streamlit.log", "w")  # noqa: SIM115 - closed in stop()
+        self.spawned_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless=true",
+            [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
              "--server.address=127.0.0.1", f"--server.port={self.port}", "--browser.gatherUsageStats=false"],
             cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
@@ -44,7 +47,7 @@ class StreamlitServer:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
             except OSError:
-                time.sleep(0.1)
+                time.sleep(0.02)
         raise RuntimeError("streamlit did not start within 60 s")
 
     def stop(self) -> None:
