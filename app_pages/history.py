@@ -20,10 +20,17 @@ ALL = "All"
 st.title("History")
 st.caption("Every run is saved as it happens — each branch the moment it finishes — so a refresh, a crash or a "
            "provider outage never costs a result you already paid for.")
-store = history_store()
+store = history_store(now=st.session_state.pop("history_try_now", False))
 if store is None:
-    st.error(f"The history cannot be opened: {st.session_state.get('history_error')}. Set PARALLAX_DATABASE_URL "
-             "to a reachable database (SQLite file or postgresql+psycopg://…).", icon=":material/cloud_off:")
+    st.error("The history cannot be reached. Set PARALLAX_DATABASE_URL to a reachable database (SQLite file or "
+             "postgresql+psycopg://…); Parallax tries again by itself.", icon=":material/cloud_off:")
+    st.text(st.session_state.get("history_error") or "")
+    unsaved = len(st.session_state.get("unsaved_runs") or [])
+    if unsaved:
+        st.info(f"{unsaved} run(s) finished while it was unreachable: they are kept in this browser session and "
+                "saved as soon as the history is back.")
+    st.button("Try again now", key="history_retry_db",
+              on_click=lambda: st.session_state.__setitem__("history_try_now", True))
     st.stop()
 assert isinstance(store, Store)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from parallax.documents import InputError, decode_document
+from parallax.documents import InputError, check_size, decode_document
 from parallax.estimate import estimate_tokens
 
 
@@ -15,6 +15,7 @@ def _load_upload(prefix: str) -> None:
     if uploaded is None:
         return
     try:
+        check_size(uploaded.size, uploaded.name)
         st.session_state[f"{prefix}_text"] = decode_document(uploaded.getvalue(), uploaded.name)
     except InputError as exc:
         st.session_state[f"{prefix}_upload_error"] = str(exc)

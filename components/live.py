@@ -31,7 +31,7 @@ from parallax.runner import (
 )
 
 from .safe import md_escape
-from .settings import history_store
+from .settings import history_store, keep_unsaved
 
 log = logging.getLogger(__name__)
 PER_ROW = 4
@@ -300,6 +300,10 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
             st.error(f"The run stopped unexpectedly: {exc}")
         progress.empty()
         stop_slot.empty()
+        if outcome.storage_warning:
+            keep_unsaved(plan, outcome)
+            outcome.storage_warning += (" — kept in this session: it is saved as soon as the history is reachable "
+                                        "again.")
         return outcome
     stored: RunOutcome | None = st.session_state.get(f"{prefix}_outcome")
     if stored is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -12,6 +13,7 @@ from parallax.check import check_engines, configured_engines
 from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, load_config
 
 if TYPE_CHECKING:  # SQLAlchemy is imported when the history is first used, not with the page
+    from parallax.run import RunOutcome, RunPlan
     from parallax.storage import Store
 
 PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
@@ -43,27 +45,59 @@ def session_config() -> Config:
 
 
 @st.cache_resource(show_spinner=False)
-def _open_history(url: str) -> Store | str:
-    """Once per process: open the history and mark runs a killed process left `running` as interrupted."""
-    from parallax.storage import StorageError, open_store
+def _open_history(url: str) -> Store:
+    """Once per process: open the history and mark runs a killed process left `running` as interrupted.
+    A failure raises, and Streamlit caches only a success: the next attempt really tries again."""
+    from parallax.storage import open_store
 
-    try:
-        store = open_store(url)
-        store.mark_interrupted()
-        return store
-    except StorageError as exc:
-        return str(exc)
+    store = open_store(url)
+    store.mark_interrupted()
+    return store
 
 
-def history_store() -> Store | None:
-    """The history database, or None (with the reason in session state) when it cannot be opened."""
-    from parallax.storage import database_url
+RETRY_AFTER_S = (2.0, 5.0, 15.0, 30.0, 60.0)  # while the history is unreachable, try again this much later
 
-    opened = _open_history(database_url())
-    if isinstance(opened, str):
-        st.session_state["history_error"] = opened
+
+def history_store(now: bool = False) -> Store | None:
+    """The history database, or None (with the reason in session state) while it cannot be reached. Tries again
+    with backoff (at once with `now`); when it is back, runs kept in this session meanwhile are saved."""
+    from parallax.storage import StorageError, database_url
+
+    failures, retry_at = st.session_state.get("history_down", (0, 0.0))
+    if failures and not now and time.monotonic() < retry_at:
         return None
-    return opened
+    try:
+        store = _open_history(database_url())
+    except StorageError as exc:
+        st.session_state["history_error"] = str(exc)
+        delay = RETRY_AFTER_S[min(failures, len(RETRY_AFTER_S) - 1)]
+        st.session_state["history_down"] = (failures + 1, time.monotonic() + delay)
+        return None
+    st.session_state.pop("history_down", None)
+    st.session_state.pop("history_error", None)
+    _save_unsaved(store)
+    return store
+
+
+def keep_unsaved(plan: RunPlan, outcome: RunOutcome) -> None:
+    """A run the history could not take: kept in this session until the history is back (never dropped)."""
+    st.session_state.setdefault("unsaved_runs", []).append((plan, outcome))
+
+
+def _save_unsaved(store: Store) -> None:
+    from parallax.history import save_run
+    from parallax.storage import StorageError
+
+    pending = st.session_state.get("unsaved_runs") or []
+    while pending:
+        plan, outcome = pending[0]
+        try:
+            save_run(store, plan, outcome)
+        except StorageError as exc:
+            st.session_state["history_error"] = str(exc)
+            return
+        pending.pop(0)
+        st.toast(f"Saved run {outcome.run_id} to the history now that it is reachable again.")
 
 
 def provider_sidebar() -> None:

@@ -360,8 +360,7 @@ async def run_batch(
             if doc.remaining == 0:
                 await complete(doc)
 
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
-    try:
+    async def feed() -> None:
         for row in rows:
             if safe_cell(row.doc_id) in done_ids:
                 progress.done += 1
@@ -373,14 +372,31 @@ async def run_batch(
             doc = _Doc(row, remaining=len(plan.branches))
             for spec in plan.branches:
                 await queue.put((doc, spec))
-        for _ in workers:
+        for _ in range(concurrency):
             await queue.put(None)
-        await asyncio.gather(*workers)
+
+    # Structured concurrency: if a worker fails (a results file that cannot be written, a full disk, a bug), the
+    # feeder and the other workers are cancelled and the error reaches the caller: nothing waits forever on a
+    # queue no one reads. Rows already written stay in the file.
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(feed())
+            for _ in range(concurrency):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise BatchError(f"the batch stopped: {_first_cause(failed)}") from failed.exceptions[0]
     finally:
-        for task in workers:
-            task.cancel()
         writer.close()
     return progress
+
+
+def _first_cause(group: BaseExceptionGroup) -> str:  # type: ignore[type-arg]
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc.strerror or exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _ignore(_event: object) -> None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO, cast
 
 from . import __version__
 from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
-from .documents import InputError, check_document, decode_document
+from .documents import InputError, byte_limit, check_document, check_size, decode_document
 from .reducers import REDUCERS
 from .results import RUN_STATUSES
 from .runner import BranchFinished, BranchRestarted, BranchStarted
@@ -36,6 +38,34 @@ environment:
   PARALLAX_CONFIG         parallax.toml (default ./parallax.toml)
   PARALLAX_DATABASE_URL   the history (default sqlite in ~/.parallax/history.db; PARALLAX_HOME moves it)
   PARALLAX_MAX_CHARS, PARALLAX_CHUNK_CHARS   the text size limit, the chunk size of long documents"""
+
+
+# Escape sequences (CSI, OSC — window titles, OSC-8 hyperlinks —, other ESC pairs) and control characters but
+# tab and newline: model text and file content printed to a terminal must not drive it.
+_TERMINAL_CONTROL = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def terminal_safe(text: str) -> str:
+    return _TERMINAL_CONTROL.sub("", text)
+
+
+class TerminalSafe(io.TextIOBase):
+    """A text stream that writes through `terminal_safe`: everything the command prints goes through it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(terminal_safe(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 class _UsageError(Exception):
@@ -145,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_bytes(file: str) -> bytes:
     try:
+        check_size(Path(file).stat().st_size, file)
         return Path(file).read_bytes()
     except FileNotFoundError:
         raise InputError(f"{file}: no such file") from None
@@ -158,7 +189,9 @@ def read_input(file: str | None, stdin: TextIO) -> str:
     if file in (None, "-"):
         if file is None and stdin.isatty():
             raise InputError("give a FILE, or pipe text on standard input (-)")
-        data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+        limit = byte_limit()
+        data = stdin.buffer.read(limit + 1) if hasattr(stdin, "buffer") else stdin.read(limit + 1).encode()
+        check_size(len(data), "standard input")  # read no further than the limit
         return decode_document(data, "standard input")
     return decode_document(read_bytes(file), file)
 
@@ -229,6 +262,9 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except KeyboardInterrupt:
         print(f"parallax: stopped; finished documents are in {args.out} and a rerun resumes from there", file=err)
         return EXIT_INTERRUPTED
+    except BatchError as exc:  # a worker failed mid-batch: what was written stays; a rerun resumes
+        print(f"parallax: {exc}; finished documents are in {args.out}", file=err)
+        return EXIT_ALL_FAILED
     wall = time.perf_counter() - t0
     summary = {"documents": progress.total, "done": progress.done, "resumed_from_earlier_run": progress.skipped,
                "failed_or_invalid": progress.failed_rows, "failures_by_cause": progress.failures,
@@ -333,7 +369,8 @@ def write_exports(outcome: RunOutcome, json_path: str | None, csv_path: str | No
 
 def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
-    stdin, out, err = stdin or sys.stdin, out or sys.stdout, err or sys.stderr
+    stdin = stdin or sys.stdin
+    out, err = cast(TextIO, TerminalSafe(out or sys.stdout)), cast(TextIO, TerminalSafe(err or sys.stderr))
     try:
         args = build_parser().parse_args(argv)
     except _UsageError as exc:

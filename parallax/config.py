@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -142,9 +143,15 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
     return config
 
 
+def is_price(value: Any) -> bool:
+    """A price in USD per 1M tokens: a finite number, 0 or more (a string, nan, inf or a negative is not)."""
+    return not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value < math.inf
+
+
 def _price(value: Any, where: str) -> dict[str, float]:
-    if not isinstance(value, dict) or not all(isinstance(value.get(k), int | float) for k in ("input", "output")):
-        raise ConfigError(f"{where} needs numeric input and output (USD per 1M tokens)")
+    if not isinstance(value, dict) or not all(is_price(value.get(k)) for k in ("input", "output")):
+        raise ConfigError(f"{where} needs input and output prices: finite numbers ≥ 0 (USD per 1M tokens), "
+                          f"got {value!r}")
     return {"input": float(value["input"]), "output": float(value["output"])}
 
 
@@ -171,7 +178,7 @@ def _named_engine(name: str, spec: Any, source: Path) -> NamedEngine:
         raise ConfigError(f"{where}: token_limit_param = {token_param!r}; use one of {', '.join(TOKEN_LIMIT_PARAMS)}")
     for price in ("price_input", "price_output"):
         value = spec.get(price)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+        if value is not None and not is_price(value):
             raise ConfigError(f"{where}: {price} must be a number of USD per 1M tokens (0 or more), not {value!r}")
     limit = spec.get("max_concurrency")
     return NamedEngine(

@@ -9,6 +9,18 @@ class InputError(ValueError):
     """Input we refuse before any call is made; the message is shown to the user as is."""
 
 
+def byte_limit() -> int:
+    """The most bytes a text within the character limit can take (UTF-8: up to 4 bytes a character)."""
+    return 4 * config.MAX_CHARS
+
+
+def check_size(size: int, name: str) -> None:
+    """Refuse a file by its size, before reading it: a 1 GB file is never read into memory to be refused."""
+    if size > byte_limit():
+        raise InputError(f"{name} is {size:,} bytes: over the limit of {config.MAX_CHARS:,} characters "
+                         "(PARALLAX_MAX_CHARS); nothing was read")
+
+
 def decode_document(data: bytes, name: str = "the file") -> str:
     """Decode UTF-8 text (a BOM is fine); anything else is an InputError naming the file."""
     try:

@@ -118,10 +118,30 @@ def record(plan: RunPlan, outcome: RunOutcome, store: Store | None, use_cache: b
     plan.cache = store if use_cache else None
 
 
+def save_run(store: Store, plan: RunPlan, outcome: RunOutcome) -> None:
+    """Write a whole finished run at once (one kept in a session while the history was unreachable); a part
+    of it written before the outage is replaced."""
+    store.delete_run(outcome.run_id)
+    store.start_run(plan.run_id, plan.mode, plan.document, plan_settings(plan), plan.branches)
+    results = outcome.ordered()
+    if results:
+        store.save_branches(outcome.run_id, results)
+    if outcome.assessment is not None:
+        store.save_agreement(outcome.run_id, outcome.assessment.matrix)
+    store.finish_run(outcome.run_id, outcome.aggregate, outcome.wall_ms, results)
+    outcome.storage_warning = None
+
+
 def outcome_from_record(record: RunRecord) -> RunOutcome:
     """A stored run in the same shape as a live one, for the same views and exports."""
     reducer = record.settings.get("reducer", "mean")
-    outcome = RunOutcome(record.run_id, record.mode, reducer, record.branches, results=dict(record.results))
+    results = dict(record.results)
+    if record.status != "running":  # a killed run: the branches it never finished count, as cancelled
+        for spec in record.branches:
+            results.setdefault(spec.branch_id, BranchResult(
+                spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight, status="cancelled",
+                error="the run was interrupted before this branch finished"))
+    outcome = RunOutcome(record.run_id, record.mode, reducer, record.branches, results=results)
     outcome.arrival = [b.branch_id for b in sorted(record.results.values(), key=lambda r: r.ended_s or 0)]
     outcome.aggregate = record.aggregate or reduce(outcome.ordered(), reducer)
     outcome.wall_ms = record.wall_ms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,8 +60,8 @@ def parse_custom(table: dict[str, Any]) -> dict[str, Perspective]:
         if not isinstance(spec, dict) or not str(spec.get("rubric", "")).strip():
             raise ValueError(f"perspective {name!r} needs a rubric")
         weight = spec.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise ValueError(f"perspective {name!r}: weight must be a number ≥ 0")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < math.inf:
+            raise ValueError(f"perspective {name!r}: weight must be a finite number ≥ 0, not {weight!r}")
         found[name] = Perspective(name, str(spec.get("description", name)), str(spec["rubric"]).strip(),
                                   float(weight), two_step=bool(spec.get("two_step", False)))
     return found

@@ -381,7 +381,10 @@ async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: Bra
 
 async def _to_cache(job: BranchJob, engine: Engine, tally: _Tally) -> None:
     assert job.cache is not None
-    data = {"text": "".join(tally.parts), "input_tokens": tally.input_tokens if tally.have_usage else None,
+    text = "".join(tally.parts)
+    present = [s for s in job.secrets if len(s) >= 8 and s in text]
+    data = {"text": redact(text, present) if present else text,
+            "input_tokens": tally.input_tokens if tally.have_usage else None,
             "output_tokens": tally.output_tokens if tally.have_usage else None}
     try:
         await asyncio.to_thread(job.cache.cache_put, cache_key(engine, job.request), engine.engine_id, data)
@@ -406,3 +409,18 @@ def _finish(result: BranchResult, job: BranchJob, tallies: list[tuple[Engine, _T
     result.cost_usd = None if not costs or None in costs else round(sum(c for c in costs if c is not None), 8)
     if result.status != "ok":
         result.score = None
+    _redact_result(result, job.secrets)
+
+
+def _redact_result(result: BranchResult, secrets: tuple[str, ...]) -> None:
+    """A configured key a model repeats back (a document that contained it, a prompt injection) is never kept,
+    stored or exported: only configured values are replaced here, so ordinary text is left as it is."""
+    present = [s for s in secrets if len(s) >= 8 and (s in result.text or s in result.summary
+                                                      or any(s in x for x in result.strengths)
+                                                      or any(s in f.quote or s in f.note for f in result.issues))]
+    if not present:
+        return
+    result.text, result.summary = redact(result.text, present), redact(result.summary, present)
+    result.strengths = [redact(x, present) for x in result.strengths]
+    for finding in result.issues:
+        finding.quote, finding.note = redact(finding.quote, present), redact(finding.note, present)

@@ -247,8 +247,11 @@ class Store:
             query += " AND created_at >= :since"
             params["since"] = since
         if text:
-            query += " AND LOWER(input_text) LIKE :text ESCAPE '\\'"
-            params["text"] = "%" + _like(text.lower()) + "%"
+            # The same lower-casing on both sides, in the database: SQLite's own LOWER() knows only ASCII ("Ü"
+            # stays "Ü"), so on SQLite it is Python's, registered on every connection.
+            lower = "parallax_lower" if self.engine.dialect.name == "sqlite" else "LOWER"
+            query += f" AND {lower}(input_text) LIKE {lower}(:text) ESCAPE '\\'"
+            params["text"] = "%" + _like(text) + "%"
         if engine:
             query += " AND run_id IN (SELECT run_id FROM branches WHERE engine LIKE :engine ESCAPE '\\')"
             params["engine"] = "%" + _like(engine) + "%"
@@ -347,6 +350,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    dbapi_connection.create_function("parallax_lower", 1, _lower, deterministic=True)
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
 
 
 _lock = threading.Lock()

@@ -62,7 +62,7 @@ def test_retry_failed_branches_from_the_page(db_url, fake, monkeypatch):
     assert "`legal@openai:bad` × 2" in texts(at)
 
 
-def test_database_down_still_shows_the_results_with_a_warning(monkeypatch):
+def test_database_down_still_shows_the_results_and_saves_them_when_it_is_back(monkeypatch, tmp_path):
     monkeypatch.setenv("PARALLAX_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
@@ -70,5 +70,14 @@ def test_database_down_still_shows_the_results_with_a_warning(monkeypatch):
     assert not at.exception
     assert [m.value for m in at.main.markdown if "-badge[" in m.value] == [":green-badge[done]"] * 3
     assert any(w.value.startswith("Not saved to the history") for w in at.warning)
+    run_id = at.session_state["review_outcome"].run_id
     at.switch_page("app_pages/history.py").run()
-    assert "The history cannot be opened" in texts(at)
+    assert "The history cannot be reached" in texts(at)
+    assert "1 run(s) finished while it was unreachable" in texts(at)
+    # The database is back: nothing restarts, the next attempt opens it and saves the kept run.
+    monkeypatch.setenv("PARALLAX_DATABASE_URL", f"sqlite:///{tmp_path}/back.db")
+    at.button(key="history_retry_db").click().run()
+    assert not at.exception
+    assert at.selectbox(key="history_run").value == run_id
+    assert f"Run `{run_id}` · review · **completed**" in texts(at)
+    assert not at.session_state["unsaved_runs"]
