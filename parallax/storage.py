@@ -247,10 +247,12 @@ class Store:
             query += " AND created_at >= :since"
             params["since"] = since
         if text:
-            # The same lower-casing on both sides, in the database: SQLite's own LOWER() knows only ASCII ("Ü"
-            # stays "Ü"), so on SQLite it is Python's, registered on every connection.
-            lower = "parallax_lower" if self.engine.dialect.name == "sqlite" else "LOWER"
-            query += f" AND {lower}(input_text) LIKE {lower}(:text) ESCAPE '\\'"
+            # The same case folding on both sides, in the database. SQLite's own LOWER() knows only ASCII ("Ü"
+            # stays "Ü"): there it is Python's casefold, registered on every connection. PostgreSQL's LOWER()
+            # knows Unicode but not the Greek final sigma, folded here as casefold does.
+            fold = ("parallax_fold({})" if self.engine.dialect.name == "sqlite"
+                    else "REPLACE(LOWER({}), 'ς', 'σ')")
+            query += f" AND {fold.format('input_text')} LIKE {fold.format(':text')} ESCAPE '\\'"
             params["text"] = "%" + _like(text) + "%"
         if engine:
             query += " AND run_id IN (SELECT run_id FROM branches WHERE engine LIKE :engine ESCAPE '\\')"
@@ -350,11 +352,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
-    dbapi_connection.create_function("parallax_lower", 1, _lower, deterministic=True)
+    dbapi_connection.create_function("parallax_fold", 1, _fold, deterministic=True)
 
 
-def _lower(text: str | None) -> str | None:
-    return None if text is None else text.lower()
+def _fold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()
 
 
 _lock = threading.Lock()

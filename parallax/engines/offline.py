@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import lru_cache
@@ -22,7 +24,9 @@ _COMMON_ACRONYMS = frozenset(
     "AI API CEO CFO CPU CSV EU FAQ GPU HR HTML HTTP HTTPS ID IT JSON OK PDF PR Q1 Q2 Q3 Q4 SQL UI UK URL US USA UX "
     "USD EUR GBP AM PM TV PC OS IP CTO VP KB MB GB TB PB MS RAM SSD".split()
 )
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+# Every quantifier is bounded (e-mail parts have length limits anyway): a long run of "a.a.a…" without an "@"
+# cannot make the search quadratic.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")
 _PHONE = re.compile(
     r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\w|\.\d)"
 )
@@ -131,14 +135,20 @@ def _long_sentences(text: str) -> Iterator[Finding]:
             yield Finding("minor", s[:120], f"Long sentence ({n} words); split it.")
 
 
+_DEFINED_AFTER = re.compile(r"\(([A-Z][A-Z0-9]{1,5})\)")  # "Data Loss Prevention (DLP)"
+_DEFINED_BEFORE = re.compile(r"\b([A-Z][A-Z0-9]{1,5})\s*\(")  # "DLP (data loss prevention)"
+
+
 def _undefined_acronyms(text: str) -> Iterator[Finding]:
+    # The definitions are found once, in two linear passes (not one search of the whole text per acronym).
+    defined = {m.group(1) for m in _DEFINED_AFTER.finditer(text)} | {m.group(1) for m in _DEFINED_BEFORE.finditer(text)}
     seen: set[str] = set()
     for m in _ACRONYM.finditer(text):
         acronym = m.group(0).rstrip("s") if m.group(0).endswith("s") and len(m.group(0)) > 2 else m.group(0)
         if acronym in seen or acronym in _COMMON_ACRONYMS or any(c.isdigit() for c in acronym[:1]):
             continue
         seen.add(acronym)
-        if f"({acronym})" not in text and not re.search(rf"\b{acronym}\s*\(", text):
+        if acronym not in defined:
             yield Finding("minor", _quote(text, m.start(), m.end(), 40), f"'{acronym}' is not defined.")
 
 
@@ -220,7 +230,7 @@ def review(text: str, perspective: str) -> Judgement:
     issues: list[Finding] = []
     strengths: list[str] = []
     for check, strength in checks:
-        found = list(check(text))[:MAX_PER_CHECK]
+        found = list(itertools.islice(check(text), MAX_PER_CHECK))  # stop looking after the first few
         issues.extend(found)
         if not found:
             strengths.append(strength)
@@ -246,7 +256,10 @@ class OfflineRulesEngine:
     streams = True
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
-        body = review(request.task.document, request.task.perspective).to_json()
+        # In a thread: the checks never hold up the event loop (other branches, the page, Stop), and the branch's
+        # deadline applies to the wait.
+        task = request.task
+        body = await asyncio.to_thread(lambda: review(task.document, task.perspective).to_json())
         async for event in stream_local(body.splitlines(keepends=True), len(_WORD.findall(request.task.document)),
                                         len(body.split())):
             yield event
