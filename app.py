@@ -6,6 +6,7 @@ script, so a fresh server opening /translate directly would run the page without
 
 import importlib
 import threading
+from pathlib import Path
 
 import streamlit as st
 
@@ -25,7 +26,9 @@ def warm_up() -> threading.Timer:
     return timer
 
 
-st.set_page_config(page_title="Parallax", page_icon=":material/call_split:", layout="wide")
+# A local icon: a :material/...: page icon makes every page load fetch it from a font host on the internet.
+st.set_page_config(page_title="Parallax", page_icon=str(Path(__file__).parent / "assets" / "parallax.png"),
+                   layout="wide")
 load_secrets()
 st.session_state.setdefault("custom_perspectives", {})
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from components import pickers
 from components.inputs import sentence
+from components.safe import md_escape
 from components.settings import history_store, session_config
 from parallax.batch import BatchError, BatchProgress, count_rows, finished_ids, read_rows, run_batch
 from parallax.documents import InputError
@@ -53,7 +54,7 @@ else:
     except (json.JSONDecodeError, TypeError):
         header = []
 if not header:
-    st.error(f"{uploaded.name} has no header row (CSV) or no JSON object on its first line (JSONL).")
+    st.error(f"{md_escape(uploaded.name)} has no header row (CSV) or no JSON object on its first line (JSONL).")
     st.stop()
 
 left, right = st.columns(2, gap="large")
@@ -100,7 +101,7 @@ settings_key = hashlib.sha256(json.dumps([column, id_column, mode, [b.branch_id 
                                           if plan else []]).encode()).hexdigest()[:12]
 out = BATCHES / f"{digest}-{settings_key}.results.csv"
 if problem:
-    st.error(problem)
+    st.error(md_escape(problem))
 elif plan is not None:
     resumable = len(finished_ids(out, retry_failed))
     note = f" · {resumable} already done in an earlier run: they will not be run again" if resumable else ""
@@ -137,9 +138,9 @@ if clicked and plan is not None:
                                   f"or invalid · cost so far ${progress.cost_usd:.4f}{eta}")
                 table.dataframe(pd.DataFrame(latest[::-1]), hide_index=True, width="stretch")
         task.result()
-        st.success(f"Done: results are in {out}")
+        st.success(f"Done: results are in {md_escape(str(out))}")
     except Exception as exc:  # noqa: BLE001 - a message, not a traceback
-        st.error(f"The batch stopped: {exc}")
+        st.error(f"The batch stopped: {md_escape(str(exc))}")
     finally:
         if not task.done():  # a Stop, another click or a closed tab: finished documents stay on disk
             task.cancel()

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from components import live, results
+from components.safe import md_escape
 from components.settings import history_store, session_config
 from parallax.documents import InputError
 from parallax.history import outcome_from_record, retry_failed
@@ -71,7 +72,7 @@ with run_tab:
                 still = sum(r.status != "ok" for r in outcome.ordered())
                 st.success(f"Retried {len(failed)} branch(es): {len(failed) - still} now succeeded.")
             except (InputError, StorageError) as exc:
-                st.error(f"Cannot retry: {exc}")
+                st.error(f"Cannot retry: {md_escape(str(exc))}")
     sure = confirm_col.checkbox("Yes, delete this run", key="history_sure")
     if delete_col.button("Delete", disabled=not sure, key="history_delete", icon=":material/delete:"):
         store.delete_run(run_id)
@@ -80,7 +81,7 @@ with run_tab:
     retried = {b: len(tries) for b, tries in record.attempts.items() if len(tries) > 1}
     if retried:
         st.caption("Attempts kept for each retried branch: "
-                   + ", ".join(f"`{b}` × {n}" for b, n in retried.items()))
+                   + ", ".join(f"{md_escape(b)} × {n}" for b, n in retried.items()))
     live.Board(outcome.branches, outcome.mode).show(outcome)
     st.divider()
     results.outcome_panels(outcome, "history")

@@ -7,6 +7,8 @@ import streamlit as st
 from parallax.documents import InputError, check_size, decode_document
 from parallax.estimate import estimate_tokens
 
+from .safe import md_escape
+
 
 def _load_upload(prefix: str) -> None:
     """Put an uploaded file's text into the text area, or explain why it cannot be read."""
@@ -27,7 +29,7 @@ def document_input(prefix: str, label: str, sample: str, height: int = 300) -> s
     st.file_uploader("…or upload a UTF-8 text file", type=["txt", "md"], key=f"{prefix}_upload",
                      on_change=_load_upload, args=(prefix,))
     if st.session_state.get(f"{prefix}_upload_error"):
-        st.error(st.session_state[f"{prefix}_upload_error"])
+        st.error(md_escape(st.session_state[f"{prefix}_upload_error"]))
     st.caption(f"{len(text):,} characters · about {estimate_tokens(text):,} tokens")
     return text
 

@@ -88,8 +88,9 @@ class Board:
                 box = column.container(border=True)
                 # A translation card is titled by its engine (options such as sim latency stay in the detail).
                 title = spec.engine.split("?")[0] if mode == "translate" else spec.perspective
-                detail = f"  \n`{spec.engine}`" if spec.engine != title else ""
-                box.markdown(f"**{md_escape(title)}**{detail}")
+                box.markdown(f"**{md_escape(title)}**")
+                if spec.engine != title:
+                    box.text(spec.engine)
                 self.cards[spec.branch_id] = Card(box.empty(), box.empty(), box.empty())
 
     def queued(self) -> None:
@@ -128,7 +129,7 @@ class Board:
                 if r.chunks > 1:
                     st.caption(f"Reviewed in {r.chunks} chunks; score weighted by chunk length")
             else:
-                st.error(r.error or r.status)
+                st.error(md_escape(r.error or r.status))
                 if r.text:
                     st.caption("Partial text kept:")
                     st.code(readable(r.text), language=None, wrap_lines=True, height=160)
@@ -160,14 +161,14 @@ def translation_body(r: BranchResult) -> None:
         spread = f" ± {r.judge_spread:g}" if r.judge_spread else ""
         st.markdown(f"### {r.judge_score:g} / 100{spread}")
     elif r.judge_error:
-        st.caption(f"Not judged: {r.judge_error}")
+        st.caption(f"Not judged: {md_escape(r.judge_error)}")
     with st.container(height=160, border=False):
         st.markdown(marked_translation(r))
     facts = []
     if r.agreement is not None:
         facts.append(f"agreement {r.agreement:g}" + (" — :orange[outlier]" if r.outlier else ""))
     if r.answered_by and r.answered_by != r.engine:
-        facts.append(f"answered by `{r.answered_by}` after {len(r.fallbacks)} failure(s)")
+        facts.append(f"answered by {md_escape(r.answered_by)} after {len(r.fallbacks)} failure(s)")
     if r.glossary:
         used = sum(r.glossary.values())
         facts.append(f"glossary {used}/{len(r.glossary)}")
@@ -275,7 +276,7 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
         st.caption(f"**{estimate.branches} branches** · about {estimate.input_tokens:,} input and "
                    f"{estimate.output_tokens:,} output tokens in all · {cost}")
     elif problem:
-        st.error(problem)
+        st.error(md_escape(problem))
     run_col, stop_col, cache_col = st.columns([1, 1, 6], vertical_alignment="center")
     clicked = run_col.button("Run", type="primary", disabled=plan is None, icon=":material/play_arrow:",
                              key=f"{prefix}_run")
@@ -297,7 +298,7 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
         try:
             run_live(plan, board, progress, outcome)
         except Exception as exc:  # noqa: BLE001 - a message, not a traceback
-            st.error(f"The run stopped unexpectedly: {exc}")
+            st.error(f"The run stopped unexpectedly: {md_escape(str(exc))}")
         progress.empty()
         stop_slot.empty()
         if outcome.storage_warning:

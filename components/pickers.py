@@ -11,6 +11,8 @@ from parallax.config import DEMO_ENGINES, DEMO_TRANSLATORS, SUGGESTED_MODELS, Co
 from parallax.perspectives import BUILTIN, parse_custom
 from parallax.suggest import suggest_perspectives
 
+from .safe import md_escape
+
 ONE_FOR_ALL = "One engine for all perspectives"
 MATRIX = "Matrix: every perspective × every engine"
 
@@ -53,7 +55,7 @@ def perspective_picker(config: Config, key: str) -> list[str]:
             st.checkbox("Two steps: draft, then a self-check of the draft", key=f"{key}_new_two_step")
             st.form_submit_button("Add perspective", on_click=_add_perspective, args=(key,))
         if st.session_state.get(f"{key}_new_error"):
-            st.error(st.session_state[f"{key}_new_error"])
+            st.error(md_escape(st.session_state[f"{key}_new_error"]))
     return list(chosen)
 
 
@@ -74,7 +76,7 @@ def suggestion_picker(config: Config, key: str, document: str) -> None:
                 for s in suggestions])
             st.session_state[f"{key}_suggest_note"] = note
         if st.session_state.get(f"{key}_suggest_note"):
-            st.warning(st.session_state[f"{key}_suggest_note"])
+            st.warning(md_escape(st.session_state[f"{key}_suggest_note"]))
         table = st.session_state.get(f"{key}_suggested")
         if table is not None:
             edited = st.data_editor(table, key=f"{key}_suggest_table", hide_index=True, width="stretch",

@@ -79,7 +79,7 @@ def issues_panel(outcome: RunOutcome) -> None:
                 quote = f" — “{md_escape(f.quote)}”" if f.quote else ""
                 where = md_escape(r.engine) if outcome.mode == "translate" else (
                     f"{md_escape(r.perspective)} · {md_escape(r.engine)}")
-                kind = f"[{f.category}] " if f.category else ""
+                kind = f"\\[{md_escape(f.category)}\\] " if f.category else ""
                 chunk = f" · chunk {f.chunk}" if f.chunk else ""
                 st.markdown(f"- {kind}{md_escape(f.note)}{quote}  \n  _{where}{chunk}_")
 
@@ -116,7 +116,7 @@ def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
 def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
     """Everything below the cards, for a live run and a stored one alike."""
     if outcome.storage_warning:
-        st.warning(outcome.storage_warning, icon=":material/cloud_off:")
+        st.warning(md_escape(outcome.storage_warning), icon=":material/cloud_off:")
     aggregate = reducer_panel(outcome, f"{prefix}_reducer")
     if outcome.mode == "translate":
         best_panel(outcome, aggregate)
@@ -152,9 +152,9 @@ def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     ahead = f", ahead by {aggregate.margin:g}" if aggregate.margin else ""
     basis = "judge score" if best.judge_score is not None else "agreement with the other engines"
     with st.container(border=True):
-        st.markdown(f"**Best translation: `{best.branch_id}`** — by {basis}{ahead}")
+        st.markdown(f"**Best translation: {md_escape(best.branch_id)}** — by {basis}{ahead}")
         st.markdown(live.marked_translation(best))
-        st.caption(aggregate.formula)
+        st.caption(md_escape(aggregate.formula))
 
 
 def translation_charts(outcome: RunOutcome) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from components.safe import md_escape
 from parallax.check import check_engines, configured_engines
 from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, load_config
 
@@ -38,7 +39,7 @@ def session_config() -> Config:
     try:
         config = load_config(env=env)
     except ConfigError as exc:
-        st.error(f"parallax.toml was ignored: {exc}")
+        st.error(f"parallax.toml was ignored: {md_escape(str(exc))}")
         config = Config(env=env, prices=default_prices())
     config.perspectives.update(st.session_state.get("custom_perspectives", {}))
     return config

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -43,6 +44,13 @@ def run(
 ) -> RunOutcome:
     plan = plan_review(document, config, perspectives, engines, timeout_s=timeout_s, concurrency=concurrency)
     return asyncio.run(execute(plan))
+
+
+def shown_text(root, kinds=("markdown", "caption", "error", "info", "warning", "success")) -> str:  # type: ignore[no-untyped-def]
+    """The text an AppTest tree shows, as a reader sees it: markdown's backslash escapes and the invisible joiners
+    that keep URLs from becoming links removed."""
+    raw = "\n".join(str(e.value) for kind in kinds for e in root.get(kind))
+    return re.sub(r"\\(.)", r"\1", raw).replace("\u2060", "")
 
 
 def only(outcome: RunOutcome):  # type: ignore[no-untyped-def]

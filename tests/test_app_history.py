@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.settings import _open_history
-from tests.conftest import OPENAI_KEY
+from tests.conftest import OPENAI_KEY, shown_text
 from tests.fakes.provider_server import status
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -23,8 +23,7 @@ def clean(monkeypatch, tmp_path):
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption", "error", "info", "warning", "success")
-                     for e in at.main.get(kind))
+    return shown_text(at.main)
 
 
 def test_a_run_from_the_review_page_is_in_the_history(db_url):
@@ -59,7 +58,7 @@ def test_retry_failed_branches_from_the_page(db_url, fake, monkeypatch):
     assert not at.exception
     assert "Retried 1 branch(es): 1 now succeeded." in texts(at)
     assert fake.calls("gpt-4o-mini") == calls  # the successful branch was not called again
-    assert "`legal@openai:bad` × 2" in texts(at)
+    assert "legal@openai:bad × 2" in texts(at)
 
 
 def test_database_down_still_shows_the_results_and_saves_them_when_it_is_back(monkeypatch, tmp_path):

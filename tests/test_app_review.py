@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.pickers import MATRIX
+from tests.conftest import shown_text
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 FLAKY = "sim:flaky?latency=0.8&tokens=40&rate=40&fail=error"
@@ -28,8 +29,7 @@ def app() -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption", "error", "info", "warning")
-                     for e in at.get(kind))
+    return shown_text(at)
 
 
 def badges(at: AppTest) -> list[str]:

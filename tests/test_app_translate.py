@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from parallax.config import DEMO_TRANSLATORS
+from tests.conftest import shown_text
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -28,8 +29,7 @@ def page() -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption", "error", "info", "warning")
-                     for e in at.main.get(kind))
+    return shown_text(at.main)
 
 
 def test_first_click_compares_three_engines_with_a_judge_and_puts_the_best_on_top():
@@ -42,7 +42,7 @@ def test_first_click_compares_three_engines_with_a_judge_and_puts_the_best_on_to
     outcome = at.session_state["translate_outcome"]
     assert outcome.aggregate.method == "best" and outcome.aggregate.best in outcome.results
     assert all(r.judge_score is not None for r in outcome.ordered())
-    assert f"**Best translation: `{outcome.aggregate.best}`**" in texts(at)
+    assert f"**Best translation: {outcome.aggregate.best}**" in texts(at)
     assert len(at.get("plotly_chart")) == 4  # judge scores, agreement heatmap, quality vs latency, timeline
     assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON"]
     assert "Compare two translations" in [s.value for s in at.subheader]
