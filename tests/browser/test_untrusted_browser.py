@@ -78,6 +78,13 @@ def test_review_output_errors_and_engine_ids_stay_text(page, start_app):
             assert payload in body, payload  # shown verbatim: not rendered, not decoded
         assert "request rejected (HTTP 400): ![x](http://evil.example/leak.png)" in body
         assert EVIL_ID in body
+        # Everyone who opens this run from the (possibly shared) history sees the same inert text.
+        page.goto(server.url + "/history")
+        wait_idle(page)
+        page.get_by_role("button", name="Download CSV").first.wait_for(timeout=60_000)
+        shot(page, "untrusted-history")
+        assert_inert(page, dialogs, elsewhere)
+        assert "![x](http://evil.example/leak.png)" in page.inner_text("body").replace("\u2060", "")
     finally:
         fake.close()
 
