@@ -169,19 +169,20 @@ class Store:
 
     def save_branches(self, run_id: str, results: list[BranchResult]) -> list[int]:
         """Several finished branches in one transaction (one commit), each as its next attempt."""
-        attempts = []
+        rows: list[dict[str, Any]] = [
+            {"r": run_id, "b": r.branch_id, "s": r.status, "e": r.engine, "score": r.score,
+             "data": _dump(r.to_dict()), "t": _now()} for r in results]  # serialised before the transaction
         with self._tx() as conn:
-            for result in results:
-                last = conn.execute(sa.text("SELECT MAX(attempt) FROM branches WHERE run_id = :r AND branch_id = :b"),
-                                    {"r": run_id, "b": result.branch_id}).scalar()
-                attempts.append((last or 0) + 1)
-                conn.execute(sa.text(
-                    "INSERT INTO branches (run_id, branch_id, attempt, status, engine, score, data, created_at) "
-                    "VALUES (:r, :b, :a, :s, :e, :score, :data, :t)"),
-                    {"r": run_id, "b": result.branch_id, "a": attempts[-1], "s": result.status,
-                     "e": result.engine, "score": result.score, "data": _dump(result.to_dict()), "t": _now()})
+            found = conn.execute(sa.text("SELECT branch_id, MAX(attempt) FROM branches WHERE run_id = :r "
+                                         "GROUP BY branch_id"), {"r": run_id}).all()
+            last: dict[str, int] = {str(b): int(a) for b, a in found}
+            for row in rows:
+                row["a"] = last[row["b"]] = last.get(row["b"], 0) + 1
+            conn.execute(sa.text(  # one statement, many rows
+                "INSERT INTO branches (run_id, branch_id, attempt, status, engine, score, data, created_at) "
+                "VALUES (:r, :b, :a, :s, :e, :score, :data, :t)"), rows)
             conn.execute(sa.text("UPDATE runs SET updated_at = :t WHERE run_id = :r"), {"t": _now(), "r": run_id})
-        return attempts
+        return [row["a"] for row in rows]
 
     def update_branch(self, run_id: str, result: BranchResult) -> None:
         """Replace the latest attempt's data (a translation gains its judge score after it finished)."""
