@@ -84,9 +84,13 @@ def timeline(results: Sequence[BranchResult]) -> go.Figure:
 
 
 def speedup(results: Sequence[BranchResult], wall_ms: float | None) -> float | None:
-    """How many times faster the parallel run was than the same branches one after another."""
-    total = sum(r.latency_ms or 0 for r in results)
-    return total / wall_ms if wall_ms and total else None
+    """How many times faster the parallel run was than the same branches one after another — only when that
+    means something: at least two branches really ran (none answered from the cache) and they gained time."""
+    ran = [r for r in results if r.latency_ms and not r.cached]
+    if len(ran) < 2 or len(ran) < len(results) or not wall_ms:
+        return None
+    value = sum(r.latency_ms or 0 for r in ran) / wall_ms
+    return value if value >= 1 else None
 
 
 def latency_cost(results: Sequence[BranchResult]) -> go.Figure:

@@ -36,9 +36,12 @@ def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
     a, b, c, d = st.columns(4)
     a.metric(f"Aggregate score (0–{scale})", "—" if aggregate.score is None else f"{aggregate.score:.2f}",
              help="Empty, not 0, when no branch succeeded (or, for translations, none was judged).")
-    b.metric("Succeeded", f"{aggregate.n_ok} of {aggregate.n_total}")
+    b.metric("Succeeded", f"{aggregate.n_ok} of {aggregate.n_total}",
+             help="The branches that came back (status ok), whatever their score.")
+    if aggregate.n_scored is not None and aggregate.n_scored != aggregate.n_ok:
+        b.caption(aggregate.counts(outcome.mode).split(", ", 1)[1].capitalize())
     c.metric("Spread (max − min)", "—" if aggregate.spread is None else f"{aggregate.spread:g}")
-    speed = charts.speedup(outcome.ordered(), outcome.wall_ms)
+    speed = charts.speedup(outcome.ordered(), outcome.wall_ms) if aggregate.n_ok else None
     d.metric("Parallel speed-up", "—" if speed is None else f"{speed:.1f}× faster",
              help="Sum of branch latencies ÷ wall time: how much faster than one after another.")
     if aggregate.spread is not None and aggregate.spread >= DISAGREEMENT_SPREAD * scale / 10:
@@ -87,7 +90,7 @@ def issues_panel(outcome: RunOutcome) -> None:
 def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     from . import charts
     results = outcome.ordered()
-    if aggregate.n_ok:
+    if aggregate.n_scored:
         left, right = st.columns(2)
         left.plotly_chart(charts.radar(results), key="chart_radar")
         right.plotly_chart(charts.scores(results, aggregate), key="chart_scores")

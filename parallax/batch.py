@@ -269,8 +269,8 @@ class _Doc:
     remaining: int = 0
 
 
-OUT_COLUMNS = ("id", "row", "status", "aggregate_method", "aggregate_score", "n_ok", "n_total", "spread", "best",
-               "cost_usd", "error")
+OUT_COLUMNS = ("id", "row", "status", "aggregate_method", "aggregate_score", "n_ok", "n_scored", "n_total", "spread",
+               "best", "cost_usd", "error")
 
 
 class BatchWriter:
@@ -299,7 +299,8 @@ def _document_row(doc: _Doc, plan: RunPlan) -> dict[str, Any]:
     status = "ok" if ok == len(ordered) else "partial" if ok else "failed"
     row: dict[str, Any] = {
         "id": doc.row.doc_id, "row": doc.row.number, "status": status, "aggregate_method": aggregate.method,
-        "aggregate_score": aggregate.score, "n_ok": aggregate.n_ok, "n_total": aggregate.n_total,
+        "aggregate_score": aggregate.score, "n_ok": aggregate.n_ok, "n_scored": aggregate.n_scored,
+        "n_total": aggregate.n_total,
         "spread": aggregate.spread, "best": aggregate.best,
         "cost_usd": None if None in costs else round(sum(c for c in costs if c is not None), 8),
         "error": "; ".join(sorted({r.error for r in ordered if r.error}))[:500] or None,

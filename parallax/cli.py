@@ -342,7 +342,7 @@ def summary_table(outcome: RunOutcome) -> str:
     a = outcome.aggregate
     if a is not None:
         score = "none (no branch succeeded)" if a.score is None else f"{a.score:.2f}"
-        lines.append(f"\naggregate ({a.method}): {score} — {a.n_ok} of {a.n_total} succeeded"
+        lines.append(f"\naggregate ({a.method}): {score} — {a.counts(outcome.mode)}"
                      + (f", spread {a.spread:g}" if a.spread is not None else ""))
         lines.append(f"formula: {a.formula}")
     best = outcome.results.get(a.best) if a and a.best else None

@@ -28,7 +28,7 @@ BRANCH_FIELDS = (
 )
 TRANSLATION_FIELDS = ("judge_score", "judge_spread", "judge_error", "agreement", "outlier", "answered_by",
                       "fallbacks", "glossary", "chrf_reference", "bleu_reference")
-AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_total", "spread", "best", "margin")
+AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_scored", "n_total", "spread", "best", "margin")
 CSV_COLUMNS = ("run_id", "mode", *BRANCH_FIELDS, *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
 
 

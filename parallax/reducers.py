@@ -18,13 +18,14 @@ def reducer(name: str) -> Callable[[Callable[[list[BranchResult]], tuple[float, 
         def reduce(results: Sequence[BranchResult]) -> Aggregate:
             # Declared order, whatever order the branches arrived in.
             ordered = sorted(results, key=lambda r: r.order)
-            scored = [r for r in ordered if r.ok]
-            n_ok, n_total = len(scored), len(ordered)
+            n_ok, n_total = sum(r.ok for r in ordered), len(ordered)
+            scored = [r for r in ordered if r.scored]
             if not scored:
-                return Aggregate(name, None, 0, n_total, None, f"no branch succeeded (0 of {n_total})")
+                return Aggregate(name, None, n_ok, n_total, None, _nothing_scored(n_ok, n_total), n_scored=0)
             value, formula = fn(scored)
             scores = [_score(r) for r in scored]
-            return Aggregate(name, round(value, 4), n_ok, n_total, round(max(scores) - min(scores), 4), formula)
+            return Aggregate(name, round(value, 4), n_ok, n_total, round(max(scores) - min(scores), 4), formula,
+                             n_scored=len(scored))
 
         reduce.__name__ = f"reduce_{name}"
         reduce.__doc__ = fn.__doc__
@@ -32,6 +33,12 @@ def reducer(name: str) -> Callable[[Callable[[list[BranchResult]], tuple[float, 
         return reduce
 
     return register
+
+
+def _nothing_scored(n_ok: int, n_total: int) -> str:
+    if not n_ok:
+        return f"no branch succeeded (0 of {n_total})"
+    return f"no score to merge: {n_ok} of {n_total} succeeded, none was scored"
 
 
 def _score(r: BranchResult) -> float:
@@ -101,11 +108,11 @@ def _best(results: Sequence[BranchResult]) -> Aggregate:
     Without any score (no judge), the branch that agrees most with the others wins.
     """
     ordered = sorted(results, key=lambda r: r.order)
-    answered = [r for r in ordered if r.status == "ok"]
+    answered = [r for r in ordered if r.ok]
     n_total = len(ordered)
     if not answered:
-        return Aggregate("best", None, 0, n_total, None, f"no branch succeeded (0 of {n_total})")
-    scored = [r for r in answered if r.score is not None]
+        return Aggregate("best", None, 0, n_total, None, f"no branch succeeded (0 of {n_total})", n_scored=0)
+    scored = [r for r in answered if r.scored]
     if scored:
         ranked = sorted(scored, key=lambda r: (_score(r), r.agreement or -1.0), reverse=True)
         key, basis = (lambda r: _score(r)), "score"
@@ -114,8 +121,9 @@ def _best(results: Sequence[BranchResult]) -> Aggregate:
         key, basis = (lambda r: r.agreement or 0.0), "agreement (no scores)"
     else:
         winner = answered[0]
-        return Aggregate("best", None, len(scored), n_total, None,
-                         f"only {winner.branch_id} answered: nothing to compare", winner.branch_id, None)
+        return Aggregate("best", None, len(answered), n_total, None,
+                         f"only {winner.branch_id} answered: nothing to compare", winner.branch_id, None,
+                         n_scored=len(scored))
     winner = ranked[0]
     values = [key(r) for r in ranked]
     margin = round(values[0] - values[1], 4) if len(values) > 1 else None
@@ -130,7 +138,8 @@ def _best(results: Sequence[BranchResult]) -> Aggregate:
         else:
             formula += " (a tie on both score and agreement: the first in declared order wins)"
     spread = round(max(values) - min(values), 4) if scored else None
-    return Aggregate("best", winner.score, len(scored), n_total, spread, formula, winner.branch_id, margin)
+    return Aggregate("best", winner.score, len(answered), n_total, spread, formula, winner.branch_id, margin,
+                     n_scored=len(scored))
 
 
 REDUCERS["best"] = _best

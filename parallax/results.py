@@ -87,6 +87,12 @@ class BranchResult:
 
     @property
     def ok(self) -> bool:
+        """The branch came back: the one meaning of "succeeded" in every view (a translation that came back empty
+        is an error, set by the runner). Whether it was also scored or judged is `scored`."""
+        return self.status == "ok"
+
+    @property
+    def scored(self) -> bool:
         return self.status == "ok" and self.score is not None
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +119,14 @@ class Aggregate:
     formula: str
     best: str | None = None  # the winning branch, for select-best
     margin: float | None = None  # how far ahead of the runner-up it is
+    n_scored: int | None = None  # of the n_ok that came back, how many have a score (reviews) or a judge score
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def counts(self, mode: str = "review") -> str:
+        """ "2 of 3 succeeded", and how many were scored or judged when that differs: every view says it so."""
+        text = f"{self.n_ok} of {self.n_total} succeeded"
+        if self.n_scored is not None and self.n_scored != self.n_ok:
+            text += f", {'judged' if mode == 'translate' else 'scored'} {self.n_scored} of {self.n_total}"
+        return text

@@ -330,6 +330,8 @@ async def _call(
                                         "it: check token_limit_param)")
                     else:
                         result.error = f"{engine.provider}: cut off at the token limit ({request.max_tokens:,})"
+                elif job.read is None and not text.strip():  # a translation (plain text) that came back empty
+                    result.status, result.error = "error", f"{engine.provider}: the reply was empty"
                 elif job.read is not None:
                     try:
                         job.read(text, result)

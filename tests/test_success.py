@@ -1,0 +1,86 @@
+"""One meaning of "succeeded" everywhere: the branch came back (an empty translation did not). Being scored or
+judged is counted apart. The speed-up is shown only when it means something."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+
+from components.charts import speedup
+from parallax import cli
+from parallax.config import DEMO_TRANSLATORS, load_config
+from parallax.export import to_csv, to_json
+from parallax.results import BranchResult
+from parallax.run import execute, plan_translate
+from parallax.storage import Store
+from parallax.translation import TranslationSettings
+from tests.fakes.provider_server import ok
+
+
+def translate_cli(tmp_path, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    source = tmp_path / "notes.txt"
+    source.write_text("Release notes: sync is faster now. Contact us.", encoding="utf-8")
+    out = io.StringIO()
+    code = cli.main(["translate", str(source), "--source", "en", "--target", "de", *args], out=out,
+                    err=io.StringIO())
+    return code, out.getvalue()
+
+
+def test_a_translation_with_no_judge_succeeded(tmp_path, monkeypatch):
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPL_AUTH_KEY", "LIBRETRANSLATE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    code, out = translate_cli(tmp_path)  # offline:pseudo, nothing to judge with
+    assert code == 0  # was 1, "0 of 1 succeeded"
+    assert "— 1 of 1 succeeded, judged 0 of 1" in out
+    code, out = translate_cli(tmp_path, "--no-judge", *(a for e in DEMO_TRANSLATORS[:2] + ["offline:pseudo"]
+                                                          for a in ("-e", e)))
+    assert code == 0 and "— 3 of 3 succeeded, judged 0 of 3" in out  # was "0 of 3 succeeded", exit 1
+
+
+def test_every_view_counts_the_same(tmp_path, db_url):
+    config = load_config(env={})
+    plan = plan_translate("Hello there.", config, TranslationSettings("en", "de"), DEMO_TRANSLATORS[:2])
+    from parallax.history import record
+    from parallax.run import RunOutcome
+
+    store = Store(db_url)
+    outcome = RunOutcome.for_plan(plan)
+    record(plan, outcome, store)
+    asyncio.run(execute(plan, outcome=outcome))
+    a = outcome.aggregate
+    assert (a.n_ok, a.n_scored, a.n_total) == (2, 0, 2)
+    assert json.loads(to_json(outcome))["aggregate"]["n_ok"] == 2
+    row = next(csv.DictReader(io.StringIO(to_csv(outcome))))
+    assert (row["aggregate_n_ok"], row["aggregate_n_scored"]) == ("2", "0")
+    (listed,) = store.list_runs()
+    assert (listed["n_ok"], listed["n_total"]) == (2, 2)
+
+
+def test_an_empty_translation_is_an_error_not_a_silent_ok(fake, config):
+    fake.enqueue("t", ok("   "))
+    plan = plan_translate("Good.", config, TranslationSettings("en", "de"), ["openai:t"])
+    (r,) = asyncio.run(execute(plan)).ordered()
+    assert (r.status, r.error) == ("error", "OpenAI: the reply was empty")
+
+
+def test_a_translate_batch_row_counts_its_engines(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\nd1,Hello there.\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    cli.main(["batch", str(source), "--column", "text", "--out", str(out), "--mode", "translate", "--source", "en",
+              "--target", "de", "-e", "offline:pseudo", "--no-judge"], out=io.StringIO(), err=io.StringIO())
+    (row,) = csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))
+    assert (row["status"], row["n_ok"], row["n_scored"], row["n_total"]) == ("ok", "1", "0", "1")  # was n_ok 0
+
+
+def branch(latency: float | None, cached: bool = False) -> BranchResult:
+    return BranchResult("b", 0, "e", "p", latency_ms=latency, cached=cached)
+
+
+def test_the_speedup_is_shown_only_when_it_means_something():
+    assert speedup([branch(500), branch(500)], 520) == 1000 / 520
+    assert speedup([branch(500)], 500) is None  # one branch: nothing ran in parallel
+    assert speedup([branch(500), branch(0.5, cached=True)], 500) is None  # answered from the cache, not run
+    assert speedup([branch(50), branch(50)], 1000) is None  # never "0.1× faster"
