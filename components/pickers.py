@@ -129,7 +129,7 @@ def _add_engine(key: str, default: list[str]) -> None:
     if engine_id not in extra:
         extra.append(engine_id)
     if st.session_state.get(f"{key}_mode") == MATRIX:
-        current = st.session_state.get(f"{key}_many") or default
+        current = st.session_state.get(f"{key}_many", default)  # [] after "Clear all" stays empty
         st.session_state[f"{key}_many"] = list(dict.fromkeys([*current, engine_id]))
     else:
         st.session_state[f"{key}_one"] = engine_id

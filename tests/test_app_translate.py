@@ -71,3 +71,12 @@ def test_a_fallback_chain_shows_who_answered():
     assert r.answered_by.startswith("sim:backup") and r.fallbacks[0]["engine"].startswith("sim:down")
     assert "after 1 failure(s)" in texts(at)
     assert "No judge ran" in texts(at)
+
+
+def test_clear_all_then_add_keeps_exactly_what_the_user_chose():
+    at = page()
+    at.multiselect(key="translate_engines_many").set_value([]).run()  # "Clear all"
+    at.text_input(key="translate_engines_extra").set_value("offline:pseudo").run()
+    at.button(key="translate_engines_add").click().run()
+    assert at.session_state["translate_engines_many"] == ["offline:pseudo"]  # the defaults did not come back
+    assert "**1 branches**" in texts(at)
