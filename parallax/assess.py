@@ -84,6 +84,9 @@ async def _judge(document: str, done: dict[str, BranchResult], settings: Transla
     assert settings.judge is not None
     job = job_for(ctx, BranchSpec(f"judge#{sample + 1}", 1000 + sample, "judge", settings.judge),
                   judge_request(document, settings, [(label, done[b].text) for label, b in labelled]), read)
+    # Never from the cache: k samples must be k judgements, not replays of an earlier run's (their spread is the
+    # judge's own variation, which a replay would hide).
+    job = dataclasses.replace(job, cache=None)
     call = await run_branch(job, lambda _event: None)
     if call.status != "ok":
         return JudgeSample(None, call.error, call.cost_usd)

@@ -84,3 +84,21 @@ def test_the_speedup_is_shown_only_when_it_means_something():
     assert speedup([branch(500)], 500) is None  # one branch: nothing ran in parallel
     assert speedup([branch(500), branch(0.5, cached=True)], 500) is None  # answered from the cache, not run
     assert speedup([branch(50), branch(50)], 1000) is None  # never "0.1× faster"
+
+
+def test_judge_samples_are_real_calls_even_with_the_cache_on(fake, config, db_url):
+    """The 4th identical run with 3 judge samples still makes 3 fresh judge calls: a spread is never replays."""
+    from parallax.history import record
+    from parallax.run import RunOutcome
+
+    store = Store(db_url)
+    mqm = json.dumps({"translations": [{"label": "A", "errors": []}]})
+    fake.next_reply = lambda model: ok(mqm) if model == "j" else ok("Gut.")
+    for run in range(4):
+        plan = plan_translate("Good.", config, TranslationSettings("en", "de", judge="openai:j", judge_samples=3),
+                              ["openai:t"])
+        outcome = RunOutcome.for_plan(plan)
+        record(plan, outcome, store, use_cache=True)
+        asyncio.run(execute(plan, outcome=outcome))
+        assert outcome.ordered()[0].cached == (run > 0)  # the translation itself is answered from the cache
+    assert fake.calls("t") == 1 and fake.calls("j") == 12
