@@ -40,11 +40,17 @@ def watch(page) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
     return dialogs, elsewhere
 
 
-def assert_inert(page, dialogs: list[str], elsewhere: list[str]) -> None:  # type: ignore[no-untyped-def]
+def shown_inert(page, name: str, dialogs: list[str], elsewhere: list[str]) -> str:  # type: ignore[no-untyped-def]
+    """Once the run's results are drawn: nothing was created or loaded from the payloads. Returns the page's text as
+    a reader sees it (the invisible joiners that keep URLs from linking removed)."""
+    page.get_by_role("button", name="Download CSV").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    shot(page, name)
     assert dialogs == []
     assert elsewhere == []  # not even the favicon or a font: the page needs no other host
     assert page.evaluate(CREATED) == {"images": [], "links": []}
     assert "Traceback" not in page.content()
+    return str(page.inner_text("body")).replace("\u2060", "")
 
 
 def test_review_output_errors_and_engine_ids_stay_text(page, start_app):
@@ -67,11 +73,7 @@ def test_review_output_errors_and_engine_ids_stay_text(page, start_app):
             page.get_by_role("button", name=f"Remove {label}").wait_for()
             wait_idle(page)
         page.get_by_role("button", name="Run").click()
-        page.get_by_role("button", name="Download CSV").first.wait_for(timeout=60_000)
-        wait_idle(page)
-        shot(page, "untrusted-review")
-        assert_inert(page, dialogs, elsewhere)
-        body = page.inner_text("body").replace("\u2060", "")  # invisible joiners that keep URLs from linking
+        body = shown_inert(page, "untrusted-review", dialogs, elsewhere)
         for payload in ("![x](http://evil.example/leak.png)", "<img src=x onerror=alert(1)>",
                         "&lt;b&gt;entity&lt;/b&gt; &amp; &#x3C;img&#x3E;", "jane.doe@evil.example",
                         "https://evil.example/plain-url", ":red[coloured] :material/warning: :smile:"):
@@ -80,11 +82,7 @@ def test_review_output_errors_and_engine_ids_stay_text(page, start_app):
         assert EVIL_ID in body
         # Everyone who opens this run from the (possibly shared) history sees the same inert text.
         page.goto(server.url + "/history")
-        wait_idle(page)
-        page.get_by_role("button", name="Download CSV").first.wait_for(timeout=60_000)
-        shot(page, "untrusted-history")
-        assert_inert(page, dialogs, elsewhere)
-        assert "![x](http://evil.example/leak.png)" in page.inner_text("body").replace("\u2060", "")
+        assert "![x](http://evil.example/leak.png)" in shown_inert(page, "untrusted-history", dialogs, elsewhere)
     finally:
         fake.close()
 
@@ -102,10 +100,6 @@ def test_translations_and_judge_fields_stay_text(page, start_app):
         page.goto(server.url + "/translate")
         wait_idle(page)
         page.get_by_role("button", name="Run").click()
-        page.get_by_role("button", name="Download CSV").first.wait_for(timeout=60_000)
-        wait_idle(page)
-        shot(page, "untrusted-translate")
-        assert_inert(page, dialogs, elsewhere)
-        assert "![x](http://evil.example/leak.png)" in page.inner_text("body").replace("\u2060", "")
+        assert "![x](http://evil.example/leak.png)" in shown_inert(page, "untrusted-translate", dialogs, elsewhere)
     finally:
         fake.close()
