@@ -18,7 +18,8 @@ KEY = "fake-key-browser-0123456789abcdefghij"
 EVIL_ID = "sim:![id](http://evil.example/id.png)"
 CREATED = """() => ({
   images: [...document.querySelectorAll('img, svg image, iframe, source')].map(e => e.src || e.href?.baseVal || '')
-     .filter(src => src && !src.startsWith(location.origin) && !src.startsWith('data:image/svg')),
+     .filter(src => src && !src.startsWith(location.origin) && !src.startsWith('blob:' + location.origin)
+                     && !src.startsWith('data:image/svg')),
   links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))
      .filter(h => /evil|javascript:|mailto:|data:/i.test(h)),
 })"""
