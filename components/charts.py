@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+from parallax.estimate import usd
 from parallax.results import Aggregate, BranchResult
 
 STATUS_COLOURS = {"ok": "#16a34a", "error": "#dc2626", "timeout": "#ea580c", "truncated": "#d97706",
@@ -103,8 +104,11 @@ def latency_cost(results: Sequence[BranchResult]) -> go.Figure:
     fig.update_layout(yaxis={"title": "seconds"})
     if any(r.cost_usd for r in results):  # free runs get no empty cost axis
         fig.add_trace(go.Scatter(x=labels, y=[r.cost_usd for r in results], name="cost (USD)", yaxis="y2",
-                                 mode="markers", marker={"size": 12, "color": "#16a34a", "symbol": "diamond"}))
-        fig.update_layout(yaxis2={"title": "USD", "overlaying": "y", "side": "right", "rangemode": "tozero"})
+                                 mode="markers", marker={"size": 12, "color": "#16a34a", "symbol": "diamond"},
+                                 customdata=[usd(r.cost_usd) for r in results],
+                                 hovertemplate="%{x}: %{customdata}<extra></extra>"))
+        fig.update_layout(yaxis2={"title": "USD", "overlaying": "y", "side": "right", "rangemode": "tozero",
+                                  "tickformat": "$.2~r"})  # $0.0000038, not plotly's SI "3.76μ"
     return _layout(fig, "Latency and cost per branch")
 
 
@@ -144,7 +148,7 @@ def quality_cost_latency(results: Sequence[BranchResult]) -> go.Figure:
         x=[(r.latency_ms or 0) / 1000 for r in done], y=quality, mode="markers+text",
         text=[engine_name(r.engine) for r in done], textposition="top center",
         marker={"size": [14 + 30 * c / top for c in costs], "color": "#4f46e5", "opacity": 0.7},
-        customdata=[("unknown" if r.cost_usd is None else f"${r.cost_usd:.5f}") for r in done],
+        customdata=[usd(r.cost_usd) for r in done],
         hovertemplate="%{text}: %{y:.1f} in %{x:.2f}s, cost %{customdata}<extra></extra>",
     ))
     judged = any(r.judge_score is not None for r in done)

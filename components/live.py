@@ -16,7 +16,7 @@ import streamlit as st
 
 from parallax.assess import Assessed
 from parallax.engines.base import Engine
-from parallax.estimate import estimate_run
+from parallax.estimate import estimate_run, usd
 from parallax.judgement import readable
 from parallax.quality import highlight
 from parallax.results import BranchResult, BranchSpec
@@ -62,7 +62,7 @@ def _seconds(ms: float | None) -> str:
 
 def metrics_line(r: BranchResult) -> str:
     tokens = "–" if r.output_tokens is None else f"{r.input_tokens or 0:,} in / {r.output_tokens:,} out"
-    cost = "–" if r.cost_usd is None else f"${r.cost_usd:.5f}"
+    cost = "–" if r.cost_usd is None else usd(r.cost_usd)
     cached = "**cached** (no call) · " if r.cached else ""
     queued = f" · queued {_seconds(r.queued_ms)}" if r.queued_ms and r.queued_ms >= 50 else ""
     mode = f" · structured output: {r.structured_mode}" if r.structured_mode else ""

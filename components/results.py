@@ -98,13 +98,21 @@ def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     left.plotly_chart(charts.timeline(results), key="chart_timeline")
     right.plotly_chart(charts.latency_cost(results), key="chart_latency")
     with st.expander("The graph that ran (LangGraph)"):
-        st.mermaid_chart(mermaid_text())
+        st.mermaid_chart(mermaid_text(two_step=any(r.steps for r in results)))
 
 
 @st.cache_data
-def mermaid_text() -> str:
+def mermaid_text(two_step: bool) -> str:
+    """The review graph as a clean diagram: no HTML in the labels, and the draft → check nodes only when a
+    perspective of this run took two steps."""
     from parallax.graph import build_review_graph
-    return re.sub(r"</?p>", "", build_review_graph().get_graph().draw_mermaid())
+
+    text = build_review_graph().get_graph().draw_mermaid()
+    text = re.sub(r"<hr/?>.*?defer = True.*?</small>", " · waits for every branch", text)
+    text = re.sub(r"</?[a-z]+/?>", "", text)
+    if not two_step:
+        text = "\n".join(line for line in text.splitlines() if not re.search(r"\b(draft|check)\b", line))
+    return text
 
 
 def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
@@ -186,13 +194,20 @@ def diff_panel(outcome: RunOutcome, key: str) -> None:
     a, b = st.columns(2)
     first = a.selectbox("From", done, index=done.index(ranked[0]), key=f"{key}_a")
     second = b.selectbox("To", done, index=done.index(ranked[1]), key=f"{key}_b")
-    parts = []
-    for op, words in word_diff(outcome.results[first].text, outcome.results[second].text):
-        escaped = md_escape(words)
-        parts.append(escaped if op == "=" else f":red-background[~~{escaped}~~]" if op == "-"
-                     else f":green-background[{escaped}]")
+    st.caption("Red: only in “From” · green: only in “To”.")
     with st.container(border=True):
-        st.markdown("".join(parts))
+        st.markdown(diff_markdown(outcome.results[first].text, outcome.results[second].text))
+
+
+def diff_markdown(a: str, b: str) -> str:
+    """The word diff as markdown: colour only (a strikethrough's ~~ next to escaped tildes in the text read as
+    "~~~Your~ ~~"), every word escaped."""
+    parts = []
+    for op, words in word_diff(a, b):
+        escaped = md_escape(words)
+        parts.append(escaped if op == "=" else f":red-background[{escaped}]" if op == "-"
+                     else f":green-background[{escaped}]")
+    return "".join(parts)
 
 
 def compare_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO, cast
 from . import __version__
 from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
 from .documents import InputError, byte_limit, check_document, check_size, decode_document
+from .estimate import usd
 from .reducers import REDUCERS
 from .results import RUN_STATUSES
 from .runner import BranchFinished, BranchRestarted, BranchStarted
@@ -250,7 +251,7 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     def on_document(row: dict[str, object], progress: BatchProgress) -> None:
         eta = f"ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else "ETA –"
         line = (f"  [{progress.done}/{progress.total}] {row['status']:<8} {row['id']}  {eta}  "
-                f"cost so far ${progress.cost_usd:.4f}")
+                f"cost so far {usd(progress.cost_usd)}")
         if row.get("error") and row["status"] == "invalid":
             line += f"  ({row['error']})"
         print(line, file=err, flush=True)
@@ -274,7 +275,7 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"{progress.done} of {progress.total} documents done ({progress.skipped} from an earlier run), "
-          f"{progress.failed_rows} failed or invalid, cost ${progress.cost_usd:.4f}, {wall:.1f} s → {args.out}",
+          f"{progress.failed_rows} failed or invalid, cost {usd(progress.cost_usd)}, {wall:.1f} s → {args.out}",
           file=out)
     return EXIT_OK if progress.done - progress.failed_rows > 0 else EXIT_ALL_FAILED
 
@@ -326,7 +327,7 @@ def summary_table(outcome: RunOutcome) -> str:
     translate = outcome.mode == "translate"
     header: tuple[str, ...] = (("engine", "status", "judge", "agreement", "answered_by") if translate
                                else ("perspective", "engine", "status", "score"))
-    rows = [header + ("latency_s", "ttft_s", "tokens", "cost_usd", "retries")]
+    rows = [header + ("latency_s", "ttft_s", "tokens", "cost", "retries")]
     for r in outcome.ordered():
         tokens = "-" if r.output_tokens is None else f"{_fmt(r.input_tokens)}/{r.output_tokens}"
         if translate:
@@ -336,7 +337,7 @@ def summary_table(outcome: RunOutcome) -> str:
         else:
             first = (r.perspective, r.engine, r.status, _fmt(r.score))
         rows.append(first + (_fmt(r.latency_ms and r.latency_ms / 1000, ".2f"),
-                             _fmt(r.ttft_ms and r.ttft_ms / 1000, ".2f"), tokens, _fmt(r.cost_usd, ".6f"),
+                             _fmt(r.ttft_ms and r.ttft_ms / 1000, ".2f"), tokens, usd(r.cost_usd),
                              str(r.retries)))
     lines = _table(rows)
     a = outcome.aggregate

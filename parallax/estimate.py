@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .engines.base import Request
@@ -13,6 +14,18 @@ CHARS_PER_TOKEN = 4  # a rough rule for English; tiktoken would need a download
 EXPECTED_REVIEW_TOKENS = 500
 TRANSLATION_GROWTH = 1.3  # a translation is often longer than its source
 JUDGE_TOKENS_PER_TRANSLATION = 150
+
+
+def usd(value: float | None) -> str:
+    """Dollars with two significant digits however small ($0.0000038, $0.012, $1.50): never "3.76μ", never a
+    "$0.00000" that reads as free. None is unknown."""
+    if value is None:
+        return "unknown"
+    if value == 0:
+        return "$0"
+    decimals = max(2, 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    return "$" + (text.rstrip("0").rstrip(".") if decimals > 2 else text)
 
 
 def estimate_tokens(text: str) -> int:

@@ -180,3 +180,32 @@ def test_translate_plan_unaffected_by_terminal_safety(fake, config):
     plan = plan_translate("Good.", config, TranslationSettings("en", "de"), ["openai:t"])
     outcome = asyncio.run(execute(plan))
     assert json.loads(to_json(outcome))["branches"][0]["text"] == "Gut.\x1b[2J"
+
+
+# --- what the pages draw ---
+
+
+def test_the_word_diff_keeps_tildes_and_markdown_as_text():
+    from components.results import diff_markdown
+
+    markdown = diff_markdown("~Your~ files **now** sync", "~Their~ files **now** sync")
+    assert "~~" not in markdown  # no strikethrough to collide with the text's own tildes
+    assert markdown == (":red-background[\\~Your\\~ ]:green-background[\\~Their\\~ ]files \\*\\*now\\*\\* sync")
+
+
+def test_costs_read_as_dollars_however_small():
+    from parallax.estimate import usd
+
+    assert [usd(v) for v in (0, 0.0000037641, 0.012345, 1.5, None)] == ["$0", "$0.0000038", "$0.012", "$1.50",
+                                                                         "unknown"]
+
+
+def test_the_graph_that_ran_is_a_clean_diagram_of_the_nodes_used():
+    from components.results import mermaid_text
+
+    one_step, two_step = mermaid_text(False), mermaid_text(True)
+    for text in (one_step, two_step):
+        assert "<" not in text.replace("-->", "").replace("-.->", "")  # no HTML in the labels
+        assert "aggregate(aggregate · waits for every branch)" in text
+    assert "draft" not in one_step and "check" not in one_step
+    assert "draft -.-> check;" in two_step
