@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy parallax
 	$(BIN)/python -m pytest
+
+# The edit loop: everything but the browser and PostgreSQL suites (`make test` still runs all).
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not browser and not postgres"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -25,12 +25,13 @@ if TYPE_CHECKING:  # the heavy parts (LangGraph, SQLAlchemy) are imported by the
     from .run import OnEvent, RunEvent, RunOutcome, RunPlan
     from .storage import Store
 
-EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_NO_HISTORY, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ALL_FAILED, EXIT_BAD_INPUT, EXIT_NO_HISTORY, EXIT_BELOW, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EPILOG = """exit codes:
   0    done: at least one branch (in a batch: one document) succeeded
   1    every branch failed (or an engine check failed)
   2    bad input: nothing was called (unreadable file, unknown engine, an output path that cannot be written)
   3    the history database cannot be reached (history commands)
+  4    the aggregate score is below --fail-under, or there is none (for CI pipelines)
   130  stopped with Ctrl-C: finished branches are kept
 
 environment:
@@ -90,6 +91,8 @@ def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> 
     parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
     parser.add_argument("--csv", metavar="PATH", help="write one row per branch as CSV")
     parser.add_argument("--no-cache", action="store_true", help="call the providers even for identical calls")
+    parser.add_argument("--fail-under", type=float, metavar="SCORE",
+                        help="exit 4 when the aggregate score is below SCORE (or there is none): a gate for CI")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -408,7 +411,14 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
     print(summary_table(outcome), file=out)
     if outcome.storage_warning:
         print(f"parallax: {outcome.storage_warning}", file=err)
-    return EXIT_OK if outcome.aggregate and outcome.aggregate.n_ok > 0 else EXIT_ALL_FAILED
+    if not (outcome.aggregate and outcome.aggregate.n_ok > 0):
+        return EXIT_ALL_FAILED
+    score = outcome.aggregate.score
+    if args.fail_under is not None and (score is None or score < args.fail_under):
+        print(f"parallax: the aggregate score {'(none)' if score is None else f'{score:.2f}'} is below "
+              f"--fail-under {args.fail_under:g}", file=err)
+        return EXIT_BELOW
+    return EXIT_OK
 
 
 def engines_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

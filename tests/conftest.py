@@ -75,7 +75,7 @@ def postgres_cluster() -> Iterator[object]:
     cluster.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path, monkeypatch) -> str:  # type: ignore[no-untyped-def]
     """The same storage test on both backends; also the database the CLI and the app use in that test."""
     if request.param == "sqlite":

@@ -279,3 +279,19 @@ def test_translate_with_every_engine_failing_exits_1(tmp_path):
         "sim:x?latency=0&fail=error"
     ]
     assert branch["error"] == "Simulated: rate limited after 1 attempt"
+
+
+def test_fail_under_gates_a_pipeline_and_a_closed_pipe_ends_quietly(tmp_path):
+    source = tmp_path / "t.txt"
+    source.write_text("Our product is guaranteed to never fail. Contact jane@example.com.", encoding="utf-8")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {"PATH": "/usr/bin:/bin", "PARALLAX_HOME": str(tmp_path), "PYTHONPATH": root}
+    gate = [sys.executable, "-m", "parallax", "review", str(source), "-p", "legal", "-e", "offline:rules"]
+    low = subprocess.run([*gate, "--fail-under", "9.5"], capture_output=True, text=True, env=env)
+    assert low.returncode == 4 and "is below --fail-under 9.5" in low.stderr
+    assert subprocess.run([*gate, "--fail-under", "0"], capture_output=True, env=env).returncode == 0
+    for _ in range(3):
+        subprocess.run(gate, capture_output=True, env=env, check=True)
+    piped = subprocess.run(f"{sys.executable} -m parallax history list | head -1", shell=True, capture_output=True,
+                           text=True, env=env)
+    assert piped.stdout.startswith("run_id") and piped.stderr == ""  # no BrokenPipe traceback
