@@ -21,8 +21,8 @@ def engine_label(engine_id: str) -> str:
     if "|" in engine_id:
         return "Fallback: " + " → ".join(engine_label(part) for part in engine_id.split("|"))
     if engine_id.startswith("sim:"):
-        label, _, options = engine_id[4:].partition("?")
-        return f"Demo · {label} (simulated{', ' + options if options else ''})"
+        # Short, so that several fit in the list: the options (latency, failures) show on the branch's card.
+        return f"Demo · {engine_id[4:].partition('?')[0]}"
     return {"offline:rules": "Offline rules — no AI", "offline:pseudo": "Pseudo-localisation — not a translation",
             "deepl": "DeepL", "libretranslate": "LibreTranslate"}.get(engine_id, engine_id)
 
@@ -138,7 +138,7 @@ def _add_engine(key: str, default: list[str]) -> None:
 def engine_picker(config: Config, key: str) -> list[str]:
     options = engine_options(config, "review")
     default = config.default_engines()[0]
-    mode = st.radio("Engines", [ONE_FOR_ALL, MATRIX], key=f"{key}_mode", horizontal=True)
+    mode = st.radio("How engines are assigned", [ONE_FOR_ALL, MATRIX], key=f"{key}_mode", horizontal=True)
     if mode == ONE_FOR_ALL:
         st.session_state.setdefault(f"{key}_one", default)
         chosen = [st.selectbox("Engine", options, key=f"{key}_one", format_func=engine_label)]
