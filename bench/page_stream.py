@@ -33,6 +33,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    # A history of its own: the user's is never written, and no earlier run's cache answers these calls.
+    env["PARALLAX_HOME"] = str(tmp)
+    env.pop("PARALLAX_DATABASE_URL", None)
     server = StreamlitServer(tmp, env)
     try:
         with sync_playwright() as p:

@@ -33,7 +33,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     runs = parser.parse_args().runs
     home = Path(tempfile.mkdtemp())
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_KEY"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith(("_API_KEY", "_AUTH_KEY")) and k != "PARALLAX_DATABASE_URL"}
     env.update(PYTHONPATH=str(HERE), PARALLAX_HOME=str(home))
     server = StreamlitServer(home, env)
     from playwright.sync_api import sync_playwright

@@ -26,7 +26,8 @@ from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # n
 
 
 def environment(repo: Path, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_KEY")) and k != "PARALLAX_CONFIG"}
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith(("_API_KEY", "_AUTH_KEY")) and k not in ("PARALLAX_DATABASE_URL", "PARALLAX_CONFIG")}
     return {**env, "PYTHONPATH": str(repo), "PARALLAX_HOME": str(home)}
 
 
