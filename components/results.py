@@ -128,7 +128,7 @@ def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
     """Everything below the cards, for a live run and a stored one alike."""
     if outcome.storage_warning:
         st.warning(md_escape(outcome.storage_warning), icon=":material/cloud_off:")
-    aggregate = reducer_panel(outcome, f"{prefix}_reducer")
+    aggregate = reducer_panel(outcome, f"{prefix}_reducer_{outcome.run_id}")  # each run opens with its own
     if outcome.mode == "translate":
         best_panel(outcome, aggregate)
         export_buttons(outcome, aggregate)

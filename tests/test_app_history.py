@@ -80,3 +80,20 @@ def test_database_down_still_shows_the_results_and_saves_them_when_it_is_back(mo
     assert at.selectbox(key="history_run").value == run_id
     assert f"Run `{run_id}` · review · **completed**" in texts(at)
     assert not at.session_state["unsaved_runs"]
+
+
+def test_each_run_opens_with_its_own_reducer(db_url):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.run()
+    at.button(key="review_run").click().run()
+    review_id = at.session_state["review_outcome"].run_id
+    at.switch_page("app_pages/translate.py").run()
+    at.button(key="translate_run").click().run()
+    translate_id = at.session_state["translate_outcome"].run_id
+    at.switch_page("app_pages/history.py").run()
+    at.selectbox(key="history_run").set_value(translate_id).run()
+    assert at.session_state[f"history_reducer_{translate_id}"] == "best"
+    at.selectbox(key="history_run").set_value(review_id).run()
+    assert not at.exception
+    assert at.session_state[f"history_reducer_{review_id}"] == "mean"  # was "best", carried over from the other run
+    assert at.session_state["review_outcome"].aggregate.method == "mean"

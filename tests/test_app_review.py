@@ -62,7 +62,7 @@ def test_switching_the_reducer_recomputes_without_a_new_run():
     at.button(key="review_run").click().run()
     run_id = at.session_state["review_outcome"].run_id
     scores = {r.perspective: r.score for r in at.session_state["review_outcome"].ordered()}
-    at.session_state["review_reducer"] = "min"
+    at.session_state[f"review_reducer_{run_id}"] = "min"
     at.run()
     assert metric(at, "Aggregate score (0–10)") == f"{min(scores.values()):.2f}"
     assert at.session_state["review_outcome"].run_id == run_id
