@@ -38,8 +38,8 @@ def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
              help="Empty, not 0, when no branch succeeded (or, for translations, none was judged).")
     b.metric("Succeeded", f"{aggregate.n_ok} of {aggregate.n_total}",
              help="The branches that came back (status ok), whatever their score.")
-    if aggregate.n_scored is not None and aggregate.n_scored != aggregate.n_ok:
-        b.caption(aggregate.counts(outcome.mode).split(", ", 1)[1].capitalize())
+    if scored := aggregate.scored_count(outcome.mode):
+        b.caption(scored.capitalize())
     c.metric("Spread (max − min)", "—" if aggregate.spread is None else f"{aggregate.spread:g}")
     speed = charts.speedup(outcome.ordered(), outcome.wall_ms) if aggregate.n_ok else None
     d.metric("Parallel speed-up", "—" if speed is None else f"{speed:.1f}× faster",

@@ -214,11 +214,16 @@ def _earlier_rows(out: Path) -> tuple[list[str], list[dict[str, str]], bool]:
     return columns, rows[:-1] if torn and rows else rows, torn
 
 
+def _kept(rows: list[dict[str, str]], retry_failed: bool) -> list[dict[str, str]]:
+    """The latest row of each document, without those that failed when they are to be run again."""
+    latest = {r.get("id", ""): r for r in rows}
+    return [r for r in latest.values() if not (retry_failed and r.get("status") == "failed")]
+
+
 def finished_ids(out: Path, retry_failed: bool = True) -> set[str]:
     """Documents an earlier run of this batch finished (as written: ids are stored formula-safe), to resume
     without redoing them. Documents that failed are not finished when they are to be retried."""
-    _, rows, _ = _earlier_rows(out)
-    return {r["id"] for r in rows if r.get("id") and not (retry_failed and r.get("status") == "failed")}
+    return {r["id"] for r in _kept(_earlier_rows(out)[1], retry_failed) if r.get("id")}
 
 
 def prepare_resume(out: Path, retry_failed: bool = True) -> set[str]:
@@ -226,8 +231,7 @@ def prepare_resume(out: Path, retry_failed: bool = True) -> set[str]:
     when failed documents are retried, their old rows; rewritten atomically (a kill leaves the old or the new
     file, never half of one). Returns the ids not to run again."""
     columns, rows, torn = _earlier_rows(out)
-    latest = {r.get("id", ""): r for r in rows}
-    keep = [r for r in latest.values() if not (retry_failed and r.get("status") == "failed")]
+    keep = _kept(rows, retry_failed)
     if torn or len(keep) != len(rows):
         temporary = out.with_name(out.name + ".tmp")
         with temporary.open("w", encoding="utf-8", newline="") as handle:

@@ -124,9 +124,13 @@ class Aggregate:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def scored_count(self, mode: str = "review") -> str | None:
+        """ "judged 0 of 3" (translations) or "scored 2 of 3" (reviews) — only when it differs from succeeded."""
+        if self.n_scored is None or self.n_scored == self.n_ok:
+            return None
+        return f"{'judged' if mode == 'translate' else 'scored'} {self.n_scored} of {self.n_total}"
+
     def counts(self, mode: str = "review") -> str:
         """ "2 of 3 succeeded", and how many were scored or judged when that differs: every view says it so."""
-        text = f"{self.n_ok} of {self.n_total} succeeded"
-        if self.n_scored is not None and self.n_scored != self.n_ok:
-            text += f", {'judged' if mode == 'translate' else 'scored'} {self.n_scored} of {self.n_total}"
-        return text
+        scored = self.scored_count(mode)
+        return f"{self.n_ok} of {self.n_total} succeeded" + (f", {scored}" if scored else "")

@@ -76,12 +76,17 @@ TOO_LONG = "the text is too long for this model's context window"
 _KEY_LIKE = re.compile(r"(sk-(?:ant-)?[A-Za-z0-9_*-]{6,}|Bearer\s+\S+|key-[A-Za-z0-9]{8,})")
 
 
+def without_secrets(text: str, secrets: Iterable[str]) -> str:
+    """The configured key values replaced; nothing else touched (for model text, which may say "sk-…" itself)."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Remove API keys (the configured ones, and anything shaped like one) from a message."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return _KEY_LIKE.sub("[redacted]", text)
+    return _KEY_LIKE.sub("[redacted]", without_secrets(text, secrets))
 
 
 _CONTEXT_OVERFLOW = re.compile(
@@ -236,13 +241,14 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
     loop = asyncio.get_running_loop()
     result = BranchResult(spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight)
     tallies: list[tuple[Engine, _Tally]] = []
-    started: list[float] = []  # loop.time() when the branch began: empty while it has not
 
     def begin() -> None:
-        if not started:
-            started.append(loop.time())
-            result.started_s = started[0] - job.run_started
+        if result.started_s is None:
+            result.started_s = loop.time() - job.run_started
             emit(BranchStarted(spec.branch_id, result.started_s))
+
+    def elapsed() -> float | None:  # None: the branch never began (cancelled while queued)
+        return None if result.started_s is None else loop.time() - job.run_started - result.started_s
 
     try:
         for engine in job.engines:
@@ -265,9 +271,9 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
                 break
     except asyncio.CancelledError:
         result.status, result.error = "cancelled", "cancelled before it finished"
-        _finish(result, job, tallies, loop.time() - started[0] if started else None)
+        _finish(result, job, tallies, elapsed())
         raise
-    _finish(result, job, tallies, loop.time() - started[0] if started else None)
+    _finish(result, job, tallies, elapsed())
     emit(BranchFinished(result))
     return result
 
@@ -383,9 +389,7 @@ async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: Bra
 
 async def _to_cache(job: BranchJob, engine: Engine, tally: _Tally) -> None:
     assert job.cache is not None
-    text = "".join(tally.parts)
-    present = [s for s in job.secrets if len(s) >= 8 and s in text]
-    data = {"text": redact(text, present) if present else text,
+    data = {"text": without_secrets("".join(tally.parts), job.secrets),
             "input_tokens": tally.input_tokens if tally.have_usage else None,
             "output_tokens": tally.output_tokens if tally.have_usage else None}
     try:
@@ -416,13 +420,8 @@ def _finish(result: BranchResult, job: BranchJob, tallies: list[tuple[Engine, _T
 
 def _redact_result(result: BranchResult, secrets: tuple[str, ...]) -> None:
     """A configured key a model repeats back (a document that contained it, a prompt injection) is never kept,
-    stored or exported: only configured values are replaced here, so ordinary text is left as it is."""
-    present = [s for s in secrets if len(s) >= 8 and (s in result.text or s in result.summary
-                                                      or any(s in x for x in result.strengths)
-                                                      or any(s in f.quote or s in f.note for f in result.issues))]
-    if not present:
-        return
-    result.text, result.summary = redact(result.text, present), redact(result.summary, present)
-    result.strengths = [redact(x, present) for x in result.strengths]
+    stored or exported."""
+    result.text, result.summary = without_secrets(result.text, secrets), without_secrets(result.summary, secrets)
+    result.strengths = [without_secrets(x, secrets) for x in result.strengths]
     for finding in result.issues:
-        finding.quote, finding.note = redact(finding.quote, present), redact(finding.note, present)
+        finding.quote, finding.note = without_secrets(finding.quote, secrets), without_secrets(finding.note, secrets)

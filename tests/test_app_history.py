@@ -26,11 +26,17 @@ def texts(at: AppTest) -> str:
     return shown_text(at.main)
 
 
-def test_a_run_from_the_review_page_is_in_the_history(db_url):
+def reviewed() -> tuple[AppTest, str]:
+    """The app after one run of the Review page (offline engine, the three built-in perspectives)."""
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     at.button(key="review_run").click().run()
-    run_id = at.session_state["review_outcome"].run_id
+    assert not at.exception
+    return at, at.session_state["review_outcome"].run_id
+
+
+def test_a_run_from_the_review_page_is_in_the_history(db_url):
+    at, run_id = reviewed()
     at.switch_page("app_pages/history.py").run()
     assert not at.exception
     assert at.selectbox(key="history_run").value == run_id
@@ -63,13 +69,9 @@ def test_retry_failed_branches_from_the_page(db_url, fake, monkeypatch):
 
 def test_database_down_still_shows_the_results_and_saves_them_when_it_is_back(monkeypatch, tmp_path):
     monkeypatch.setenv("PARALLAX_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.button(key="review_run").click().run()
-    assert not at.exception
+    at, run_id = reviewed()
     assert [m.value for m in at.main.markdown if "-badge[" in m.value] == [":green-badge[done]"] * 3
     assert any(w.value.startswith("Not saved to the history") for w in at.warning)
-    run_id = at.session_state["review_outcome"].run_id
     at.switch_page("app_pages/history.py").run()
     assert "The history cannot be reached" in texts(at)
     assert "1 run(s) finished while it was unreachable" in texts(at)
@@ -83,17 +85,15 @@ def test_database_down_still_shows_the_results_and_saves_them_when_it_is_back(mo
 
 
 def test_each_run_opens_with_its_own_reducer(db_url):
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    at.button(key="review_run").click().run()
-    review_id = at.session_state["review_outcome"].run_id
+    at, review_id = reviewed()
     at.switch_page("app_pages/translate.py").run()
     at.button(key="translate_run").click().run()
     translate_id = at.session_state["translate_outcome"].run_id
     at.switch_page("app_pages/history.py").run()
     at.selectbox(key="history_run").set_value(translate_id).run()
     assert at.session_state[f"history_reducer_{translate_id}"] == "best"
+    assert any(c.value.startswith("best by") for c in at.main.code)  # the formula the page shows
     at.selectbox(key="history_run").set_value(review_id).run()
     assert not at.exception
     assert at.session_state[f"history_reducer_{review_id}"] == "mean"  # was "best", carried over from the other run
-    assert at.session_state["review_outcome"].aggregate.method == "mean"
+    assert any(c.value.startswith("mean(") for c in at.main.code)

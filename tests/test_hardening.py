@@ -174,7 +174,7 @@ def test_model_text_printed_to_a_terminal_cannot_drive_it(fake, config, monkeypa
     assert not any(c in printed for c in "\x1b\x07\x9b\r")
 
 
-def test_translate_plan_unaffected_by_terminal_safety(fake, config):
+def test_the_json_export_keeps_the_exact_text(fake, config):
     # The exports keep the model's text exactly (the JSON is raw data; only the terminal is protected).
     fake.enqueue("t", ok("Gut.\x1b[2J"))
     plan = plan_translate("Good.", config, TranslationSettings("en", "de"), ["openai:t"])

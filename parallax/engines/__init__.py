@@ -111,12 +111,11 @@ def _named(name: str, config: Config) -> Engine:
         key = config.env.get(spec.api_key_env, "").strip()
         if not key:
             raise EngineError(f"engine {name!r} needs {spec.api_key_env} to be set")
-    one_at_a_time = spec.max_concurrency == 1
     return OpenAIEngine(
         name, spec.model, api_key=key, base_url=spec.base_url, provider=name,
         token_param=spec.token_limit_param, structured=spec.structured,
         slots=slots_for(f"engine:{name}", spec.max_concurrency) if spec.max_concurrency else None,
-        interrupted_hint="" if one_at_a_time else (
+        interrupted_hint="" if spec.max_concurrency == 1 else (
             " — a server that handles one request at a time (llama-cpp-python) ends a running reply when another "
             f"request arrives: set max_concurrency = 1 in [engines.{name}]"),
     )

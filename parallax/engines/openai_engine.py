@@ -152,10 +152,16 @@ def _rejects_form(exc: Exception) -> bool:
     return isinstance(status, int) and names_structured(status, f"{exc} {json.dumps(body, default=str)}")
 
 
+async def _lines(http: Any) -> AsyncIterator[str]:
+    async for line in http.aiter_lines():
+        yield line
+    yield ""  # a last event sent without its blank line still ends
+
+
 async def _read_events(http: Any) -> AsyncIterator[Event]:
     """Server-sent events → text deltas (content or tool-call arguments), usage and the finish reason."""
     name, data = "", []
-    async for line in http.aiter_lines():
+    async for line in _lines(http):
         if line:
             field, _, value = line.partition(":")
             value = value[1:] if value.startswith(" ") else value
@@ -174,9 +180,6 @@ async def _read_events(http: Any) -> AsyncIterator[Event]:
         if payload.strip() == "[DONE]":
             return
         for event in _chunk_events(json.loads(payload), event_name):
-            yield event
-    if data and "\n".join(data).strip() != "[DONE]":  # a last event without its blank line
-        for event in _chunk_events(json.loads("\n".join(data)), name):
             yield event
 
 
