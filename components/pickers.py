@@ -21,8 +21,10 @@ def engine_label(engine_id: str) -> str:
     if "|" in engine_id:
         return "Fallback: " + " → ".join(engine_label(part) for part in engine_id.split("|"))
     if engine_id.startswith("sim:"):
-        # Short, so that several fit in the list: the options (latency, failures) show on the branch's card.
-        return f"Demo · {engine_id[4:].partition('?')[0]}"
+        # The options stay in the label: the list keeps a selection by its label, so two demo engines with the same
+        # name and different options must read differently (with the name alone, the other one ran).
+        label, _, options = engine_id[4:].partition("?")
+        return f"Demo · {label}" + (f" ({options.replace('&', ', ')})" if options else "")
     return {"offline:rules": "Offline rules — no AI", "offline:pseudo": "Pseudo-localisation — not a translation",
             "deepl": "DeepL", "libretranslate": "LibreTranslate"}.get(engine_id, engine_id)
 
