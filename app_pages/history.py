@@ -12,7 +12,7 @@ from components import live, results
 from components.safe import md_escape
 from components.settings import history_store, session_config
 from parallax.documents import InputError
-from parallax.history import outcome_from_record, retry_failed
+from parallax.history import outcome_from_record, retry_failed, retry_label, to_retry
 from parallax.results import RUN_STATUSES
 from parallax.storage import StorageError, Store
 
@@ -58,19 +58,23 @@ with run_tab:
     run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="history_run")
     record = store.load_run(run_id)
     outcome = outcome_from_record(record)
-    failed = [r for r in outcome.ordered() if r.status != "ok"]
+    failed, rejudge = to_retry(outcome, record)
     st.caption(f"Run `{record.run_id}` · {record.mode} · **{record.status}** · started {record.created_at[:19]}")
     with st.expander("The text of this run"):
         st.text(record.input_text)
     retry_col, delete_col, confirm_col = st.columns([2, 1, 2], vertical_alignment="center")
-    if retry_col.button(f"Retry failed branches ({len(failed)})", disabled=not failed, key="history_retry",
-                        icon=":material/replay:", help="Only the branches that did not succeed are called again."):
-        with st.spinner(f"Retrying {len(failed)} branch(es)…"):
+    if retry_col.button(f"Retry: {retry_label(failed, rejudge)}", disabled=not (failed or rejudge),
+                        key="history_retry", icon=":material/replay:",
+                        help="Only the branches that did not succeed are called again; a judge that failed judges "
+                             "again."):
+        with st.spinner(f"Retrying {retry_label(failed, rejudge)}…"):
             try:
                 outcome = asyncio.run(retry_failed(run_id, store, session_config()))
                 record = store.load_run(run_id)
-                still = sum(r.status != "ok" for r in outcome.ordered())
-                st.success(f"Retried {len(failed)} branch(es): {len(failed) - still} now succeeded.")
+                still, judge_left = to_retry(outcome, record)
+                done = f"{len(failed) - len(still)} of {len(failed)} branch(es) now succeeded" if failed else ""
+                judged = ("the judge still failed" if judge_left else "the judge judged again") if rejudge else ""
+                st.success(f"Retried: {'; '.join(p for p in (done, judged) if p)}.")
             except (InputError, StorageError) as exc:
                 st.error(f"Cannot retry: {md_escape(str(exc))}")
     sure = confirm_col.checkbox("Yes, delete this run", key="history_sure")

@@ -328,17 +328,19 @@ def _table(rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 def summary_table(outcome: RunOutcome) -> str:
     translate = outcome.mode == "translate"
-    header: tuple[str, ...] = (("engine", "status", "judge", "agreement", "answered_by") if translate
-                               else ("perspective", "engine", "status", "score"))
+    header: tuple[str, ...] = (("engine", "status", "judge [95% CI]", "non_translation", "agreement", "answered_by")
+                               if translate else ("perspective", "engine", "status", "score", "confidence"))
     rows = [header + ("latency_s", "ttft_s", "tokens", "cost", "retries")]
     for r in outcome.ordered():
         tokens = "-" if r.output_tokens is None else f"{_fmt(r.input_tokens)}/{r.output_tokens}"
+        found = r.estimate
+        score = "-" if found is None else found.short()
         if translate:
-            judge = "-" if r.judge_score is None else f"{r.judge_score:g}±{r.judge_spread or 0:g}"
             agreement = _fmt(r.agreement) + (" outlier" if r.outlier else "")
-            first: tuple[str, ...] = (r.engine, r.status, judge, agreement, r.answered_by or "-")
+            first: tuple[str, ...] = (r.engine, r.status, score, r.non_translation or "-", agreement,
+                                      r.answered_by or "-")
         else:
-            first = (r.perspective, r.engine, r.status, _fmt(r.score))
+            first = (r.perspective, r.engine, r.status, score, _fmt(r.confidence))
         rows.append(first + (_fmt(r.latency_ms and r.latency_ms / 1000, ".2f"),
                              _fmt(r.ttft_ms and r.ttft_ms / 1000, ".2f"), tokens, usd(r.cost_usd),
                              str(r.retries)))
@@ -349,9 +351,16 @@ def summary_table(outcome: RunOutcome) -> str:
         lines.append(f"\naggregate ({a.method}): {score} — {a.counts(outcome.mode)}"
                      + (f", spread {a.spread:g}" if a.spread is not None else ""))
         lines.append(f"formula: {a.formula}")
+        if a.verdict():
+            lines.append(f"verdict: {a.verdict()}")
+    effect = outcome.assessment.position_effect if outcome.assessment else {}
+    if effect:
+        lines.append("judge position effect (score at a position minus the candidate's mean): "
+                     + ", ".join(f"{label} {value:+g}" for label, value in effect.items()))
     best = outcome.results.get(a.best) if a and a.best else None
-    if best is not None:
-        lines.append(f"\nbest translation ({best.branch_id}):\n{best.text}")
+    if best is not None and translate:
+        title = "leading translation (no clear winner)" if a and a.confident is False else "best translation"
+        lines.append(f"\n{title} ({best.branch_id}):\n{best.text}")
     for r in outcome.ordered():
         if r.error or r.judge_error:
             lines.append(f"{r.branch_id}: {r.error or r.judge_error}")

@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from .results import BranchResult
 from .run import RunOutcome
 
 BRANCH_FIELDS = (
@@ -26,9 +27,11 @@ BRANCH_FIELDS = (
     "queued_ms",
     "structured_mode",
 )
-TRANSLATION_FIELDS = ("judge_score", "judge_spread", "judge_error", "agreement", "outlier", "answered_by",
+TRANSLATION_FIELDS = ("judge_score", "judge_sd", "judge_ci_low", "judge_ci_high", "judge_samples", "judge_spread",
+                      "judge_error", "non_translation", "agreement", "outlier", "answered_by",
                       "fallbacks", "glossary", "chrf_reference", "bleu_reference")
-AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_scored", "n_total", "spread", "best", "margin")
+AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_scored", "n_total", "spread", "best", "margin", "confident",
+                    "lead_low", "lead_high")
 CSV_COLUMNS = ("run_id", "mode", *BRANCH_FIELDS, *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
 
 
@@ -60,6 +63,8 @@ def to_dict(outcome: RunOutcome) -> dict[str, Any]:
     branches = []
     for r in outcome.ordered():
         data = r.to_dict()
+        found = r.estimate
+        data["estimate"] = found.to_dict() if found else None
         branches.append(
             {**{k: data[k] for k in BRANCH_FIELDS}, **{k: v for k, v in data.items() if k not in BRANCH_FIELDS}}
         )
@@ -74,8 +79,17 @@ def to_dict(outcome: RunOutcome) -> dict[str, Any]:
     if outcome.mode == "translate":
         out["agreement_matrix"] = outcome.assessment.matrix if outcome.assessment else {}
         out["best"] = outcome.aggregate.best if outcome.aggregate else None
+        out["best_confident"] = outcome.aggregate.confident if outcome.aggregate else None
         out["judge_cost_usd"] = outcome.assessment.judge_cost_usd if outcome.assessment else None
+        out["position_effect"] = outcome.assessment.position_effect if outcome.assessment else {}
     return out
+
+
+def _judge_columns(r: BranchResult) -> dict[str, Any]:
+    found = r.estimate if r.judge_score is not None else None
+    if found is None:
+        return {}
+    return {"judge_sd": found.sd, "judge_ci_low": found.low, "judge_ci_high": found.high, "judge_samples": found.n}
 
 
 def to_json(outcome: RunOutcome) -> str:
@@ -89,6 +103,6 @@ def to_csv(outcome: RunOutcome) -> str:
     writer.writerow(columns)
     aggregate = {f"aggregate_{k}": v for k, v in (outcome.aggregate.to_dict() if outcome.aggregate else {}).items()}
     for r in outcome.ordered():
-        data = {"run_id": outcome.run_id, "mode": outcome.mode, **r.to_dict(), **aggregate}
+        data = {"run_id": outcome.run_id, "mode": outcome.mode, **r.to_dict(), **_judge_columns(r), **aggregate}
         writer.writerow([_cell(data.get(c)) for c in columns])
     return buffer.getvalue()

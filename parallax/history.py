@@ -71,7 +71,8 @@ class StoreRecorder:
                 if kind == "assessed":
                     for result in payload.results:
                         self._safely(outcome, self.store.update_branch, outcome.run_id, result)
-                    self._safely(outcome, self.store.save_agreement, outcome.run_id, payload.matrix)
+                    self._safely(outcome, self.store.save_agreement, outcome.run_id, payload.matrix,
+                                 payload.position_effect)
                 elif kind in ("finish", "flush"):
                     aggregate, wall_ms, results, done = payload
                     if kind == "finish":
@@ -127,7 +128,7 @@ def save_run(store: Store, plan: RunPlan, outcome: RunOutcome) -> None:
     if results:
         store.save_branches(outcome.run_id, results)
     if outcome.assessment is not None:
-        store.save_agreement(outcome.run_id, outcome.assessment.matrix)
+        store.save_agreement(outcome.run_id, outcome.assessment.matrix, outcome.assessment.position_effect)
     store.finish_run(outcome.run_id, outcome.aggregate, outcome.wall_ms, results)
     outcome.storage_warning = None
 
@@ -146,7 +147,7 @@ def outcome_from_record(record: RunRecord) -> RunOutcome:
     outcome.aggregate = record.aggregate or reduce(outcome.ordered(), reducer)
     outcome.wall_ms = record.wall_ms
     if record.mode == "translate":
-        outcome.assessment = Assessed(outcome.ordered(), record.agreement)
+        outcome.assessment = Assessed(outcome.ordered(), record.agreement, position_effect=record.position_effect)
     return outcome
 
 
@@ -168,8 +169,27 @@ def plan_from_record(record: RunRecord, config: Config) -> RunPlan:
                    run_id=record.run_id)
 
 
+def to_retry(outcome: RunOutcome, record: RunRecord) -> tuple[list[BranchResult], bool]:
+    """What "retry" would do for a stored run: the branches not ok, and whether the judge must judge again (a
+    translation run with a judge whose judgement is missing for a translation that came back)."""
+    failed = [r for r in outcome.ordered() if r.status != "ok"]
+    judge = (record.settings.get("translation") or {}).get("judge")
+    rejudge = bool(judge) and any(r.ok and r.judge_score is None and not r.non_translation and r.text.strip()
+                                  for r in outcome.ordered())
+    return failed, rejudge or bool(failed and judge)
+
+
+def retry_label(failed: list[BranchResult], rejudge: bool) -> str:
+    """The History button and the CLI say the same thing about what a retry does."""
+    parts = [f"{len(failed)} failed branch{'es' if len(failed) != 1 else ''}"] if failed else []
+    if rejudge:
+        parts.append("the judge")
+    return " and ".join(parts) or "nothing to retry"
+
+
 async def retry_failed(run_id: str, store: Store, config: Config, use_cache: bool = True) -> RunOutcome:
-    """Rerun only the branches whose status is not ok; the successful ones are not called again.
+    """Rerun only the branches whose status is not ok; the successful ones are not called again. A translation
+    run whose judge failed is judged again (all translations together, as in the first run).
 
     Each retry is a new attempt of that branch in the history (the earlier attempts stay); the run's
     aggregate and status are recomputed over the latest attempt of every branch.
@@ -177,7 +197,7 @@ async def retry_failed(run_id: str, store: Store, config: Config, use_cache: boo
     record = store.load_run(run_id)
     plan = plan_from_record(record, config)
     merged = outcome_from_record(record)
-    if not plan.branches:
+    if not plan.branches and not to_retry(merged, record)[1]:
         return merged
     store.reopen_run(run_id)
     plan.cache = store if use_cache else None
@@ -186,7 +206,8 @@ async def retry_failed(run_id: str, store: Store, config: Config, use_cache: boo
         plan.settings = dataclasses.replace(judged, judge=None)
     retried = RunOutcome.for_plan(plan)
     retried.recorder = StoreRecorder(store, finish=False)
-    await execute(plan, outcome=retried)
+    if plan.branches:
+        await execute(plan, outcome=retried)
     plan.settings = judged
     merged.results.update(retried.results)
     results = merged.ordered()

@@ -6,6 +6,7 @@ import statistics
 from collections.abc import Callable, Sequence
 
 from .results import Aggregate, BranchResult
+from .stats import difference
 
 Reducer = Callable[[Sequence[BranchResult]], Aggregate]
 REDUCERS: dict[str, Reducer] = {}
@@ -105,30 +106,42 @@ def _fmt(value: float | None) -> str:
 def _best(results: Sequence[BranchResult]) -> Aggregate:
     """Select-best: the highest score (the judge's, for translations); ties broken by agreement with the others.
 
-    Without any score (no judge), the branch that agrees most with the others wins.
+    A translation flagged as a non-translation (empty, a copy of the source, the wrong language) never wins.
+    Without any score (no judge), the branch that agrees most with the others wins. With 3 or more samples, the
+    leader's lead over the runner-up is tested: paired over the samples, its 95% bootstrap interval must exclude 0,
+    else there is "no clear winner" (`confident` False).
     """
     ordered = sorted(results, key=lambda r: r.order)
     answered = [r for r in ordered if r.ok]
     n_total = len(ordered)
     if not answered:
         return Aggregate("best", None, 0, n_total, None, f"no branch succeeded (0 of {n_total})", n_scored=0)
-    scored = [r for r in answered if r.scored]
+    # Translations without a judge were never meant to be scored: no "judged 0 of 3" then.
+    n_scored = sum(r.scored for r in answered) if any(r.scored or r.judge_error for r in answered) else None
+    candidates = [r for r in answered if not r.non_translation]
+    if not candidates:
+        flags = ", ".join(f"{r.branch_id}: {r.non_translation}" for r in answered)
+        return Aggregate("best", None, len(answered), n_total, None,
+                         f"no translation to pick: every reply is a non-translation ({flags})", n_scored=n_scored)
+    excluded = [r for r in answered if r.non_translation]
+    scored = [r for r in candidates if r.scored]
     if scored:
         ranked = sorted(scored, key=lambda r: (_score(r), r.agreement or -1.0), reverse=True)
         key, basis = (lambda r: _score(r)), "score"
-    elif any(r.agreement is not None for r in answered):
-        ranked = sorted(answered, key=lambda r: r.agreement or -1.0, reverse=True)
+    elif any(r.agreement is not None for r in candidates):
+        ranked = sorted(candidates, key=lambda r: r.agreement or -1.0, reverse=True)
         key, basis = (lambda r: r.agreement or 0.0), "agreement (no scores)"
     else:
-        winner = answered[0]
+        winner = candidates[0]
         return Aggregate("best", None, len(answered), n_total, None,
-                         f"only {winner.branch_id} answered: nothing to compare", winner.branch_id, None,
-                         n_scored=len(scored))
+                         f"only {winner.branch_id} answered{_excluded(excluded)}: nothing to compare",
+                         winner.branch_id, None, n_scored=n_scored)
     winner = ranked[0]
     values = [key(r) for r in ranked]
     margin = round(values[0] - values[1], 4) if len(values) > 1 else None
     tie = len(values) > 1 and values[0] == values[1]
     formula = f"best by {basis}: {winner.branch_id} {values[0]:g}"
+    lead = None
     if len(ranked) > 1:
         formula += f" vs {ranked[1].branch_id} {values[1]:g}"
         if not tie:
@@ -137,9 +150,23 @@ def _best(results: Sequence[BranchResult]) -> Aggregate:
             formula += f" (tie broken by agreement {winner.agreement:g} vs {_fmt(ranked[1].agreement)})"
         else:
             formula += " (a tie on both score and agreement: the first in declared order wins)"
+        if basis == "score":
+            a, b = winner.samples or [_score(winner)], ranked[1].samples or [_score(ranked[1])]
+            lead = difference(a, b, paired=len(a) == len(b))
+            if lead is not None and lead.interval:
+                formula += f"; lead {lead.interval} over {lead.n} samples"
+    formula += _excluded(excluded)
     spread = round(max(values) - min(values), 4) if scored else None
+    confident = None if lead is None else lead.excludes_zero()
     return Aggregate("best", winner.score, len(answered), n_total, spread, formula, winner.branch_id, margin,
-                     n_scored=len(scored))
+                     n_scored=n_scored, confident=confident, lead_low=lead.low if lead else None,
+                     lead_high=lead.high if lead else None)
+
+
+def _excluded(excluded: list[BranchResult]) -> str:
+    if not excluded:
+        return ""
+    return "; not candidates: " + ", ".join(f"{r.branch_id} ({r.non_translation})" for r in excluded)
 
 
 REDUCERS["best"] = _best

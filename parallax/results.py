@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from .stats import Estimate, estimate
+
 Status = Literal["ok", "error", "timeout", "truncated", "cancelled"]
 STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "truncated", "cancelled")
 SEVERITIES = ("critical", "major", "minor")
@@ -31,8 +33,10 @@ class Finding:
     note: str
     category: str = ""  # for translation errors: accuracy, fluency, terminology, style, locale
     chunk: int | None = None  # for a long document: the chunk the finding came from
+    located: bool = True  # False: the quoted span is not in the text it is about (shown as such, never dropped)
+    found_by: int | None = None  # with k judge samples: how many of them found this error
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -75,6 +79,10 @@ class BranchResult:
     judge_score: float | None = None
     judge_spread: float | None = None
     judge_error: str | None = None
+    # Each sample's score, in sample order (judge samples for a translation, review samples with --samples K):
+    # the mean, standard deviation and interval every view shows come from these.
+    samples: list[float] = field(default_factory=list)
+    non_translation: str | None = None  # "empty", "source copy", "wrong language (fr)", "pseudo-localisation"
     agreement: float | None = None
     outlier: bool = False
     glossary: dict[str, bool] = field(default_factory=dict)
@@ -94,6 +102,14 @@ class BranchResult:
     @property
     def scored(self) -> bool:
         return self.status == "ok" and self.score is not None
+
+    @property
+    def estimate(self) -> Estimate | None:
+        """The score with its uncertainty over the samples (None when there is no score)."""
+        if not self.scored:
+            return None
+        found = estimate(self.samples) if len(self.samples) > 1 else None
+        return found or Estimate(1, self.score)  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -120,9 +136,32 @@ class Aggregate:
     best: str | None = None  # the winning branch, for select-best
     margin: float | None = None  # how far ahead of the runner-up it is
     n_scored: int | None = None  # of the n_ok that came back, how many have a score (reviews) or a judge score
+    # select-best: is the lead more than noise? True when the 95% interval of the lead (paired over samples)
+    # excludes 0, False when it includes 0 ("no clear winner"), None when too few samples to tell.
+    confident: bool | None = None
+    lead_low: float | None = None
+    lead_high: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "verdict": self.verdict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Aggregate:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def verdict(self) -> str | None:
+        """What select-best may claim, said the same way on the page, in the CLI and the exports."""
+        if self.best is None:
+            return None
+        if self.confident is True:
+            return f"{self.best} is best: its lead's 95% interval ({self.lead_low:g} to {self.lead_high:g}) excludes 0"
+        if self.confident is False:
+            return (f"no clear winner: {self.best} leads, but the 95% interval of its lead "
+                    f"({self.lead_low:g} to {self.lead_high:g}) includes 0")
+        if self.margin is None:
+            return f"{self.best}: nothing to compare it with"
+        return (f"{self.best} scored highest, untested against noise: too few samples for an interval "
+                "(3 or more judge samples test the lead)")
 
     def scored_count(self, mode: str = "review") -> str | None:
         """ "judged 0 of 3" (translations) or "scored 2 of 3" (reviews) — only when it differs from succeeded."""

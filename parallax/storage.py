@@ -12,7 +12,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,7 @@ class RunRecord:
     results: dict[str, BranchResult]  # the latest attempt of each branch
     attempts: dict[str, list[BranchResult]]
     agreement: dict[str, dict[str, float]]  # translations: engine → engine → chrF
+    position_effect: dict[str, float] = field(default_factory=dict)  # judge: position label → score effect
 
 
 class Store:
@@ -193,9 +194,13 @@ class Store:
                 {"s": result.status, "score": result.score, "data": _dump(result.to_dict()), "r": run_id,
                  "b": result.branch_id})
 
-    def save_agreement(self, run_id: str, matrix: dict[str, dict[str, float]]) -> None:
+    def save_agreement(self, run_id: str, matrix: dict[str, dict[str, float]],
+                       position_effect: dict[str, float] | None = None) -> None:
+        """The chrF matrix and the judge's measured position effect, in the run's `agreement` column (format 2:
+        an object with "format": 2; format 1, the bare matrix, is still read)."""
+        stored = {"format": 2, "matrix": matrix, "position_effect": position_effect or {}}
         with self._tx() as conn:
-            conn.execute(sa.text("UPDATE runs SET agreement = :a WHERE run_id = :r"), {"a": _dump(matrix), "r": run_id})
+            conn.execute(sa.text("UPDATE runs SET agreement = :a WHERE run_id = :r"), {"a": _dump(stored), "r": run_id})
 
     def reopen_run(self, run_id: str) -> None:
         with self._tx() as conn:
@@ -289,13 +294,13 @@ class Store:
         attempts: dict[str, list[BranchResult]] = {}
         for branch_id, data in rows:
             attempts.setdefault(branch_id, []).append(BranchResult.from_dict(json.loads(data)))
-        aggregate = Aggregate(**json.loads(row["aggregate"])) if row["aggregate"] else None
+        aggregate = Aggregate.from_dict(json.loads(row["aggregate"])) if row["aggregate"] else None
         return RunRecord(
             run_id=row["run_id"], created_at=row["created_at"], mode=row["mode"], status=row["status"],
             input_text=row["input_text"], settings=settings, aggregate=aggregate, wall_ms=row["wall_ms"],
             branches=[BranchSpec(**b) for b in settings.get("branches", [])],
             results={b: tries[-1] for b, tries in attempts.items()}, attempts=attempts,
-            agreement=json.loads(row["agreement"]) if row["agreement"] else {},
+            **_agreement(json.loads(row["agreement"]) if row["agreement"] else {}),
         )
 
     def delete_run(self, run_id: str) -> bool:
@@ -335,6 +340,12 @@ def _dead(owner: str | None) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _agreement(stored: dict[str, Any]) -> dict[str, Any]:
+    if stored.get("format") == 2:
+        return {"agreement": stored["matrix"], "position_effect": stored.get("position_effect") or {}}
+    return {"agreement": stored, "position_effect": {}}
 
 
 def _like(text: str) -> str:

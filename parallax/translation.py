@@ -25,6 +25,7 @@ class TranslationSettings:
     reference: str | None = None
     judge: str | None = None  # engine id of the judge; None: no judge
     judge_samples: int = 1
+    judge_protocol: str = "compare"  # "compare": all candidates in one prompt; "single": one per prompt (GEMBA)
 
 
 def translation_request(document: str, settings: TranslationSettings) -> Request:

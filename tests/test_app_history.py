@@ -62,7 +62,7 @@ def test_retry_failed_branches_from_the_page(db_url, fake, monkeypatch):
     calls = fake.calls("gpt-4o-mini")
     at.button(key="history_retry").click().run()
     assert not at.exception
-    assert "Retried 1 branch(es): 1 now succeeded." in texts(at)
+    assert "Retried: 1 of 1 branch(es) now succeeded." in texts(at)
     assert fake.calls("gpt-4o-mini") == calls  # the successful branch was not called again
     assert "legal@openai:bad × 2" in texts(at)
 

@@ -35,6 +35,7 @@ class PseudoEngine:
     model = "pseudo"
     free = True
     kinds = frozenset({"translate"})
+    not_a_translation = "pseudo-localisation"  # flagged on its card and never picked as the best translation
     streams = True
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:

@@ -84,9 +84,11 @@ class SimEngine:
     def _body(self, request: Request) -> str:
         s, task = self.settings, request.task
         if task.kind == "translate":
-            # Deterministic and label-dependent, so engines agree in part: every k-th word is marked.
+            # Deterministic and label-dependent, so engines agree in part: every k-th word is marked. Each word is
+            # spelt backwards, so the simulation is not a copy of the source (which Parallax flags and never
+            # picks as the best translation).
             k = 3 + hashlib.sha256(s.label.encode()).digest()[0] % 5
-            words = task.document.split()
+            words = [re.sub(r"\w+", lambda m: m.group()[::-1], w) for w in task.document.split()]
             return f"[simulated {task.target}] " + " ".join(
                 f"~{w}~" if i % k == k - 1 else w for i, w in enumerate(words))
         if task.kind == "judge":
@@ -95,10 +97,10 @@ class SimEngine:
             entries = []
             for label, text in blocks:
                 n = hashlib.sha256(f"{s.label}{text}".encode()).digest()[0] % 3
-                errors = [{"span": text.split()[0] if text.split() else "", "category": "fluency", "severity": "minor",
+                errors = [{"span": text.split()[0] if text.split() else "", "category": "fluency/grammar", "severity": "minor",
                            "note": "Simulated finding — no model was called."}] * n
                 if text.startswith("[!!"):  # as any real judge would: pseudo-localised text is not a translation
-                    errors.append({"span": text[:20], "category": "locale", "severity": "critical",
+                    errors.append({"span": text[:20], "category": "non-translation", "severity": "critical",
                                    "note": "Pseudo-localised text, not a translation."})
                 entries.append({"label": label, "errors": errors})
             return json.dumps({"translations": entries})

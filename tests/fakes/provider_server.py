@@ -12,6 +12,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -96,6 +97,9 @@ class FakeProviders:
         self._lock = threading.Lock()
         self._queues: dict[str, list[Reply]] = {}
         self.requests: list[dict[str, Any]] = []
+        # Replies that depend on the request (a judge reading its prompt): (model, body) → Reply, or None to fall
+        # back on the queue. Safe under concurrent requests, unlike looking at `requests[-1]`.
+        self.answer: Callable[[str, dict[str, Any]], Reply | None] | None = None
         self.active = 0
         self.max_active = 0
         self.disconnects = 0  # streams the client closed before we finished
@@ -163,7 +167,8 @@ class _Handler(BaseHTTPRequestHandler):
             if rejected:  # the server cannot do this request form: a scripted reply stays in the queue
                 return self._send_status(status(500, {"error": {"message": REJECTIONS[rejected],
                                                                 "type": "internal_server_error"}}))
-            reply = fake.next_reply(model or "")
+            answered = fake.answer(model or "", body) if fake.answer else None
+            reply = answered or fake.next_reply(model or "")
             if reply.kind == "status":
                 self._send_status(reply)
             elif model == "deepl":
