@@ -8,6 +8,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .fidelity import non_translation
 from .quality import (
     JudgeSample,
     agreement_matrix,
@@ -19,7 +20,6 @@ from .quality import (
     parse_mqm,
     reference_scores,
 )
-from .fidelity import non_translation
 from .results import BranchResult, BranchSpec, Finding
 from .runner import run_branch
 from .translation import TranslationSettings, glossary_compliance

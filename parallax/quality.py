@@ -117,8 +117,8 @@ FEW_SHOTS = (
      "Urumqi Home Furnishing Store Channel provides you with the latest business information such as the address, "
      "telephone number, business hours, etc., of high-speed rail, and find a decoration company, and go to the "
      "reviews.",
-     [("of high-speed rail", "accuracy/addition", "critical"), ("go to the reviews", "accuracy/mistranslation", "major"),
-      ("etc.,", "style/awkward", "minor")]),
+     [("of high-speed rail", "accuracy/addition", "critical"),
+      ("go to the reviews", "accuracy/mistranslation", "major"), ("etc.,", "style/awkward", "minor")]),
 )
 
 

@@ -97,8 +97,8 @@ class SimEngine:
             entries = []
             for label, text in blocks:
                 n = hashlib.sha256(f"{s.label}{text}".encode()).digest()[0] % 3
-                errors = [{"span": text.split()[0] if text.split() else "", "category": "fluency/grammar", "severity": "minor",
-                           "note": "Simulated finding — no model was called."}] * n
+                errors = [{"span": text.split()[0] if text.split() else "", "category": "fluency/grammar",
+                           "severity": "minor", "note": "Simulated finding — no model was called."}] * n
                 if text.startswith("[!!"):  # as any real judge would: pseudo-localised text is not a translation
                     errors.append({"span": text[:20], "category": "non-translation", "severity": "critical",
                                    "note": "Pseudo-localised text, not a translation."})
