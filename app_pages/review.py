@@ -43,6 +43,10 @@ with right:
     perspectives = pickers.perspective_picker(config, "review_perspectives")
     pickers.suggestion_picker(config, "review_perspectives", text)
     engines = pickers.engine_picker(config, "review_engines")
+    samples = st.number_input("Samples per branch", 1, 5, 1, key="review_samples",
+                              help="Ask each branch this many times: its score is the mean, shown with its standard "
+                                   "deviation and, from 3 samples, a 95% interval; select-best then says when a "
+                                   "lead is only noise. Each sample is a paid call.")
     with st.expander("Limits"):
         timeout_s = st.number_input("Deadline per branch (seconds)", min_value=1.0, value=120.0, step=10.0)
         concurrency = st.number_input("At most this many branches at once (0 = all)", min_value=0, value=0)
@@ -56,7 +60,7 @@ elif not engines:
 else:
     try:
         plan = plan_review(text, config, perspectives, engines, st.session_state.get("review_reducer", "mean"),
-                           int(concurrency) or None, float(timeout_s))
+                           int(concurrency) or None, float(timeout_s), int(samples))
     except InputError as exc:
         problem = sentence(str(exc))
 

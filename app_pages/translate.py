@@ -11,7 +11,7 @@ from parallax.config import DEMO_JUDGE, SUGGESTED_MODELS
 from parallax.documents import InputError
 from parallax.languages import LANGUAGES
 from parallax.run import RunPlan, plan_translate
-from parallax.translation import TranslationSettings, parse_glossary
+from parallax.translation import JUDGE_PROTOCOLS, TranslationSettings, parse_glossary
 
 SAMPLE = """Welcome to Acme Sync. Your files are saved automatically every few minutes, \
 so you can close the app at any time.
@@ -20,6 +20,7 @@ To share a folder, right-click it and choose "Share". Invited people get an e-ma
 the link expires after 7 days.
 """
 NO_JUDGE = "No judge"
+PROTOCOL_LABELS = {"compare": "Side by side", "single": "One at a time (GEMBA)"}
 
 config = session_config()
 st.title("Translate")
@@ -51,7 +52,14 @@ with right:
     judge = st.selectbox("Judge (MQM error spans → score 0–100)", judges, key="translate_judge",
                          format_func=pickers.engine_label)
     samples = st.number_input("Judge each translation this many times", 1, 5, 1, key="translate_samples",
-                              help="Repeated judging shows how stable the score is (mean and spread).")
+                              help="Repeated judging shows how stable the score is: mean, standard deviation and, "
+                                   "from 3 samples, a 95% interval. Select-best then says when a lead is only noise. "
+                                   "Samples are never read from the cache.")
+    protocol = st.radio("How the judge sees the translations", list(JUDGE_PROTOCOLS), key="translate_protocol",
+                        horizontal=True, format_func=PROTOCOL_LABELS.get,
+                        help="Side by side: one call per sample, candidates under neutral labels A, B, C whose "
+                             "positions rotate across samples (the position effect is measured from 3 samples "
+                             "on). One at a time: GEMBA-MQM's own protocol, one call per translation and sample.")
 
 plan: RunPlan | None = None
 problem: str | None = None
@@ -61,7 +69,7 @@ else:
     try:
         glossary = parse_glossary(glossary_text or "")
         settings = TranslationSettings(source, target, glossary, tone.strip(), reference or None,
-                                       None if judge == NO_JUDGE else judge, int(samples))
+                                       None if judge == NO_JUDGE else judge, int(samples), str(protocol))
         plan = plan_translate(text, config, settings, engines, st.session_state.get("translate_reducer", "best"))
     except (InputError, ValueError) as exc:
         problem = sentence(str(exc))

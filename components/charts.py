@@ -113,29 +113,36 @@ def latency_cost(results: Sequence[BranchResult]) -> go.Figure:
 
 
 def judge_scores(results: Sequence[BranchResult]) -> go.Figure:
-    """The judge's score per translation, with the spread across repeated judging as an error bar."""
+    """The judge's mean score per translation, with its 95% bootstrap interval over the samples as the error bar
+    (none with fewer than 3 samples: two values do not make an interval)."""
     judged = [r for r in results if r.judge_score is not None]
+    found = [r.estimate for r in judged]
+    high = [0 if e is None or e.high is None else e.high - e.mean for e in found]
+    low = [0 if e is None or e.low is None else e.mean - e.low for e in found]
     fig = go.Figure(go.Bar(
         x=[engine_name(r.engine) for r in judged], y=[r.judge_score for r in judged],
-        error_y={"type": "data", "symmetric": False, "array": [(r.judge_spread or 0) / 2 for r in judged],
-                 "arrayminus": [(r.judge_spread or 0) / 2 for r in judged]},
-        marker_color=["#d97706" if r.outlier else "#4f46e5" for r in judged],
-        text=[f"{r.judge_score:g}" for r in judged], textposition="outside",
+        error_y={"type": "data", "symmetric": False, "array": high, "arrayminus": low, "visible": any(high + low)},
+        marker_color=["#9ca3af" if r.non_translation else "#d97706" if r.outlier else "#4f46e5" for r in judged],
+        text=[f"{r.judge_score:g}" + (" (not a translation)" if r.non_translation else "") for r in judged],
+        textposition="outside",
     ))
-    fig.update_yaxes(range=[0, 109], title="judge score (MQM, 0–100)")
-    return _layout(fig, "Judge scores (bars: spread across samples)")
+    fig.update_yaxes(range=[0, 109], title="judge score (GEMBA-MQM, 0–100)")
+    n = max((e.n for e in found if e is not None), default=1)
+    return _layout(fig, f"Judge scores (mean of {n} samples; bars: 95% interval)" if n >= 3
+                   else f"Judge scores ({n} sample{'s' if n > 1 else ''}: too few for an interval)")
 
 
 def agreement_heatmap(matrix: dict[str, dict[str, float]]) -> go.Figure:
-    """chrF of each translation (row) against each other one (column)."""
+    """chrF of each translation (row, the hypothesis) against each other one (column, the reference)."""
     names = list(matrix)
     z = [[None if a == b else matrix[a].get(b) for b in names] for a in names]
     labels = [engine_name(n) for n in names]
     fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", zmin=0, zmax=100,
                                text=[[("" if v is None else f"{v:.0f}") for v in row] for row in z],
                                texttemplate="%{text}", colorbar={"title": "chrF"}))
-    fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Agreement between engines (chrF)")
+    fig.update_yaxes(autorange="reversed", title="hypothesis (row)")
+    fig.update_xaxes(title="reference (column)")
+    return _layout(fig, "Agreement between engines (chrF of row against column)")
 
 
 def quality_cost_latency(results: Sequence[BranchResult]) -> go.Figure:

@@ -122,6 +122,7 @@ class Board:
                 translation_body(r)
             elif r.status == "ok" and r.score is not None:
                 st.markdown(f"### {r.score:g} / 10")
+                st.caption(score_caption(r))
                 with st.container(height=160, border=False):  # cards stay aligned, long summaries scroll
                     st.markdown(md_escape(r.summary))
                 if r.issues:
@@ -156,12 +157,30 @@ def marked_translation(r: BranchResult) -> str:
     return "".join(parts)
 
 
+def score_caption(r: BranchResult) -> str:
+    """What the score is: how many samples, their standard deviation and 95% interval; the model's own
+    confidence for a review."""
+    found = r.estimate
+    parts = []
+    if found is not None and found.n > 1:
+        parts.append(f"mean of {found.n} samples, sd {found.sd:g}"
+                     + (f", {found.interval}" if found.interval else ", too few for an interval"))
+    elif found is not None:
+        parts.append("1 sample: no interval")
+    if r.confidence is not None:
+        parts.append(f"model's confidence {r.confidence:.0%}")
+    return " · ".join(parts)
+
+
 def translation_body(r: BranchResult) -> None:
+    if r.non_translation:
+        st.markdown(f":red-badge[not a translation: {md_escape(r.non_translation)}]")
     if r.judge_score is not None:
-        spread = f" ± {r.judge_spread:g}" if r.judge_spread else ""
-        st.markdown(f"### {r.judge_score:g} / 100{spread}")
-    elif r.judge_error:
-        st.caption(f"Not judged: {md_escape(r.judge_error)}")
+        st.markdown(f"### {r.judge_score:g} / 100")
+        st.caption(score_caption(r))
+    if r.judge_error:
+        st.caption(f"Not judged: {md_escape(r.judge_error)}" if r.judge_score is None
+                   else md_escape(r.judge_error))
     with st.container(height=160, border=False):
         st.markdown(marked_translation(r))
     facts = []

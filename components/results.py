@@ -80,6 +80,10 @@ def issues_panel(outcome: RunOutcome) -> None:
         with st.expander(f"{severity.title()} ({len(group)})", expanded=severity != "minor"):
             for f, r in group:
                 quote = f" — “{md_escape(f.quote)}”" if f.quote else ""
+                if f.quote and not f.located:
+                    quote += " :orange-badge[quote not found in the text]"
+                if f.found_by is not None and len(r.samples) > 1:
+                    quote += f" · found by {f.found_by} of {len(r.samples)} samples"
                 where = md_escape(r.engine) if outcome.mode == "translate" else (
                     f"{md_escape(r.perspective)} · {md_escape(r.engine)}")
                 kind = f"\\[{md_escape(f.category)}\\] " if f.category else ""
@@ -155,17 +159,30 @@ def chunks_panel(outcome: RunOutcome) -> None:
 
 
 def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
-    """Select-best, on top: which engine won, by how much, and its translation."""
+    """Select-best, on top: which engine leads, whether the lead is more than noise, and its translation."""
     best = outcome.results.get(aggregate.best) if aggregate.best else None
     if best is None:
-        st.warning("No translation succeeded, so there is no best one.")
+        if aggregate.n_ok:
+            st.warning(f"No best translation: {md_escape(aggregate.formula)}", icon=":material/block:")
+        else:
+            st.warning("No translation succeeded, so there is no best one.")
         return
-    ahead = f", ahead by {aggregate.margin:g}" if aggregate.margin else ""
     basis = "judge score" if best.judge_score is not None else "agreement with the other engines"
+    if aggregate.confident is False:
+        title = f"**No clear winner** — {md_escape(best.branch_id)} leads by {basis}"
+    else:
+        ahead = f", ahead by {aggregate.margin:g}" if aggregate.margin else ""
+        title = f"**Best translation: {md_escape(best.branch_id)}** — by {basis}{ahead}"
     with st.container(border=True):
-        st.markdown(f"**Best translation: {md_escape(best.branch_id)}** — by {basis}{ahead}")
+        st.markdown(title)
+        st.caption(md_escape(aggregate.verdict() or ""))
         st.markdown(live.marked_translation(best))
         st.caption(md_escape(aggregate.formula))
+    effect = outcome.assessment.position_effect if outcome.assessment else {}
+    if effect:
+        st.caption("Judge position effect, measured over the rotated samples (score at a position minus the "
+                   "candidate's mean): " + ", ".join(f"{label} {value:+g}" for label, value in effect.items())
+                   + ". Every candidate sat in every position, so it favours none of them.")
 
 
 def translation_charts(outcome: RunOutcome) -> None:
@@ -178,6 +195,9 @@ def translation_charts(outcome: RunOutcome) -> None:
         left.info("No judge ran: choose a judge engine to score the translations (MQM).")
     if outcome.assessment and outcome.assessment.matrix:
         right.plotly_chart(charts.agreement_heatmap(outcome.assessment.matrix), key="chart_agreement")
+        if len(outcome.assessment.matrix) == 2:
+            right.caption("With two engines, agreement cannot pick a side: it says how far apart they are, not "
+                          "which one is off. A third engine or a judge can.")
     left, right = st.columns(2)
     left.plotly_chart(charts.quality_cost_latency(results), key="chart_quality")
     right.plotly_chart(charts.timeline(results), key="chart_timeline")

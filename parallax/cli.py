@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
             "mean")
     review.add_argument("--perspective", "-p", action="append", default=[], metavar="NAME",
                         help="technical, business, legal or a custom one (repeatable; default: the three built-ins)")
+    review.add_argument("--samples", type=int, default=1, metavar="K",
+                        help="ask each branch K times (1-5): its score is the mean, with sd and a 95%% interval "
+                             "(3 or more), and select-best says when a lead is only noise")
     translate = sub.add_parser("translate", help="translate a text with several engines and compare them")
     _common(translate, "e.g. deepl, libretranslate, openai:gpt-4o-mini, offline:pseudo, or a chain A|B|C "
                        "(repeatable)", "best")
@@ -112,7 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--target", required=True, metavar="LANG", help="target language code, e.g. de")
     translate.add_argument("--judge", metavar="ID", help="the LLM engine that judges (default: the first configured)")
     translate.add_argument("--no-judge", action="store_true", help="compare by agreement only")
-    translate.add_argument("--judge-samples", type=int, default=1, metavar="K", help="judge K times (1-5)")
+    translate.add_argument("--judge-samples", type=int, default=1, metavar="K",
+                           help="judge K times (1-5); 3 or more give 95%% intervals and test the best one's lead")
+    translate.add_argument("--judge-protocol", choices=["compare", "single"], default="compare",
+                           help="compare: all translations in one prompt, positions rotated across samples; "
+                                "single: one translation per prompt (GEMBA-MQM's own protocol)")
     translate.add_argument("--reference", metavar="FILE", help="a reference translation: adds chrF and BLEU")
     translate.add_argument("--glossary", metavar="FILE", help="required term translations: 'term,translation' lines")
     translate.add_argument("--tone", default="", help="e.g. formal, friendly")
@@ -139,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--judge", metavar="ID")
     batch.add_argument("--no-judge", action="store_true")
     batch.add_argument("--judge-samples", type=int, default=1, metavar="K")
+    batch.add_argument("--judge-protocol", choices=["compare", "single"], default="compare")
+    batch.add_argument("--samples", type=int, default=1, metavar="K", help="reviews: ask each branch K times")
     batch.add_argument("--glossary", metavar="FILE")
     batch.add_argument("--reference", metavar="FILE", help=argparse.SUPPRESS)
     batch.add_argument("--tone", default="")
@@ -205,7 +214,8 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
     from .translation import TranslationSettings, parse_glossary
 
     if args.command == "review":
-        return plan_review(text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout)
+        return plan_review(text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout,
+                           args.samples)
     glossary: tuple[tuple[str, str], ...] = ()
     if args.glossary:
         try:
@@ -215,7 +225,7 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
     reference = decode_document(read_bytes(args.reference), args.reference) if args.reference else None
     judge = None if args.no_judge else (args.judge or config.default_judge())
     settings = TranslationSettings(args.source, args.target, glossary, args.tone, reference, judge,
-                                   args.judge_samples)
+                                   args.judge_samples, args.judge_protocol)
     return plan_translate(text, config, settings, args.engine, args.reducer, args.concurrency, args.timeout)
 
 

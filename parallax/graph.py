@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import operator
+import statistics
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -61,6 +63,7 @@ class RunContext:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     cache: CallCache | None = None
+    samples: int = 1  # reviews: calls per branch (never from the cache when more than one)
 
 
 def fan_out(state: ReviewState, runtime: Runtime[RunContext]) -> list[Send]:
@@ -92,8 +95,11 @@ async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[s
         result.chunk = chunk.index
         return {"results": [result]}
     held: list[BranchFinished] = []  # the finish is reported below, once we know it is final
-    result = await run_one(job_for(ctx, spec, review_request(state["document"], perspective), read_judgement),
-                           _holding(writer, held))
+    job = job_for(ctx, spec, review_request(state["document"], perspective), read_judgement)
+    if ctx.samples > 1:
+        result = await _sampled(job, ctx.samples, _holding(writer, held))
+    else:
+        result = await run_one(job, _holding(writer, held))
     if result.status != "error" or TOO_LONG not in (result.error or ""):
         writer(held[0])
     else:
@@ -107,6 +113,27 @@ async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[s
         result.text = f"{note}\n\n{result.text}"
         writer(BranchFinished(result))
     return {"results": [result]}
+
+
+async def _sampled(job: BranchJob, k: int, emit: Any) -> BranchResult:
+    """k independent calls for one branch: the first streams on the card, the others run beside it silently.
+    None comes from the cache (k samples must be k answers). The branch shows the first sample's review, scored
+    with the mean of every sample that came back; its tokens and cost are those of all k calls."""
+    fresh = dataclasses.replace(job, cache=None)
+    first, *others = await asyncio.gather(run_one(fresh, emit),
+                                          *(run_one(fresh, lambda _event: None) for _ in range(k - 1)))
+    if first.status != "ok":
+        return first
+    readable = [r for r in (first, *others) if r.scored]
+    first.samples = [r.score for r in readable if r.score is not None]
+    first.score = round(statistics.fmean(first.samples), 4)
+    for name in ("input_tokens", "output_tokens", "cost_usd"):
+        values = [getattr(r, name) for r in (first, *others)]
+        setattr(first, name, None if None in values else sum(values))
+    if len(readable) < k:
+        errors = "; ".join(dict.fromkeys(r.error or r.status for r in others if not r.scored))
+        first.error = f"{k - len(readable)} of {k} samples failed: {errors}"
+    return first
 
 
 class CheckInput(TypedDict):

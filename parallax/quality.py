@@ -44,10 +44,6 @@ SEVERITY_DEFINITIONS = (
 )
 OUTLIER_GAP = 15.0  # chrF points below the median consensus
 OUTLIER_MIN_WORDS = 8  # below this, one synonym moves chrF by more than the gap: no outlier flag
-JUDGE_PROTOCOLS = {
-    "compare": "all translations in one prompt, under neutral labels in rotated positions",
-    "single": "one translation per prompt (GEMBA-MQM's own protocol): no positions to be biased by",
-}
 
 MQM_SCHEMA = {
     "type": "object",

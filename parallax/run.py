@@ -22,7 +22,7 @@ from .languages import check_pair, deepl_supports, language_name
 from .reducers import REDUCERS, reduce
 from .results import Aggregate, BranchResult, BranchSpec
 from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, CallCache, ChunkFinished
-from .translation import TranslationSettings
+from .translation import JUDGE_PROTOCOLS, TranslationSettings
 
 if TYPE_CHECKING:  # LangGraph is imported when a run starts, not to plan or show one
     from langgraph.graph.state import CompiledStateGraph
@@ -45,6 +45,10 @@ class RunPlan:
     settings: TranslationSettings | None = None  # translation runs only
     run_id: str = field(default_factory=lambda: new_run_id())
     cache: CallCache | None = None  # the history's cache of identical calls; None: always call
+    samples: int = 1  # reviews: how many times each branch asks its engine (mean, sd and interval over them)
+
+
+MAX_SAMPLES = 5
 
 
 def new_run_id() -> str:
@@ -59,9 +63,12 @@ def plan_review(
     reducer: str = "mean",
     concurrency: int | None = None,
     timeout_s: float = 120.0,
+    samples: int = 1,
 ) -> RunPlan:
     """Check everything a user chose; raise InputError with one clear sentence when something is wrong."""
     check_document(document)
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise InputError(f"samples must be between 1 and {MAX_SAMPLES}")
     names = list(dict.fromkeys(perspectives or ["technical", "business", "legal"]))
     unknown = [n for n in names if n not in config.perspectives]
     if unknown:
@@ -73,7 +80,7 @@ def plan_review(
         BranchSpec(f"{p}@{e}", i, p, e, config.perspectives[p].weight)
         for i, (p, e) in enumerate((p, e) for p in names for e in engine_ids)
     ]
-    return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s)
+    return RunPlan(document, branches, built, config, reducer, concurrency, timeout_s, samples=samples)
 
 
 def _check_limits(reducer: str, concurrency: int | None, timeout_s: float) -> None:
@@ -121,8 +128,10 @@ def plan_translate(
         raise InputError(str(exc)) from None
     settings = dataclasses.replace(settings, source=source, target=target)
     _check_limits(reducer, concurrency, timeout_s)
-    if not 1 <= settings.judge_samples <= 5:
-        raise InputError("judge samples must be between 1 and 5")
+    if not 1 <= settings.judge_samples <= MAX_SAMPLES:
+        raise InputError(f"judge samples must be between 1 and {MAX_SAMPLES}")
+    if settings.judge_protocol not in JUDGE_PROTOCOLS:
+        raise InputError(f"judge protocol must be one of: {', '.join(JUDGE_PROTOCOLS)}")
     if settings.reference is not None and not settings.reference.strip():
         raise InputError("the reference translation is empty")
     engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_translation_engines())))
@@ -247,7 +256,7 @@ def run_context(plan: RunPlan) -> RunContext:
     from .graph import RunContext
 
     return RunContext(plan.engines, plan.config.perspectives, plan.timeout_s, asyncio.get_running_loop().time(),
-                      plan.config.prices, secret_values(plan.config), plan.cache)
+                      plan.config.prices, secret_values(plan.config), plan.cache, plan.samples)
 
 
 async def stream_run(plan: RunPlan) -> AsyncIterator[RunEvent]:

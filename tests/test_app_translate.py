@@ -38,10 +38,13 @@ def test_first_click_compares_three_engines_with_a_judge_and_puts_the_best_on_to
     assert "pseudo-localisation" in texts(at)
     at.button(key="translate_run").click().run()
     assert not at.exception
-    assert [m.value for m in at.main.markdown if "-badge[" in m.value] == [":green-badge[done]"] * 3
+    assert [m.value for m in at.main.markdown if "green-badge[" in m.value] == [":green-badge[done]"] * 3
+    flags = [m.value for m in at.main.markdown if "red-badge[not a translation" in m.value]
+    assert flags == [":red-badge[not a translation: pseudo\\-localisation]"]  # on the pseudo card only
     outcome = at.session_state["translate_outcome"]
     assert outcome.aggregate.method == "best" and outcome.aggregate.best in outcome.results
     assert all(r.judge_score is not None for r in outcome.ordered())
+    assert outcome.aggregate.best != "offline:pseudo"
     assert f"**Best translation: {outcome.aggregate.best}**" in texts(at)
     assert len(at.get("plotly_chart")) == 4  # judge scores, agreement heatmap, quality vs latency, timeline
     assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON"]
