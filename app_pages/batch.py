@@ -16,7 +16,7 @@ from components import pickers
 from components.inputs import sentence
 from components.safe import md_escape
 from components.settings import history_store, session_config
-from parallax.batch import BatchError, BatchProgress, count_rows, finished_ids, read_rows, run_batch
+from parallax.batch import BatchError, BatchProgress, count_rows, finished_ids, read_rows, run_batch, score_summary
 from parallax.documents import InputError
 from parallax.languages import LANGUAGES
 from parallax.run import RunPlan, plan_review, plan_translate
@@ -154,6 +154,15 @@ if out.exists():
     st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button("Download results CSV", out.read_bytes(), out.name, "text/csv", on_click="ignore",
                        icon=":material/download:")
+    estimates, comparisons = score_summary(out)
+    if estimates:
+        st.markdown("**Each branch over the documents** — mean score with its 95% bootstrap interval; the leading "
+                    "branch against each other one, paired by document (each document's own difficulty cancels out).")
+        st.dataframe(pd.DataFrame([{"branch": name, "mean": e.mean, "sd": e.sd, "95% CI low": e.low,
+                                    "95% CI high": e.high, "documents": e.n} for name, e in estimates.items()]),
+                     hide_index=True, width="stretch")
+        for c in comparisons:
+            st.caption(md_escape(c.describe()))
     score_columns = [c for c in frame.columns if c.startswith("score:")]
     left, right = st.columns(2)
     if score_columns:

@@ -24,12 +24,13 @@ from typing import IO, Any
 from . import config as config_module
 from .assess import assess
 from .export import safe_cell
-from .graph import RunContext, job_for
+from .graph import RunContext, job_for, sampled_branch
 from .judgement import read_judgement, review_request
 from .reducers import reduce
 from .results import BranchResult, BranchSpec
 from .run import RunPlan, run_context
 from .runner import BranchJob, run_branch
+from .stats import Comparison, Estimate, compare_columns
 from .translation import translation_request
 
 # Documents can be long: the csv module's default cell limit (128 kB) is below our text limit.
@@ -314,6 +315,23 @@ def _document_row(doc: _Doc, plan: RunPlan) -> dict[str, Any]:
     return row
 
 
+def score_summary(out: Path) -> tuple[dict[str, Estimate], list[Comparison]]:
+    """Over every document of a results file (resumed ones included): each branch's mean score with its 95%
+    interval, and the leading branch against the others, paired by document."""
+    with out.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    names = [c for c in reader.fieldnames or [] if c.startswith("score:")]
+    return compare_columns({n.removeprefix("score:"): [_number(row.get(n)) for row in rows] for n in names})
+
+
+def _number(cell: str | None) -> float | None:
+    try:
+        return float(cell) if cell not in (None, "") else None
+    except ValueError:
+        return None
+
+
 def branch_columns(plan: RunPlan) -> list[str]:
     return [f"score:{b.branch_id}" for b in plan.branches]
 
@@ -359,7 +377,9 @@ async def run_batch(
             limiter = limiters.get(provider_of(spec.engine.split("|")[0]))
             if limiter is not None:
                 await limiter.wait()
-            result = await run_branch(_job(ctx, plan, doc, spec), _ignore)
+            job = _job(ctx, plan, doc, spec)
+            sampled = plan.mode == "review" and plan.samples > 1
+            result = await (sampled_branch(job, plan.samples, _ignore) if sampled else run_branch(job, _ignore))
             doc.results.append(result)
             doc.remaining -= 1
             if doc.remaining == 0:

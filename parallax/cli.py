@@ -230,7 +230,7 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
 
 
 def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .batch import BatchError, BatchProgress, check_output, count_rows, read_rows, run_batch
+    from .batch import BatchError, BatchProgress, check_output, count_rows, read_rows, run_batch, score_summary
 
     try:
         rpm = {}
@@ -285,8 +285,17 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                "cost_usd": round(progress.cost_usd, 8), "wall_s": round(wall, 3),
                "branches_per_document": len(plan.branches), "concurrency": args.concurrency,
                "out": str(Path(args.out))}
+    estimates, comparisons = score_summary(Path(args.out))
+    summary["scores"] = {name: e.to_dict() for name, e in estimates.items()}
+    summary["comparisons"] = [c.to_dict() for c in comparisons]
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if estimates:
+        table = [("branch", "mean [95% CI over documents]", "documents")]
+        table += [(name, e.short(), str(e.n)) for name, e in estimates.items()]
+        print("\n".join(_table(table)), file=out)
+        for c in comparisons:
+            print(c.describe(), file=out)
     print(f"{progress.done} of {progress.total} documents done ({progress.skipped} from an earlier run), "
           f"{progress.failed_rows} failed or invalid, cost {usd(progress.cost_usd)}, {wall:.1f} s → {args.out}",
           file=out)

@@ -97,7 +97,7 @@ async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[s
     held: list[BranchFinished] = []  # the finish is reported below, once we know it is final
     job = job_for(ctx, spec, review_request(state["document"], perspective), read_judgement)
     if ctx.samples > 1:
-        result = await _sampled(job, ctx.samples, _holding(writer, held))
+        result = await sampled_branch(job, ctx.samples, _holding(writer, held))
     else:
         result = await run_one(job, _holding(writer, held))
     if result.status != "error" or TOO_LONG not in (result.error or ""):
@@ -115,7 +115,7 @@ async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[s
     return {"results": [result]}
 
 
-async def _sampled(job: BranchJob, k: int, emit: Any) -> BranchResult:
+async def sampled_branch(job: BranchJob, k: int, emit: Any) -> BranchResult:
     """k independent calls for one branch: the first streams on the card, the others run beside it silently.
     None comes from the cache (k samples must be k answers). The branch shows the first sample's review, scored
     with the mean of every sample that came back; its tokens and cost are those of all k calls."""

@@ -108,3 +108,42 @@ def _interval(samples: tuple[list[float], ...], paired: bool) -> tuple[float, fl
     res = bootstrap(samples, statistic, paired=paired, vectorized=True, n_resamples=RESAMPLES,
                     confidence_level=CONFIDENCE, method="percentile", rng=np.random.default_rng(SEED))
     return _round(res.confidence_interval.low), _round(res.confidence_interval.high)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Branch `leader` against `other` over the documents both scored (paired by document)."""
+
+    leader: str
+    other: str
+    lead: Estimate
+
+    def describe(self) -> str:
+        verdict = {True: "a clear lead", False: "no clear difference", None: "too few documents to tell"}
+        return (f"{self.leader} vs {self.other}: lead {self.lead.mean:g}"
+                + (f" ({self.lead.interval})" if self.lead.interval else "")
+                + f" over {self.lead.n} documents — {verdict[self.lead.excludes_zero()]}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"leader": self.leader, "other": self.other, "clear": self.lead.excludes_zero(),
+                **self.lead.to_dict()}
+
+
+def compare_columns(columns: dict[str, list[float | None]]) -> tuple[dict[str, Estimate], list[Comparison]]:
+    """Per branch, its mean score over the documents with a 95% bootstrap interval; then the branch with the
+    highest mean against every other, paired over the documents both scored."""
+    estimates = {name: e for name, values in columns.items()
+                 if (e := estimate([v for v in values if v is not None])) is not None}
+    if len(estimates) < 2:
+        return estimates, []
+    leader = max(estimates, key=lambda name: estimates[name].mean)
+    comparisons = []
+    for other in estimates:
+        if other == leader:
+            continue
+        pairs = [(a, b) for a, b in zip(columns[leader], columns[other], strict=True)
+                 if a is not None and b is not None]
+        lead = difference([a for a, _ in pairs], [b for _, b in pairs], paired=True)
+        if lead is not None:
+            comparisons.append(Comparison(leader, other, lead))
+    return estimates, comparisons

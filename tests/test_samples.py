@@ -90,3 +90,25 @@ def test_review_page_has_a_samples_control_and_shows_the_models_confidence(fake,
     row = to_csv(outcome).splitlines()[1]
     assert ",6.0," in row or ",6," in row
     assert json.loads(to_json(outcome))["branches"][0]["samples"] == [5.0, 6.0, 7.0]
+
+
+def test_a_batch_reports_each_branch_over_documents_and_a_paired_comparison(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+    monkeypatch.setenv("PARALLAX_HOME", str(tmp_path))
+    docs = 6
+    # a beats b by exactly 1 on every document, whatever the document's own difficulty
+    fake.enqueue("a", *(ok(review(3 + d)) for d in range(docs)))
+    fake.enqueue("b", *(ok(review(2 + d)) for d in range(docs)))
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n" + "".join(f"d{d},Document number {d}.\n" for d in range(docs)), encoding="utf-8")
+    out = io.StringIO()
+    code = cli.main(["batch", str(source), "--column", "text", "--out", str(tmp_path / "o.csv"), "-p", "technical",
+                     "-e", "openai:a", "-e", "openai:b", "--concurrency", "1", "--no-cache",
+                     "--json", str(tmp_path / "s.json")], out=out, err=io.StringIO())
+    assert code == 0
+    text = out.getvalue()
+    assert "technical@openai:a  5.5 [" in text
+    assert "technical@openai:a vs technical@openai:b: lead 1 (95% CI 1–1) over 6 documents — a clear lead" in text
+    summary = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert summary["comparisons"][0]["clear"] is True and summary["scores"]["technical@openai:b"]["n"] == docs
