@@ -32,9 +32,9 @@ st.title("Review")
 st.caption("One text, several independent branches at once: every perspective × engine streams in its own card, "
            "then an explicit reducer merges them.")
 if not config.configured_providers():
-    st.info("No API key is configured, so Parallax runs on **Offline rules** (plain text checks, no AI) and the "
-            "simulated **Demo** engines. To use OpenAI or Anthropic, add `OPENAI_API_KEY` or `ANTHROPIC_API_KEY` "
-            "to `.streamlit/secrets.toml`, or type a key in the sidebar.", icon=":material/key:")
+    st.info("No API key is configured, so Parallax runs on **Keyword checks (offline)** (word and pattern "
+            "checks, no AI) and the simulated **Demo** engines. To use OpenAI or Anthropic, add `OPENAI_API_KEY` "
+            "or `ANTHROPIC_API_KEY` to `.streamlit/secrets.toml`, or type a key in the sidebar.", icon=":material/key:")
 
 left, right = st.columns([3, 2], gap="large")
 with left:

@@ -45,8 +45,8 @@ def main() -> None:
             page.goto(server.url)
             wait_idle(page)
             page.get_by_label("Matrix: every perspective × every engine").check(force=True)
-            page.get_by_role("button", name="Remove Offline rules — no AI").wait_for()
-            page.get_by_role("button", name="Remove Offline rules — no AI").click()
+            page.get_by_role("button", name="Remove Keyword checks (offline) — no AI").wait_for()
+            page.get_by_role("button", name="Remove Keyword checks (offline) — no AI").click()
             page.get_by_text("Use another engine id").click()
             for engine in ENGINES:
                 page.get_by_label("Engine id").fill(engine)

@@ -25,7 +25,8 @@ def engine_label(engine_id: str) -> str:
         # name and different options must read differently (with the name alone, the other one ran).
         label, _, options = engine_id[4:].partition("?")
         return f"Demo · {label}" + (f" ({options.replace('&', ', ')})" if options else "")
-    return {"offline:rules": "Offline rules — no AI", "offline:pseudo": "Pseudo-localisation — not a translation",
+    return {"offline:rules": "Keyword checks (offline) — no AI",
+            "offline:pseudo": "Pseudo-localisation — not a translation",
             "deepl": "DeepL", "libretranslate": "LibreTranslate"}.get(engine_id, engine_id)
 
 

@@ -118,7 +118,8 @@ def provider_sidebar() -> None:
             st.caption("Kept in this browser session only: never stored, logged or shown again.")
             for provider, variable in PROVIDER_KEYS.items():
                 st.text_input(f"{PROVIDER_NAMES[provider]} API key", type="password", key=f"key_{variable}")
-        st.markdown(":green[:material/check_circle:] **Offline rules** — always available, no AI")
+        st.markdown(":green[:material/check_circle:] **Keyword checks (offline)** — always available, no AI: "
+                    "word and pattern checks, not a reviewer")
         engines_sidebar()
 
 

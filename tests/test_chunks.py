@@ -16,7 +16,7 @@ from tests.conftest import run
 from tests.fakes.provider_server import status
 
 PARAGRAPH = "Paragraph {i}. We guarantee uptime, always. Another sentence pads it to a sensible length for tests."
-DOC = "\n\n".join(PARAGRAPH.format(i=i) for i in range(11)) + "\n\nWrite to legal@example.com with questions."
+DOC = "\n\n".join(PARAGRAPH.format(i=i) for i in range(11)) + "\n\nWrite to jane.doe@example.com with questions."
 
 
 def test_split_respects_size_boundaries_and_overlap():
@@ -48,7 +48,7 @@ async def test_long_document_map_reduce(monkeypatch):
     legal = next(r for r in finished if r.branch_id == "legal@offline:rules")
     quotes = [(f.quote, f.note) for f in legal.issues]
     assert len(quotes) == len(set(quotes))  # merged and de-duplicated across overlapping chunks
-    email = next(f for f in legal.issues if f.quote == "legal@example.com")
+    email = next(f for f in legal.issues if f.quote == "jane.doe@example.com")
     assert email.chunk == len(split_text(DOC))  # each finding says which chunk it came from (here: the last)
     weights = [c["end"] - c["start"] for c in legal.chunk_results]
     expected = sum(c["score"] * w for c, w in zip(legal.chunk_results, weights, strict=True)) / sum(weights)

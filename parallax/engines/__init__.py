@@ -11,7 +11,7 @@ __all__ = ["Engine", "EngineError", "Event", "Finish", "Message", "Request", "Ta
 FORMS = (
     "openai:MODEL (key OPENAI_API_KEY; base URL OPENAI_BASE_URL)",
     "anthropic:MODEL (key ANTHROPIC_API_KEY; base URL ANTHROPIC_BASE_URL)",
-    "offline:rules (reviews; no network, no AI)",
+    "offline:rules (keyword and pattern checks for reviews; no network, no AI)",
     "offline:pseudo (pseudo-localisation, not a translation)",
     "deepl (key DEEPL_AUTH_KEY; server DEEPL_SERVER_URL)",
     "libretranslate (server LIBRETRANSLATE_URL; key LIBRETRANSLATE_API_KEY)",

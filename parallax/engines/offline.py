@@ -1,4 +1,6 @@
-"""`offline:rules` — a deterministic reviewer made of plain text checks. No network, no model, no AI."""
+"""`offline:rules` — keyword and pattern checks, deterministic. No network, no model, no AI: it finds words and
+patterns (vague claims, missing figures, absolute promises, exposed e-mail addresses…), it does not understand
+the text. Its accuracy on a labelled set of pairs is measured in tests/test_offline_accuracy.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from ..judgement import Judgement
 from ..results import Finding
 from .base import Event, Request, stream_local
 
-LABEL = "Offline rules — no AI"
+LABEL = "Keyword checks (offline) — no AI"
 PENALTY = {"critical": 2.5, "major": 1.5, "minor": 0.5}
 MAX_PER_CHECK = 3  # one noisy check must not drown the others
 
@@ -22,7 +24,10 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,5}s?\b")
 _COMMON_ACRONYMS = frozenset(
     "AI API CEO CFO CPU CSV EU FAQ GPU HR HTML HTTP HTTPS ID IT JSON OK PDF PR Q1 Q2 Q3 Q4 SQL UI UK URL US USA UX "
-    "USD EUR GBP AM PM TV PC OS IP CTO VP KB MB GB TB PB MS RAM SSD".split()
+    "USD EUR GBP AM PM TV PC OS IP CTO VP KB MB GB TB PB MS RAM SSD TLS SSL DNS UTF GET POST PUT PATCH DELETE HEAD "
+    "REST SDK CLI CI CD TCP UDP SSH VPN LAN WAN ROM USB PNG JPEG GIF SVG XML YAML TOML CSS JS NPM AWS GCP GDPR ISO "
+    "SLA KPI CRM ERP SEO PHP UTC GMT ASCII IDE RSS SMS FTP SMTP IMAP OAUTH JWT HTTP2 IPV4 IPV6 CORS NDA LLC LTD "
+    "INC".split()
 )
 # Every quantifier is bounded (e-mail parts have length limits anyway): a long run of "a.a.a…" without an "@"
 # cannot make the search quadratic.
@@ -33,9 +38,9 @@ _PHONE = re.compile(
 _DIGIT = re.compile(r"\d")
 # A figure is a number with a unit or a ratio; "4.0" in "Sync 4.0" is a version, not evidence.
 _FIGURE = re.compile(
-    r"\d+(?:[.,]\d+)?\s?(?:%|x\b|×|ms\b|s\b|sec|seconds?|minutes?|hours?|days?|[KMGT]B\b|fps|rps|req/s|times|"
-    r"percent|users|requests)",
-    re.IGNORECASE,
+    r"\d+(?:[.,]\d+)?\s?(?:%|x\b|×|ms\b|s\b|sec|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
+    r"[KMGTP]i?B\b|[kMG]?bps\b|fps|rps|req/s|times|percent|users|requests|items|rows|"
+    r"[kMG]?W\b|[kMG]?Wh\b|mAh\b|V\b|[kMG]?Hz\b|°[CF]|km\b|kg\b|m\b|cm\b|mm\b|g\b|l\b)",
 )
 
 
@@ -44,10 +49,16 @@ def _words(pattern: str) -> re.Pattern[str]:
 
 
 _ABSOLUTE = re.compile(
-    _words(r"guarantee[sd]?|always|never fails?|unlimited|forever|risk[- ]free|no risk|lifetime").pattern
-    + r"|\b100 ?%",
+    _words(r"guarantee[sd]?|always|never fails?|unlimited|forever|risk[- ]free|no risk|for life|"
+           r"lifetime(?= (?:warranty|guarantee|access|support|licen[cs]e|deal|updates|subscription))").pattern
+    + r"|\b100 ?%(?!\s*of\b)",  # "capped at 100% of the fees" is a limit, not a promise
     re.IGNORECASE,
 )
+# "We do not guarantee", "neither party waives": the words before a match take the promise or waiver back.
+_NEGATED = re.compile(r"\b(?:not|no|never|neither|nor|nothing|cannot|can't|don't|doesn't|won't|without)\W+"
+                      r"(?:\w+\W+){0,2}$", re.IGNORECASE)
+# "Either party may always terminate": a permission, not a promise.
+_PERMITTED = re.compile(r"\b(?:may|can|could|might)\s+$", re.IGNORECASE)
 _WAIVER = _words(
     r"waive[sd]?|waiver|not (?:be )?liable|no liability|hold harmless|indemnif\w*|at (?:your|their) own risk|"
     r"without (?:any )?warrant\w*|as is|disclaim\w*"
@@ -59,12 +70,45 @@ _CLAIM = _words(
     r"faster|slower|quicker|improved?|reduced?|increased?|better|more efficient|lower latency|higher throughput|"
     r"speeds? up|optimi[sz]ed"
 )
-_VALUE = _words(r"saves?|saving|revenue|profit|cost|benefit|ROI|grow\w*|customers?|value|faster|efficien\w*")
+_VALUE = _words(r"saves?|savings?|revenue|profit|costs?|benefits?|ROI|grow\w*|customers?|value|faster|"
+                r"efficien\w*|earn\w*|free|sooner")
 _AUDIENCE = _words(r"you|your|customers?|users?|teams?|clients?|partners?|developers?|admins?")
 _ACTION = _words(
-    r"contact|sign up|try|upgrade|book|get started|learn more|download|visit|register|buy|subscribe|"
-    r"join|install|update now|call us|reply"
+    r"contact|sign up|try|upgrade|book|get started|learn more|download|visit|register|buy|subscribe|start|"
+    r"join|install|update now|call us|reply|schedule|request|order|apply|get in touch|reach out|talk to|"
+    r"create|claim|shop|add (?:the|it|us|our)|email us|write to us"
 )
+_NUMBER_WORDS = _words(r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                       r"hundred|thousand|million|billion|dozen|half|twice|double|triple")
+# Legal risks a careful reader would stop at.
+_UNILATERAL = re.compile(
+    r"\b(?:change|modify|amend|update|revise)\w*\s+(?:these|this|the|our)\s+(?:terms|agreement|prices?|fees)"
+    r"[^.]{0,40}?(?:at any time|without (?:prior )?notice|(?:at )?(?:our|its) sole discretion)"
+    r"|\b(?:terms|agreement|prices?|fees)\b[^.]{0,40}?\b(?:may|can|will) be (?:changed|modified|amended|updated)"
+    r"[^.]{0,40}?(?:at any time|without (?:prior )?notice|(?:at )?(?:our|its) sole discretion)",
+    re.IGNORECASE,
+)
+_HIGH_INTEREST = re.compile(
+    r"\b\d+(?:\.\d+)?\s?%\s+(?:per|a|each|every)\s+(?:month|week|day)\b|\bcompounded daily\b",
+    re.IGNORECASE,
+)
+_IP_GRAB = re.compile(
+    r"\b(?:all|any)\s+(?:intellectual property|IP)\b[^.]{0,80}?\b(?:belongs? to|vests? in|is owned by|"
+    r"(?:shall|will) be (?:the )?(?:sole |exclusive )?property of)"
+    r"|\bassigns?\s+(?:all|any)\s+(?:intellectual property|IP|rights)\b",
+    re.IGNORECASE,
+)
+_NO_REFUND = re.compile(
+    r"\bno refunds?\b[^.]{0,40}?\b(?:under|in) any circumstances|\bnon-refundable under any circumstances|"
+    r"\ball sales are final\b",
+    re.IGNORECASE,
+)
+_ROLE_MAILBOX = re.compile(
+    r"^(?:legal|support|help|info|sales|privacy|contact|hello|admin|billing|security|no-?reply|team|press|careers|"
+    r"jobs|hr|office|abuse|webmaster|postmaster|dpo|compliance|accounts|service|feedback)@",
+    re.IGNORECASE,
+)
+_YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s?[-–]\s?(?:19|20)\d\d$")
 
 
 def _sentences(text: str) -> list[str]:
@@ -107,12 +151,19 @@ def flesch_reading_ease(text: str) -> float | None:
 Check = Callable[[str], Iterator[Finding]]
 
 
-def _matches(pattern: re.Pattern[str], severity: str, note: Callable[[str], str]) -> Check:
+def _taken_back(text: str, start: int) -> bool:
+    """Is the match negated or a mere permission ("do not guarantee", "neither party waives", "may always")?"""
+    before = text[max(0, start - 40):start]
+    before = re.split(r"[.!?;\n]", before)[-1]  # only within the sentence
+    return bool(_NEGATED.search(before) or _PERMITTED.search(before))
+
+
+def _matches(pattern: re.Pattern[str], severity: str, note: Callable[[str], str], negatable: bool = False) -> Check:
     def check(text: str) -> Iterator[Finding]:
         seen: set[str] = set()
         for m in pattern.finditer(text):
             key = m.group(0).lower()
-            if key in seen:
+            if key in seen or (negatable and _taken_back(text, m.start())):
                 continue
             seen.add(key)
             yield Finding(severity, _quote(text, m.start(), m.end()), note(m.group(0)))
@@ -153,10 +204,12 @@ def _undefined_acronyms(text: str) -> Iterator[Finding]:
 
 
 def _claims_without_figures(text: str) -> Iterator[Finding]:
-    for s in _sentences(text):
-        m = _CLAIM.search(s)
-        if m and not _FIGURE.search(s):
-            yield Finding("major", s[:120], f"'{m.group(0)}' claims a change without a figure or unit.")
+    for sentence in _SENTENCE.finditer(text):
+        m = _CLAIM.search(sentence.group(0))
+        if m and not _FIGURE.search(sentence.group(0)):
+            start = sentence.start() + m.start()
+            yield Finding("major", _quote(text, start, start + len(m.group(0))),
+                          f"'{m.group(0)}' claims a change without a figure or unit.")
 
 
 def _absent(pattern: re.Pattern[str], severity: str, note: str) -> Check:
@@ -168,15 +221,16 @@ def _absent(pattern: re.Pattern[str], severity: str, note: str) -> Check:
 
 
 def _no_numbers(text: str) -> Iterator[Finding]:
-    if not _DIGIT.search(text):
+    if not _DIGIT.search(text) and not _NUMBER_WORDS.search(text):
         yield Finding("major", "", "No numbers back the message (prices, savings, dates, results).")
 
 
 def _personal_data(text: str) -> Iterator[Finding]:
     for m in _EMAIL.finditer(text):
-        yield Finding("critical", m.group(0), "Personal data: an e-mail address is exposed.")
+        if not _ROLE_MAILBOX.match(m.group(0)):  # legal@, support@: a role's mailbox, not a person's
+            yield Finding("critical", m.group(0), "Personal data: an e-mail address is exposed.")
     for m in _PHONE.finditer(text):
-        if sum(c.isdigit() for c in m.group(0)) >= 7:
+        if sum(c.isdigit() for c in m.group(0)) >= 7 and not _YEAR_RANGE.match(m.group(0).strip()):
             yield Finding("critical", m.group(0).strip(), "Personal data: a phone number is exposed.")
 
 
@@ -198,7 +252,8 @@ CHECKS: dict[str, list[tuple[Check, str]]] = {
     ],
     "legal": [
         (
-            _matches(_ABSOLUTE, "critical", lambda w: f"Absolute promise: '{w}' may be held to the letter."),
+            _matches(_ABSOLUTE, "critical", lambda w: f"Absolute promise: '{w}' may be held to the letter.",
+                     negatable=True),
             "No absolute promises.",
         ),
         (
@@ -206,8 +261,29 @@ CHECKS: dict[str, list[tuple[Check, str]]] = {
                 _WAIVER,
                 "major",
                 lambda w: f"Waiver or liability wording: '{w}' — check it is deliberate and enforceable.",
+                negatable=True,
             ),
             "No waiver or liability wording.",
+        ),
+        (
+            _matches(_UNILATERAL, "critical",
+                     lambda w: f"One-sided change: '{w}' — terms changed without notice may be unenforceable."),
+            "No terms that change without notice.",
+        ),
+        (
+            _matches(_HIGH_INTEREST, "major",
+                     lambda w: f"High interest or fees: '{w}' — many jurisdictions cap late-payment interest."),
+            "No excessive interest.",
+        ),
+        (
+            _matches(_IP_GRAB, "critical",
+                     lambda w: f"Takes all intellectual property: '{w}' — limit it to what the deal needs."),
+            "Intellectual property stays with its owner.",
+        ),
+        (
+            _matches(_NO_REFUND, "major",
+                     lambda w: f"No refunds at all: '{w}' — consumer law often requires a withdrawal period."),
+            "Refunds are possible.",
         ),
         (
             _matches(_PERPETUAL, "minor", lambda w: f"'{w}' terms are hard to undo."),
@@ -220,7 +296,7 @@ GENERAL = [
     (_readability, "Readable."),
     (_long_sentences, "Sentences are a readable length."),
     (_matches(_HEDGE, "minor", lambda w: f"Hedging: '{w}'."), "Confident, no hedging."),
-    (_matches(_ABSOLUTE, "major", lambda w: f"Absolute claim: '{w}'."), "No absolute claims."),
+    (_matches(_ABSOLUTE, "major", lambda w: f"Absolute claim: '{w}'.", negatable=True), "No absolute claims."),
 ]
 
 
@@ -249,7 +325,7 @@ def review(text: str, perspective: str) -> Judgement:
 
 class OfflineRulesEngine:
     engine_id = "offline:rules"
-    provider = "Offline rules"
+    provider = "Offline keyword checks"
     model = "rules"
     free = True
     kinds = frozenset({"review"})
