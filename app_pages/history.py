@@ -35,20 +35,27 @@ if store is None:
     st.stop()
 assert isinstance(store, Store)
 
-a, b, c, d, e, f = st.columns([1, 1, 2, 2, 1.3, 1])
+a, b, c, d, e, f, g = st.columns([1, 1, 1.6, 1.6, 1.2, 1, 1])
 mode = a.selectbox("Mode", [ALL, "review", "translate"], key="history_mode")
 status = b.selectbox("Status", [ALL, *RUN_STATUSES], key="history_status")
 search = c.text_input("Text contains", key="history_search")
 engine = d.text_input("Engine", key="history_engine", placeholder="e.g. openai:gpt-4o-mini")
 since = e.date_input("Since", value=None, key="history_since")
-min_score = f.number_input("Score ≥", min_value=0.0, value=None, key="history_min_score")
+min_review = f.number_input("Review score ≥", min_value=0.0, max_value=10.0, value=None, key="history_min_review",
+                            help="Reviews score 0–10; setting this shows review runs only.")
+min_translation = g.number_input("Translation ≥", min_value=0.0, max_value=100.0, value=None,
+                                 key="history_min_translation",
+                                 help="Translations score 0–100; setting this shows translation runs only.")
 runs = store.list_runs(None if mode == ALL else mode, None if status == ALL else status, search or None,
-                       engine or None, since.isoformat() if isinstance(since, date) else None, min_score)
+                       engine or None, since.isoformat() if isinstance(since, date) else None, min_review,
+                       min_translation)
 if not runs:
     st.info("No run matches. Runs from the Review and Translate pages and from the command line appear here.")
     st.stop()
 st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
-             column_config={"score": st.column_config.NumberColumn(format="%.2f")})
+             column_config={"review_score": st.column_config.NumberColumn("review score (0–10)", format="%.2f"),
+                            "translation_score": st.column_config.NumberColumn("translation score (0–100)",
+                                                                               format="%.2f")})
 
 labels = {r["run_id"]: f"{r['created_at'][:19].replace('T', ' ')} · {r['mode']} · {r['status']} · {r['text'][:40]}"
           for r in runs}

@@ -63,7 +63,7 @@ def _seconds(ms: float | None) -> str:
 def metrics_line(r: BranchResult) -> str:
     tokens = "–" if r.output_tokens is None else f"{r.input_tokens or 0:,} in / {r.output_tokens:,} out"
     cost = "–" if r.cost_usd is None else usd(r.cost_usd)
-    cached = "**cached** (no call) · " if r.cached else ""
+    cached = f"{md_escape(r.cache_note())} · " if r.cached else ""
     queued = f" · queued {_seconds(r.queued_ms)}" if r.queued_ms and r.queued_ms >= 50 else ""
     mode = f" · structured output: {r.structured_mode}" if r.structured_mode else ""
     return (f"{cached}TTFT {_seconds(r.ttft_ms)} · latency {_seconds(r.latency_ms)} · tokens {tokens} · "

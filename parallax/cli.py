@@ -503,8 +503,10 @@ def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             runs = store.list_runs(args.mode, args.status, args.search, args.engine, limit=args.limit)
             if args.json:
                 Path(args.json).write_text(json.dumps(runs, ensure_ascii=False, indent=2), encoding="utf-8")
-            rows = [("run_id", "created_at", "mode", "status", "score", "ok", "engines", "text")]
-            rows += [(r["run_id"], r["created_at"][:19], r["mode"], r["status"], _fmt(r["score"]),
+            rows = [("run_id", "created_at", "mode", "status", "review_score", "translation_score", "ok", "engines",
+                     "text")]
+            rows += [(r["run_id"], r["created_at"][:19], r["mode"], r["status"], _fmt(r["review_score"]),
+                      _fmt(r["translation_score"]),
                       f"{r['n_ok'] if r['n_ok'] is not None else '-'}/{r['n_total']}", r["engines"][:40],
                       r["text"][:40].replace("\n", " ")) for r in runs]
             print("\n".join(_table(rows)) if runs else "no runs in the history yet", file=out)

@@ -111,6 +111,17 @@ class BranchResult:
         found = estimate(self.samples) if len(self.samples) > 1 else None
         return found or Estimate(1, self.score)  # type: ignore[arg-type]
 
+    def cache_note(self) -> str:
+        """What the cache did: a whole answer, or (in a fallback chain) only the last engine's, after real calls."""
+        if not self.cached:
+            return ""
+        if not self.fallbacks:
+            return "cached (no call)"
+        called = ", ".join(str(f["engine"]) for f in self.fallbacks)
+        retries = f", {self.retries} retries" if self.retries else ""
+        return (f"{self.answered_by} answered from the cache (no call), after real calls that failed: "
+                f"{called}{retries}")
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["issues"] = [f.to_dict() for f in self.issues]

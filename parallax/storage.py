@@ -238,8 +238,10 @@ class Store:
         return len(gone)
 
     def list_runs(self, mode: str | None = None, status: str | None = None, text: str | None = None,
-                  engine: str | None = None, since: str | None = None, min_score: float | None = None,
-                  limit: int = 500) -> list[dict[str, Any]]:
+                  engine: str | None = None, since: str | None = None, min_review_score: float | None = None,
+                  min_translation_score: float | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Runs, newest first. Review scores (0–10) and translation scores (0–100) are two columns and two
+        filters: a review's 7 and a translation's 70 are never compared."""
         query = ("SELECT run_id, created_at, mode, status, aggregate, input_text, settings FROM runs "
                  "WHERE 1 = 1")
         params: dict[str, Any] = {"limit": limit}
@@ -270,12 +272,16 @@ class Store:
         for row in rows:
             aggregate = json.loads(row["aggregate"]) if row["aggregate"] else None
             score = aggregate.get("score") if aggregate else None
-            if min_score is not None and (score is None or score < min_score):
+            translate = row["mode"] == "translate"
+            floor = min_translation_score if translate else min_review_score
+            other = min_review_score if translate else min_translation_score
+            if other is not None or (floor is not None and (score is None or score < floor)):
                 continue
             settings = json.loads(row["settings"])
             out.append({
                 "run_id": row["run_id"], "created_at": row["created_at"], "mode": row["mode"],
-                "status": row["status"], "score": score,
+                "status": row["status"], "review_score": None if translate else score,
+                "translation_score": score if translate else None,
                 "n_ok": aggregate.get("n_ok") if aggregate else None,
                 "n_total": len(settings.get("branches", [])),
                 "engines": ", ".join(dict.fromkeys(b["engine"] for b in settings.get("branches", []))),

@@ -16,7 +16,7 @@ from parallax.results import BranchResult
 from parallax.run import execute, plan_translate
 from parallax.storage import Store
 from parallax.translation import TranslationSettings
-from tests.fakes.provider_server import ok
+from tests.fakes.provider_server import ok, status
 
 
 def translate_cli(tmp_path, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
@@ -102,3 +102,67 @@ def test_judge_samples_are_real_calls_even_with_the_cache_on(fake, config, db_ur
         asyncio.run(execute(plan, outcome=outcome))
         assert outcome.ordered()[0].cached == (run > 0)  # the translation itself is answered from the cache
     assert fake.calls("t") == 1 and fake.calls("j") == 12
+
+
+def test_a_cache_hit_in_a_fallback_chain_says_what_was_really_called(fake, config, db_url):
+    from parallax.history import record
+    from parallax.run import RunOutcome
+
+    store = Store(db_url)
+    fake.next_reply = lambda model: status(401, {"error": {"message": "bad key"}}) if model == "down" else ok("Gut.")
+    for _ in range(2):
+        plan = plan_translate("Good.", config, TranslationSettings("en", "de"), ["openai:down|openai:t"])
+        outcome = RunOutcome.for_plan(plan)
+        record(plan, outcome, store, use_cache=True)
+        asyncio.run(execute(plan, outcome=outcome))
+    (r,) = outcome.ordered()
+    assert r.cached and fake.calls("down") == 2 and fake.calls("t") == 1  # "down" was really called both times
+    assert r.cache_note() == ("openai:t answered from the cache (no call), after real calls that failed: "
+                              "openai:down")
+    single = BranchResult("b", 0, "e", "p", cached=True)
+    assert single.cache_note() == "cached (no call)"
+
+
+def test_history_keeps_review_and_translation_scores_apart(tmp_path, db_url):
+    from parallax.history import record
+    from parallax.run import RunOutcome, plan_review
+
+    store = Store(db_url)
+    config = load_config(env={})
+    plans = [plan_review("We guarantee 100% uptime forever.", config, ["legal"], ["sim:r?latency=0&score=7"]),
+             plan_translate("Hello there, friends of the open web.", config, TranslationSettings("en", "de"),
+                            ["sim:t?latency=0"])]
+    for plan in plans:
+        outcome = RunOutcome.for_plan(plan)
+        record(plan, outcome, store)
+        asyncio.run(execute(plan, outcome=outcome))
+    runs = {r["mode"]: r for r in store.list_runs()}
+    assert (runs["review"]["review_score"], runs["review"]["translation_score"]) == (7, None)
+    assert runs["translate"]["review_score"] is None and "score" not in runs["translate"]
+    assert [r["mode"] for r in store.list_runs(min_review_score=5)] == ["review"]
+    assert store.list_runs(min_review_score=8) == []
+    assert [r["mode"] for r in store.list_runs(min_translation_score=0)] == []  # no judge: no translation score
+
+
+def test_a_translation_whose_judge_failed_is_judged_again_by_retry(fake, config, db_url):
+    from parallax.history import outcome_from_record, record, retry_failed, retry_label, to_retry
+    from parallax.run import RunOutcome
+
+    store = Store(db_url)
+    fake.answer = lambda model, _body: ok("Guten Morgen, alle zusammen.") if model == "t" else None
+    fake.enqueue("j", status(400, {"error": {"message": "model overloaded"}}))
+    plan = plan_translate("Good morning, everyone.", config,
+                          TranslationSettings("en", "de", judge="openai:j"), ["openai:t"])
+    outcome = RunOutcome.for_plan(plan)
+    record(plan, outcome, store)
+    asyncio.run(execute(plan, outcome=outcome))
+    fake.enqueue("j", ok(json.dumps({"translations": [{"label": "A", "errors": []}]})))
+    assert outcome.ordered()[0].judge_score is None
+    stored = store.load_run(plan.run_id)
+    failed, rejudge = to_retry(outcome_from_record(stored), stored)
+    assert failed == [] and rejudge and retry_label(failed, rejudge) == "the judge"
+    calls = fake.calls("t")
+    retried = asyncio.run(retry_failed(plan.run_id, store, config))
+    (r,) = retried.ordered()
+    assert r.judge_score == 100 and fake.calls("t") == calls  # judged again; the translation was not called again
+    assert store.load_run(plan.run_id).results[r.branch_id].judge_score == 100
