@@ -21,9 +21,10 @@ def error(span: str, severity: str, category: str = "accuracy/mistranslation") -
     return {"span": span, "category": category, "severity": severity, "note": "scripted"}
 
 
-def position_biased(model: str, rng: random.Random) -> Any:
+def position_biased(model: str, rng: random.Random, prefer_a: bool = True) -> Any:
     """A judge that prefers position A by 5 GEMBA points (a major error for every other position) over
-    translations it cannot tell apart, with its own noise: 0–2 minor errors per candidate at random."""
+    translations it cannot tell apart, with its own noise: 0–2 minor errors per candidate at random.
+    `prefer_a=False`: the noise alone."""
 
     def answer(asked: str, body: dict[str, Any]) -> Reply | None:
         if asked != model:
@@ -32,7 +33,7 @@ def position_biased(model: str, rng: random.Random) -> Any:
         for label, text in candidates(body):
             word = text.split()[0] if text.split() else ""
             errors = [error(word, "minor", "fluency/grammar") for _ in range(rng.randint(0, 2))]
-            if label != "A":
+            if prefer_a and label != "A":
                 errors.append(error(word, "major"))
             entries.append({"label": label, "errors": errors})
         return ok(json.dumps({"translations": entries}))
