@@ -29,10 +29,10 @@ class Estimate:
 
     @property
     def interval(self) -> str | None:
-        return None if self.low is None or self.high is None else f"95% CI {self.low:g}–{self.high:g}"
+        return None if self.low is None or self.high is None else f"95% CI {self.low:g} to {self.high:g}"
 
     def describe(self) -> str:
-        """ "82.4 (sd 6.1, 95% CI 77–88, 5 samples)" — every view prints an estimate this way."""
+        """ "82.4 (sd 6.1, 95% CI 77 to 88, 5 samples)" — every view prints an estimate this way."""
         if self.sd is None:
             return f"{self.mean:g} ({self.n} sample{'s' if self.n != 1 else ''})"
         if self.interval is None:
@@ -40,10 +40,10 @@ class Estimate:
         return f"{self.mean:g} (sd {self.sd:g}, {self.interval}, {self.n} samples)"
 
     def short(self) -> str:
-        """ "96.8 [94.4–99.2]" for a table cell: the mean and its 95% interval when there is one."""
+        """ "96.8 [94.4, 99.2]" for a table cell: the mean and its 95% interval when there is one."""
         if self.low is None or self.high is None:
             return f"{self.mean:g}" + (f" sd {self.sd:g}" if self.sd is not None else "")
-        return f"{self.mean:g} [{self.low:g}–{self.high:g}]"
+        return f"{self.mean:g} [{self.low:g}, {self.high:g}]"
 
     def excludes_zero(self) -> bool | None:
         """True when the whole interval is on one side of 0; None when there is no interval."""

@@ -83,3 +83,34 @@ def test_clear_all_then_add_keeps_exactly_what_the_user_chose():
     at.button(key="translate_engines_add").click().run()
     assert at.session_state["translate_engines_many"] == ["offline:pseudo"]  # the defaults did not come back
     assert "**1 branches**" in texts(at)
+
+
+def test_no_clear_winner_is_said_on_the_page(fake, monkeypatch, tmp_path):
+    """Three equal translations, a judge biased to position A, 3 rotated samples: the page names no winner."""
+    import random
+
+    from tests.conftest import OPENAI_KEY
+    from tests.fakes.judges import position_biased
+    from tests.fakes.provider_server import ok
+
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+    monkeypatch.setenv("PARALLAX_HOME", str(tmp_path))
+    bias = position_biased("gpt-4o-mini", random.Random(5))
+    german = "Willkommen bei Acme Sync. Ihre Dateien werden alle paar Minuten automatisch gespeichert."
+    fake.answer = lambda model, body: ok(german) if model in ("a", "b", "c") else bias(model, body)
+    at = page()
+    at.multiselect(key="translate_engines_many").set_value([]).run()
+    for engine in ("openai:a", "openai:b", "openai:c"):
+        at.text_input(key="translate_engines_extra").set_value(engine).run()
+        at.button(key="translate_engines_add").click().run()
+    at.selectbox(key="translate_judge").set_value("openai:gpt-4o-mini").run()
+    at.number_input(key="translate_samples").set_value(3).run()
+    at.button(key="translate_run").click().run()
+    assert not at.exception
+    outcome = at.session_state["translate_outcome"]
+    assert outcome.aggregate.confident is False
+    text = texts(at)
+    assert "**No clear winner** — openai:" in text and "Best translation:" not in text
+    assert "Judge position effect, measured over the rotated samples" in text
+    assert "mean of 3 samples" in text

@@ -209,7 +209,7 @@ def test_the_single_protocol_judges_one_translation_per_prompt(fake, jconfig):
 def test_estimates_and_paired_leads():
     est = estimate([96, 100, 92, 96, 100])
     assert (est.n, est.mean, est.sd) == (5, 96.8, 3.35) and est.low < 96.8 < est.high
-    assert est.describe() == f"96.8 (sd 3.35, 95% CI {est.low:g}–{est.high:g}, 5 samples)"
+    assert est.describe() == f"96.8 (sd 3.35, 95% CI {est.low:g} to {est.high:g}, 5 samples)"
     assert estimate([90]).describe() == "90 (1 sample)" and estimate([90, 80]).interval is None
     tie = difference([100, 80, 100, 80, 90], [80, 100, 80, 100, 90], paired=True)
     assert tie.mean == 0 and tie.excludes_zero() is False

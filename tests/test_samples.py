@@ -63,7 +63,7 @@ def test_the_cli_shows_intervals_and_no_clear_winner(fake, config, tmp_path, mon
                     err=io.StringIO())
     text = out.getvalue()
     assert code == 0
-    assert "7 [6–8]" in text  # branch a: mean and 95% interval
+    assert "7 [6, 8]" in text  # branch a: mean and 95% interval
     assert "verdict: no clear winner: technical@openai:a leads" in text
     data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert data["aggregate"]["confident"] is False
@@ -85,7 +85,7 @@ def test_review_page_has_a_samples_control_and_shows_the_models_confidence(fake,
     at.button(key="review_run").click().run()
     assert not at.exception
     captions = [c.value for c in at.main.caption]
-    assert any("mean of 3 samples, sd 1, 95% CI 5–7 · model's confidence 60%" in c for c in captions)
+    assert any("mean of 3 samples, sd 1, 95% CI 5 to 7 · model's confidence 60%" in c for c in captions)
     outcome = at.session_state["review_outcome"]
     row = to_csv(outcome).splitlines()[1]
     assert ",6.0," in row or ",6," in row
@@ -109,6 +109,6 @@ def test_a_batch_reports_each_branch_over_documents_and_a_paired_comparison(fake
     assert code == 0
     text = out.getvalue()
     assert "technical@openai:a  5.5 [" in text
-    assert "technical@openai:a vs technical@openai:b: lead 1 (95% CI 1–1) over 6 documents — a clear lead" in text
+    assert "technical@openai:a vs technical@openai:b: lead 1 (95% CI 1 to 1) over 6 documents — a clear lead" in text
     summary = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
     assert summary["comparisons"][0]["clear"] is True and summary["scores"]["technical@openai:b"]["n"] == docs
