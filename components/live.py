@@ -163,7 +163,8 @@ def score_caption(r: BranchResult) -> str:
     found = r.estimate
     parts = []
     if found is not None and found.n > 1:
-        parts.append(f"mean of {found.n} samples, sd {found.sd:g}"
+        fresh = " judge" if r.judge_score is not None else ""
+        parts.append(f"mean of {found.n}{fresh} samples (all fresh calls), sd {found.sd:g}"
                      + (f", {found.interval}" if found.interval else ", too few for an interval"))
     elif found is not None:
         parts.append("1 sample: no interval")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from parallax.export import to_csv, to_json
-from parallax.quality import word_diff
+from parallax.quality import MQM_FORMULA, word_diff
 from parallax.reducers import REDUCERS, reduce
 from parallax.results import SEVERITIES, Aggregate
 from parallax.run import RunOutcome
@@ -193,6 +193,10 @@ def translation_charts(outcome: RunOutcome) -> None:
         left.plotly_chart(charts.judge_scores(results), key="chart_judge")
     else:
         left.info("No judge ran: choose a judge engine to score the translations (MQM).")
+    if any(r.judge_score is not None for r in results):
+        left.caption(f"How the judge scores: {MQM_FORMULA}. Unlike GEMBA, the judge answers in JSON, and with "
+                     "“Side by side” it sees every translation in one prompt (positions rotated across samples); "
+                     "“One at a time (GEMBA)” is GEMBA's own protocol.")
     if outcome.assessment and outcome.assessment.matrix:
         right.plotly_chart(charts.agreement_heatmap(outcome.assessment.matrix), key="chart_agreement")
         if len(outcome.assessment.matrix) == 2:

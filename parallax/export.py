@@ -27,19 +27,21 @@ BRANCH_FIELDS = (
     "queued_ms",
     "structured_mode",
 )
-TRANSLATION_FIELDS = ("judge_score", "judge_sd", "judge_ci_low", "judge_ci_high", "judge_samples", "judge_spread",
-                      "judge_error", "non_translation", "agreement", "outlier", "answered_by",
-                      "fallbacks", "glossary", "chrf_reference", "bleu_reference")
+# The score's uncertainty over its samples (judge samples, or review samples): the same columns in both modes.
+ESTIMATE_FIELDS = ("samples_n", "score_sd", "score_ci_low", "score_ci_high", "confidence")
+TRANSLATION_FIELDS = ("judge_score", "judge_spread", "judge_error", "non_translation", "agreement", "outlier",
+                      "answered_by", "fallbacks", "glossary", "chrf_reference", "bleu_reference")
 AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_scored", "n_total", "spread", "best", "margin", "confident",
                     "lead_low", "lead_high")
-CSV_COLUMNS = ("run_id", "mode", *BRANCH_FIELDS, *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
+CSV_COLUMNS = ("run_id", "mode", *BRANCH_FIELDS, *ESTIMATE_FIELDS, *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
 
 
 def csv_columns(mode: str) -> tuple[str, ...]:
     """The review columns; a translation run adds its quality columns before the aggregate's."""
     if mode != "translate":
         return CSV_COLUMNS
-    return ("run_id", "mode", *BRANCH_FIELDS, *TRANSLATION_FIELDS, *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
+    return ("run_id", "mode", *BRANCH_FIELDS, *ESTIMATE_FIELDS, *TRANSLATION_FIELDS,
+            *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -85,11 +87,11 @@ def to_dict(outcome: RunOutcome) -> dict[str, Any]:
     return out
 
 
-def _judge_columns(r: BranchResult) -> dict[str, Any]:
-    found = r.estimate if r.judge_score is not None else None
+def _estimate_columns(r: BranchResult) -> dict[str, Any]:
+    found = r.estimate
     if found is None:
         return {}
-    return {"judge_sd": found.sd, "judge_ci_low": found.low, "judge_ci_high": found.high, "judge_samples": found.n}
+    return {"samples_n": found.n, "score_sd": found.sd, "score_ci_low": found.low, "score_ci_high": found.high}
 
 
 def to_json(outcome: RunOutcome) -> str:
@@ -103,6 +105,6 @@ def to_csv(outcome: RunOutcome) -> str:
     writer.writerow(columns)
     aggregate = {f"aggregate_{k}": v for k, v in (outcome.aggregate.to_dict() if outcome.aggregate else {}).items()}
     for r in outcome.ordered():
-        data = {"run_id": outcome.run_id, "mode": outcome.mode, **r.to_dict(), **_judge_columns(r), **aggregate}
+        data = {"run_id": outcome.run_id, "mode": outcome.mode, **r.to_dict(), **_estimate_columns(r), **aggregate}
         writer.writerow([_cell(data.get(c)) for c in columns])
     return buffer.getvalue()

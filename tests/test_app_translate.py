@@ -113,4 +113,4 @@ def test_no_clear_winner_is_said_on_the_page(fake, monkeypatch, tmp_path):
     text = texts(at)
     assert "**No clear winner** — openai:" in text and "Best translation:" not in text
     assert "Judge position effect, measured over the rotated samples" in text
-    assert "mean of 3 samples" in text
+    assert "mean of 3 judge samples (all fresh calls)" in text

@@ -4,6 +4,7 @@ select-best over reviews says when a lead is noise. The CLI and exports say it t
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import json
 from pathlib import Path
@@ -85,10 +86,12 @@ def test_review_page_has_a_samples_control_and_shows_the_models_confidence(fake,
     at.button(key="review_run").click().run()
     assert not at.exception
     captions = [c.value for c in at.main.caption]
-    assert any("mean of 3 samples, sd 1, 95% CI 5 to 7 · model's confidence 60%" in c for c in captions)
+    shown = "mean of 3 samples (all fresh calls), sd 1, 95% CI 5 to 7 · model's confidence 60%"
+    assert any(shown in c for c in captions)
     outcome = at.session_state["review_outcome"]
-    row = to_csv(outcome).splitlines()[1]
-    assert ",6.0," in row or ",6," in row
+    row = next(csv.DictReader(io.StringIO(to_csv(outcome))))
+    assert (row["score"], row["samples_n"], row["score_sd"], row["score_ci_low"], row["score_ci_high"],
+            row["confidence"]) == ("6.0", "3", "1.0", "5.0", "7.0", "0.6")
     assert json.loads(to_json(outcome))["branches"][0]["samples"] == [5.0, 6.0, 7.0]
 
 
