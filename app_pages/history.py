@@ -62,10 +62,20 @@ labels = {r["run_id"]: f"{r['created_at'][:19].replace('T', ' ')} · {r['mode']}
 run_tab, compare_tab = st.tabs(["Open a run", "Compare two runs"])
 
 with run_tab:
+    wanted = st.query_params.get("run")
+    if wanted and wanted != st.session_state.get("history_linked"):  # a link to one run: open it, once
+        st.session_state["history_linked"] = wanted
+        if wanted in labels:
+            st.session_state["history_run"] = wanted
+        else:
+            st.warning(f"Run `{md_escape(wanted)}` is not in this list: it was deleted, or the filters hide it.")
     run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="history_run")
+    st.query_params["run"] = run_id  # the address opens this run
     record = store.load_run(run_id)
     outcome = outcome_from_record(record)
     failed, rejudge = to_retry(outcome, record)
+    if message := st.session_state.pop("history_retried", None):
+        st.success(message)
     st.caption(f"Run `{record.run_id}` · {record.mode} · **{record.status}** · started {record.created_at[:19]}")
     with st.expander("The text of this run"):
         st.text(record.input_text)
@@ -81,7 +91,9 @@ with run_tab:
                 still, judge_left = to_retry(outcome, record)
                 done = f"{len(failed) - len(still)} of {len(failed)} branch(es) now succeeded" if failed else ""
                 judged = ("the judge still failed" if judge_left else "the judge judged again") if rejudge else ""
-                st.success(f"Retried: {'; '.join(p for p in (done, judged) if p)}.")
+                # Drawn again from the top: the list, this button's count and the run's status all change.
+                st.session_state["history_retried"] = f"Retried: {'; '.join(p for p in (done, judged) if p)}."
+                st.rerun()
             except (InputError, StorageError) as exc:
                 st.error(f"Cannot retry: {md_escape(str(exc))}")
     sure = confirm_col.checkbox("Yes, delete this run", key="history_sure")

@@ -20,7 +20,7 @@ from parallax.estimate import estimate_run, usd
 from parallax.judgement import readable
 from parallax.quality import highlight
 from parallax.results import BranchResult, BranchSpec
-from parallax.run import RunFinished, RunOutcome, RunPlan, stream_run
+from parallax.run import RunFinished, RunOutcome, RunPlan, plan_key, stream_run
 from parallax.runner import (
     BranchFinished,
     BranchQueued,
@@ -307,6 +307,10 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
         st.session_state[f"{prefix}_stopped"] = False
         outcome = RunOutcome.for_plan(plan)
         st.session_state[f"{prefix}_outcome"] = outcome  # stored first: a Stop or a closed tab keeps what finished
+        st.session_state[f"{prefix}_input"] = plan_key(plan)
+        st.session_state.pop(f"{prefix}_linked", None)
+        # Every run has its address from the start: a refresh mid-run comes back to it, and it can be shared.
+        st.query_params["run"] = outcome.run_id
         from parallax.history import record
 
         record(plan, outcome, history_store(), use_cache)
@@ -326,10 +330,57 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
             outcome.storage_warning += (" — kept in this session: it is saved as soon as the history is reachable "
                                         "again.")
         return outcome
-    stored: RunOutcome | None = st.session_state.get(f"{prefix}_outcome")
+    stored = linked_run(prefix) or st.session_state.get(f"{prefix}_outcome")
     if stored is not None:
         if st.session_state.get(f"{prefix}_stopped"):
             cancelled = sum(r.status == "cancelled" for r in stored.results.values())
             st.info(f"Stopped: {cancelled} branch(es) cancelled, no call is still running. Finished branches are kept.")
+        elif st.session_state.get(f"{prefix}_linked") == stored.run_id:
+            st.info(f"Run `{stored.run_id}`, opened from its address. The inputs above are this page's, not the "
+                    "run's: press Run to start a new one.", icon=":material/link:")
+        elif plan is None or st.session_state.get(f"{prefix}_input") != plan_key(plan):
+            st.warning("These results are for the previous input: the text, perspectives, engines or settings "
+                       "changed since. Press Run to update them.", icon=":material/update:")
         Board(stored.branches, stored.mode).show(stored)
     return stored
+
+
+def run_link(mode: str, run_id: str) -> str:
+    """The address that opens a run in its own view (Review is the app's default page, at /)."""
+    return f"/{'' if mode == 'review' else mode}?run={run_id}"
+
+
+def linked_run(prefix: str) -> RunOutcome | None:
+    """The run named by `?run=ID`, when it is not the one this session already shows: a shared link, or this
+    page again after a refresh or a closed tab (then the run was cut short, and the page says so)."""
+    run_id = st.query_params.get("run")
+    current: RunOutcome | None = st.session_state.get(f"{prefix}_outcome")
+    if not run_id or (current is not None and current.run_id == run_id):
+        return None
+    store = history_store()
+    if store is None:
+        st.warning(f"Run `{md_escape(run_id)}` cannot be opened: the history is unreachable.")
+        return None
+    from parallax.history import outcome_from_record
+    from parallax.storage import StorageError
+
+    try:
+        record = store.load_run(run_id)
+    except StorageError:
+        st.warning(f"There is no run `{md_escape(run_id)}` in the history: the link is wrong or the run was "
+                   "deleted.", icon=":material/link_off:")
+        return None
+    if record.mode != prefix:
+        page = "Translate" if record.mode == "translate" else "Review"
+        st.info(f"Run `{record.run_id}` is a {record.mode} run: [open it on the {page} page]"
+                f"({run_link(record.mode, record.run_id)}).", icon=":material/link:")
+        return None
+    outcome = outcome_from_record(record)
+    if record.status in ("running", "interrupted"):
+        done = sum(r.status == "ok" for r in record.results.values())
+        st.warning(f"Your last run was interrupted (a refresh or a closed tab): {done} of {len(record.branches)} "
+                   f"branch(es) had finished, and they are kept. [Open it in History](/history?run={record.run_id})"
+                   " to retry the rest.", icon=":material/history:")
+    st.session_state[f"{prefix}_outcome"] = outcome
+    st.session_state[f"{prefix}_linked"] = run_id
+    return outcome

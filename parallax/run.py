@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import hashlib
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -49,6 +51,18 @@ class RunPlan:
 
 
 MAX_SAMPLES = 5
+
+
+def plan_key(plan: RunPlan) -> str:
+    """What the results of a run depend on (text, branches, their perspectives, translation settings, samples):
+    when it changes after a run, the results shown are for the previous input. The reducer is not part of it:
+    switching it recomputes from the stored results."""
+    perspectives = {b.perspective: dataclasses.asdict(plan.config.perspectives[b.perspective])
+                    for b in plan.branches if b.perspective in plan.config.perspectives}
+    data = {"document": plan.document, "mode": plan.mode, "samples": plan.samples,
+            "branches": [(b.branch_id, b.weight) for b in plan.branches], "perspectives": perspectives,
+            "settings": dataclasses.asdict(plan.settings) if plan.settings else None}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def new_run_id() -> str:

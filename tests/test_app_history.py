@@ -63,6 +63,11 @@ def test_retry_failed_branches_from_the_page(db_url, fake, monkeypatch):
     at.button(key="history_retry").click().run()
     assert not at.exception
     assert "Retried: 1 of 1 branch(es) now succeeded." in texts(at)
+    # at once, without a reload: the button's count, the run's status and the list
+    assert at.button(key="history_retry").label == "Retry: nothing to retry"
+    assert at.button(key="history_retry").disabled
+    assert "· review · **completed**" in texts(at)
+    assert list(at.dataframe[0].value["status"]) == ["completed"]
     assert fake.calls("gpt-4o-mini") == calls  # the successful branch was not called again
     assert "legal@openai:bad × 2" in texts(at)
 
