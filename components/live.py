@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from parallax.assess import Assessed
 from parallax.engines.base import Engine
@@ -166,8 +169,6 @@ def score_caption(r: BranchResult) -> str:
         fresh = " judge" if r.judge_score is not None else ""
         parts.append(f"mean of {found.n}{fresh} samples (all fresh calls), sd {found.sd:g}"
                      + (f", {found.interval}" if found.interval else ", too few for an interval"))
-    elif found is not None:
-        parts.append("1 sample: no interval")
     if r.confidence is not None:
         parts.append(f"model's confidence {r.confidence:.0%}")
     return " · ".join(parts)
@@ -282,8 +283,25 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
             loop.close()
 
 
-def _stop(prefix: str) -> None:
-    st.session_state[f"{prefix}_stopped"] = True
+def rerun_when_stopped(delay_s: float = 0.3) -> None:
+    """Ask this session for one rerun shortly, from another thread: after a Stop every `st` call of the current
+    run raises, so only the next run can draw. Streamlit's run-on-save does the same (its own client state, so
+    the same page reruns). Nothing happens when the tab is gone."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    session_id = ctx.session_id
+
+    def rerun() -> None:
+        from streamlit import runtime
+
+        if not runtime.exists():
+            return
+        info = runtime.get_instance()._session_mgr.get_active_session_info(session_id)  # noqa: SLF001
+        if info is not None:
+            info.session.request_rerun(info.session._client_state)  # noqa: SLF001
+
+    threading.Timer(delay_s, rerun).start()
 
 
 def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOutcome | None:
@@ -304,7 +322,6 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
     use_cache = cache_col.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
                                  key=f"{prefix}_cache")
     if clicked and plan is not None:
-        st.session_state[f"{prefix}_stopped"] = False
         outcome = RunOutcome.for_plan(plan)
         st.session_state[f"{prefix}_outcome"] = outcome  # stored first: a Stop or a closed tab keeps what finished
         st.session_state[f"{prefix}_input"] = plan_key(plan)
@@ -316,11 +333,18 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
         record(plan, outcome, history_store(), use_cache)
         if outcome.storage_warning and st.session_state.get("history_error"):
             outcome.storage_warning += f" ({st.session_state['history_error']})"
-        stop_slot.button("Stop", on_click=_stop, args=(prefix,), icon=":material/stop:", key=f"{prefix}_stop")
+        # Any click reruns the script, which ends the run (cleanly, in run_live's `finally`): Stop needs no callback.
+        stop_slot.button("Stop", icon=":material/stop:", key=f"{prefix}_stop")
         progress = st.empty()
         board = Board(plan.branches, plan.mode, plan.engines)
         try:
             run_live(plan, board, progress, outcome)
+        except StopException:
+            # Streamlit's own Stop (the header's): the run has ended cleanly in run_live, but this script run can
+            # draw nothing more — not even write the session state. One rerun, once it has ended, shows the
+            # cancelled branches and the aggregate.
+            rerun_when_stopped()
+            raise
         except Exception as exc:  # noqa: BLE001 - a message, not a traceback
             st.error(f"The run stopped unexpectedly: {md_escape(str(exc))}")
         progress.empty()
@@ -332,13 +356,14 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
         return outcome
     stored = linked_run(prefix) or st.session_state.get(f"{prefix}_outcome")
     if stored is not None:
-        if st.session_state.get(f"{prefix}_stopped"):
-            cancelled = sum(r.status == "cancelled" for r in stored.results.values())
-            st.info(f"Stopped: {cancelled} branch(es) cancelled, no call is still running. Finished branches are kept.")
-        elif st.session_state.get(f"{prefix}_linked") == stored.run_id:
+        cancelled = sum(r.status == "cancelled" for r in stored.results.values())
+        if st.session_state.get(f"{prefix}_linked") == stored.run_id:
             st.info(f"Run `{stored.run_id}`, opened from its address. The inputs above are this page's, not the "
                     "run's: press Run to start a new one.", icon=":material/link:")
-        elif plan is None or st.session_state.get(f"{prefix}_input") != plan_key(plan):
+        elif cancelled:  # our Stop, the header's Stop, or any click during the run
+            st.info(f"Stopped: {cancelled} branch(es) cancelled, no call is still running. Finished branches are kept.")
+        if st.session_state.get(f"{prefix}_linked") != stored.run_id and (
+                plan is None or st.session_state.get(f"{prefix}_input") != plan_key(plan)):
             st.warning("These results are for the previous input: the text, perspectives, engines or settings "
                        "changed since. Press Run to update them.", icon=":material/update:")
         Board(stored.branches, stored.mode).show(stored)

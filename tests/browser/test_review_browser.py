@@ -100,6 +100,25 @@ def test_stop_cancels_every_provider_call(page, start_app, fake):
     shot(page, "review-stopped")
 
 
+def test_streamlits_own_header_stop_ends_the_run_cleanly_and_draws_it_at_once(page, start_app, fake):
+    for _ in range(3):
+        fake.enqueue("slow", ok(chunks=400, delay=0.05))
+    server = start_app({"OPENAI_API_KEY": "fake-key-browser-0123456789abcdefghij", "OPENAI_BASE_URL": fake.openai_url})
+    open_app(page, server)
+    use_engine(page, "openai:slow", "openai:slow")
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(STREAMING_CARDS, arg=3, timeout=20_000)
+    shot(page, "review-before-header-stop")
+    page.get_by_test_id("stStatusWidget").get_by_role("button", name="Stop").click()  # the header's, not ours
+    page.get_by_text("Stopped: 3 branch(es) cancelled").wait_for(timeout=10_000)  # no other click needed
+    page.wait_for_function(f"() => ({BADGE_COUNT})('cancelled') === 3")
+    wait_idle(page)
+    assert page.evaluate(BADGE_COUNT, "streaming") == 0
+    page.get_by_text("0 of 3").first.wait_for(timeout=5_000)  # the aggregate's metrics are drawn
+    assert fake.active == 0 and "Traceback" not in page.content()
+    shot(page, "review-after-header-stop")
+
+
 def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
     server = start_app({"PARALLAX_DATABASE_URL": f"sqlite:///{tmp_path}/history.db"})
     open_app(page, server)
@@ -115,7 +134,11 @@ def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
     page.wait_for_function(f"() => ({BADGE_COUNT})('done') === 3")  # the offline branches are done
     page.reload()  # the slow ones are still waiting
     wait_idle(page)
-    page.get_by_role("link", name="History").click()
+    # the address kept the run: the page says what happened to it
+    page.get_by_text("Your last run was interrupted").wait_for(timeout=10_000)
+    assert page.get_by_role("link", name="Open it in History").is_visible()
+    shot(page, "review-after-refresh")
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="History").click()
     page.get_by_role("heading", name="History").wait_for()
     wait_idle(page)
     page.get_by_text("**interrupted**").or_(page.get_by_text("interrupted").first).first.wait_for()
