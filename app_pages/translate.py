@@ -20,6 +20,15 @@ To share a folder, right-click it and choose "Share". Invited people get an e-ma
 the link expires after 7 days.
 """
 NO_JUDGE = "No judge"
+
+
+def _use_typed_judge() -> None:
+    typed = st.session_state["translate_judge_typed"].strip()
+    if typed not in st.session_state["translate_judge_ids"]:
+        st.session_state["translate_judge_ids"].append(typed)
+    st.session_state["translate_judge"] = typed
+
+
 PROTOCOL_LABELS = {"compare": "Side by side", "single": "One at a time (GEMBA)"}
 
 config = session_config()
@@ -47,10 +56,18 @@ with right:
     source = a.selectbox("From", codes, index=codes.index("en"), format_func=LANGUAGES.get, key="translate_source")
     target = b.selectbox("To", codes, index=codes.index("de"), format_func=LANGUAGES.get, key="translate_target")
     engines = pickers.translation_engine_picker(config, "translate_engines")
-    judges = [NO_JUDGE] + [m for p in config.configured_providers() for m in SUGGESTED_MODELS[p]] + [DEMO_JUDGE]
+    # Any engine that can judge: the suggested models, the named engines of parallax.toml (a local server),
+    # or an id the user types (checked before any call, like every other engine id).
+    typed_judges = st.session_state.setdefault("translate_judge_ids", [])
+    judges = list(dict.fromkeys([NO_JUDGE, *(m for p in config.configured_providers() for m in SUGGESTED_MODELS[p]),
+                                 *config.engines, *typed_judges, DEMO_JUDGE]))
     st.session_state.setdefault("translate_judge", config.default_judge() or DEMO_JUDGE)
     judge = st.selectbox("Judge (MQM error spans → score 0–100)", judges, key="translate_judge",
                          format_func=pickers.engine_label)
+    with st.expander("Use another judge id"):
+        st.text_input("Judge engine id", key="translate_judge_typed", placeholder="e.g. openai:gpt-4.1 or local")
+        st.button("Use as judge", key="translate_judge_use", on_click=_use_typed_judge,
+                  disabled=not st.session_state.get("translate_judge_typed", "").strip())
     samples = st.number_input("Judge each translation this many times", 1, 5, 1, key="translate_samples",
                               help="Repeated judging shows how stable the score is: mean, standard deviation and, "
                                    "from 3 samples, a 95% interval. Select-best then says when a lead is only noise. "

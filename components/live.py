@@ -74,7 +74,8 @@ def metrics_line(r: BranchResult) -> str:
 
 
 class Board:
-    """One card per branch in declared order, at most four to a row; a matrix gets one row per perspective."""
+    """One card per branch in declared order, at most four to a row; a matrix gets one row per perspective, as
+    wide as its number of engines."""
 
     def __init__(self, branches: list[BranchSpec], mode: str = "review", engines: dict[str, Engine] | None = None
                  ) -> None:
@@ -84,7 +85,10 @@ class Board:
         self.whole = {b for b, engine in first.items() if engine is not None and not engine.streams}
         self.cards: dict[str, Card] = {}
         engines = len({b.engine for b in branches})
-        per_row = engines if 2 <= engines <= PER_ROW else PER_ROW
+        matrix = mode == "review" and len(branches) > engines  # several perspectives × several engines
+        # A matrix keeps one row per perspective whatever the number of engines (cards narrow rather than spill
+        # into the next perspective's row); otherwise at most PER_ROW cards to a row.
+        per_row = engines if (matrix and engines > 1) or 2 <= engines <= PER_ROW else PER_ROW
         for start in range(0, len(branches), per_row):
             row = branches[start:start + per_row]
             for column, spec in zip(st.columns(per_row), row, strict=False):

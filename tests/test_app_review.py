@@ -156,3 +156,16 @@ def test_an_engine_added_right_after_switching_to_the_matrix_joins_the_default()
     at.session_state["review_engines_mode"] = MATRIX  # the Add click lands before the engines list was ever drawn
     at.button(key="review_engines_add").click().run()
     assert at.session_state["review_engines_many"] == ["offline:rules", "sim:slow?latency=30"]
+
+
+def test_a_matrix_keeps_one_row_per_perspective_whatever_the_number_of_engines():
+    at = app()
+    at.multiselect(key="review_perspectives").set_value(["technical", "legal"]).run()
+    at.radio(key="review_engines_mode").set_value("Matrix: every perspective × every engine").run()
+    for i in range(5):
+        at.text_input(key="review_engines_extra").set_value(f"sim:e{i}?latency=0").run()
+        at.button(key="review_engines_add").click().run()
+    at.button(key="review_run").click().run()
+    assert not at.exception
+    sixths = [c for c in at.columns if abs(c.weight - 1 / 6) < 1e-6]
+    assert len(sixths) == 12  # two rows of six cards: technical's six engines, then legal's (was rows of four)

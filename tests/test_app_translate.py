@@ -114,3 +114,22 @@ def test_no_clear_winner_is_said_on_the_page(fake, monkeypatch, tmp_path):
     assert "**No clear winner** — openai:" in text and "Best translation:" not in text
     assert "Judge position effect, measured over the rotated samples" in text
     assert "mean of 3 judge samples (all fresh calls)" in text
+
+
+def test_the_judge_can_be_any_engine_id_typed_or_named(tmp_path, monkeypatch):
+    (tmp_path / "parallax.toml").write_text('[engines.local]\nbase_url = "http://127.0.0.1:9/v1"\n'
+                                            'model = "qwen"\n', encoding="utf-8")
+    monkeypatch.setenv("PARALLAX_CONFIG", str(tmp_path / "parallax.toml"))
+    at = page()
+    assert "local" in at.selectbox(key="translate_judge").options  # a named engine of parallax.toml
+    at.text_input(key="translate_judge_typed").set_value("sim:strict?latency=0").run()  # typed by the user
+    at.button(key="translate_judge_use").click().run()
+    assert at.selectbox(key="translate_judge").value == "sim:strict?latency=0"
+    assert not at.exception and not at.error
+    at.button(key="translate_run").click().run()
+    judge_samples = at.session_state["translate_outcome"].assessment.judge_samples
+    assert judge_samples and all(s.findings is not None for s in judge_samples)
+    at.text_input(key="translate_judge_typed").set_value("offline:rules").run()  # cannot judge: said, no call
+    at.button(key="translate_judge_use").click().run()
+    assert "Offline:rules cannot judge: it is for review only" in shown_text(at.main, kinds=("error",))
+    assert at.button(key="translate_run").disabled
