@@ -12,14 +12,24 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import pickers
+from components import live, pickers, results
 from components.inputs import sentence
 from components.safe import md_escape
 from components.settings import history_store, session_config
-from parallax.batch import BatchError, BatchProgress, count_rows, finished_ids, read_rows, run_batch, score_summary
+from parallax.batch import (
+    BatchError,
+    BatchProgress,
+    count_rows,
+    document_branches,
+    finished_ids,
+    read_rows,
+    run_batch,
+    score_summary,
+)
 from parallax.documents import InputError
 from parallax.languages import LANGUAGES
-from parallax.run import RunPlan, plan_review, plan_translate
+from parallax.reducers import reduce
+from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
 from parallax.storage import DEFAULT_PATH
 from parallax.translation import TranslationSettings
 
@@ -31,8 +41,9 @@ st.caption("Every document of a CSV or JSONL file through the same branches: bou
            "ETA and cost so far, results written as each document finishes — and a stopped batch resumes where "
            "it left off.")
 
-uploaded = st.file_uploader("Documents (.csv with a header row, or .jsonl)", type=["csv", "jsonl"],
-                            key="batch_upload")
+UPLOAD_MB = 200  # a batch file is larger than one document (5 MB on the Review and Translate pages)
+uploaded = st.file_uploader(f"Documents (.csv with a header row, or .jsonl) — up to {UPLOAD_MB} MB",
+                            type=["csv", "jsonl"], key="batch_upload", max_upload_size=UPLOAD_MB)
 if uploaded is None:
     st.info("Upload a file to start. Each row is one document; pick the column that holds the text.")
     st.stop()
@@ -68,6 +79,8 @@ with left:
     rpm_text = st.text_input("Requests per minute per provider (optional)", placeholder="openai=500, anthropic=50",
                              key="batch_rpm")
     retry_failed = st.toggle("On resume, run documents that failed earlier again", value=True, key="batch_retry")
+    use_cache = st.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
+                          key="batch_cache")
 with right:
     plan: RunPlan | None = None
     problem: str | None = None
@@ -102,19 +115,26 @@ settings_key = hashlib.sha256(json.dumps([column, id_column, mode, [b.branch_id 
 out = BATCHES / f"{digest}-{settings_key}.results.csv"
 if problem:
     st.error(md_escape(problem))
-elif plan is not None:
-    resumable = len(finished_ids(out, retry_failed))
-    note = f" · {resumable} already done in an earlier run: they will not be run again" if resumable else ""
+done_before = len(finished_ids(out, retry_failed)) if plan is not None else 0
+if plan is not None and not problem:
+    if done_before >= total:
+        note = " · all done: the results are below"
+    elif done_before:
+        note = f" · {done_before} done in an earlier run: Resume runs the other {total - done_before}"
+    else:
+        note = ""
     st.caption(f"**{total} documents × {len(plan.branches)} branches**{note}")
 
 run_col, stop_col, _ = st.columns([1, 1, 6])
-clicked = run_col.button("Run batch" if not out.exists() else "Resume batch", type="primary",
-                         disabled=plan is None, key="batch_run", icon=":material/play_arrow:")
+# "Resume" only when an earlier run left something to do; nothing to run when every document is done.
+label = "Resume batch" if 0 < done_before < total else "Run batch"
+clicked = run_col.button(label, type="primary", disabled=plan is None or (total > 0 and done_before >= total),
+                         key="batch_run", icon=":material/play_arrow:")
 if clicked and plan is not None:
     stop_slot = stop_col.empty()
     stop_slot.button("Stop", key="batch_stop", icon=":material/stop:")
     store = history_store()
-    plan.cache = store
+    plan.cache = store if use_cache else None
     bar = st.progress(0.0, text="Starting…")
     table = st.empty()
     latest: list[dict[str, object]] = []
@@ -133,9 +153,10 @@ if clicked and plan is not None:
             progress = state.get("p")
             if progress is not None:
                 eta = f" · ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else ""
+                cached = f" · {progress.cached} answers from the cache" if progress.cached else ""
                 bar.progress(progress.done / max(1, progress.total),
                              text=f"{progress.done} of {progress.total} documents · {progress.failed_rows} failed "
-                                  f"or invalid · cost so far ${progress.cost_usd:.4f}{eta}")
+                                  f"or invalid{cached} · cost so far ${progress.cost_usd:.4f}{eta}")
                 table.dataframe(pd.DataFrame(latest[::-1]), hide_index=True, width="stretch")
         task.result()
         st.success(f"Done: results are in {md_escape(str(out))}")
@@ -149,9 +170,21 @@ if clicked and plan is not None:
     stop_slot.empty()
 
 if out.exists():
-    frame = pd.read_csv(out, dtype={"id": str})
+    frame = pd.read_csv(out, dtype={"id": str}).sort_values("row", kind="stable")  # input order
     st.subheader(f"Results ({len(frame)} documents)")
     st.dataframe(frame, hide_index=True, width="stretch")
+    with st.expander("Open one document: its branches in the usual cards"):
+        doc_id = st.selectbox("Document", list(frame["id"].astype(str)), key="batch_document")
+        found = document_branches(out, str(doc_id)) if doc_id is not None else None
+        if not found:
+            st.caption("No branch results for this document (it was invalid, or finished before this batch kept "
+                       "them).")
+        elif plan is not None:
+            outcome = RunOutcome(f"batch-{doc_id}", plan.mode, plan.reducer, plan.branches,
+                                 results={r.branch_id: r for r in found})
+            outcome.aggregate = reduce(outcome.ordered(), plan.reducer)
+            live.Board(outcome.branches, outcome.mode).show(outcome)
+            results.outcome_panels(outcome, "batchdoc")
     st.download_button("Download results CSV", out.read_bytes(), out.name, "text/csv", on_click="ignore",
                        icon=":material/download:")
     estimates, comparisons = score_summary(out)
@@ -176,6 +209,7 @@ if out.exists():
         counts = causes.value_counts().head(10)
         fig = go.Figure(go.Bar(x=counts.values, y=counts.index, orientation="h", marker_color="#dc2626"))
         fig.update_layout(title="Failures by cause", height=380)
+        fig.update_xaxes(title="documents", tickformat="d", dtick=1 if counts.max() <= 10 else None, rangemode="tozero")
         right.plotly_chart(fig, key="batch_failures")
     else:
         right.success("No document failed.")

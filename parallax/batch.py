@@ -55,6 +55,7 @@ class BatchProgress:
     done: int = 0
     failed_rows: int = 0
     skipped: int = 0  # finished in an earlier, interrupted run of the same batch
+    cached: int = 0  # branch answers that came from the history's cache (no call, no cost)
     cost_usd: float = 0.0
     started: float = field(default_factory=time.monotonic)
     failures: dict[str, int] = field(default_factory=dict)  # cause → count
@@ -227,10 +228,10 @@ def finished_ids(out: Path, retry_failed: bool = True) -> set[str]:
     return {r["id"] for r in _kept(_earlier_rows(out)[1], retry_failed) if r.get("id")}
 
 
-def prepare_resume(out: Path, retry_failed: bool = True) -> set[str]:
+def prepare_resume(out: Path, retry_failed: bool = True) -> dict[str, str]:
     """Before resuming: the results file keeps one row per id (the latest), drops a row cut off by a kill and,
     when failed documents are retried, their old rows; rewritten atomically (a kill leaves the old or the new
-    file, never half of one). Returns the ids not to run again."""
+    file, never half of one). Returns the ids not to run again, with their status there."""
     columns, rows, torn = _earlier_rows(out)
     keep = _kept(rows, retry_failed)
     if torn or len(keep) != len(rows):
@@ -242,7 +243,7 @@ def prepare_resume(out: Path, retry_failed: bool = True) -> set[str]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, out)
-    return {r["id"] for r in keep if r.get("id")}
+    return {r["id"]: r.get("status", "") for r in keep if r.get("id")}
 
 
 class RateLimiter:
@@ -312,6 +313,12 @@ def _document_row(doc: _Doc, plan: RunPlan) -> dict[str, Any]:
     }
     for r in ordered:
         row[f"score:{r.branch_id}"] = r.score
+        if plan.mode == "translate":
+            row[f"text:{r.branch_id}"] = r.text if r.status == "ok" else None
+            row[f"non_translation:{r.branch_id}"] = r.non_translation
+        else:
+            row[f"summary:{r.branch_id}"] = r.summary or None
+            row[f"issues:{r.branch_id}"] = len(r.issues) if r.status == "ok" else None
     return row
 
 
@@ -332,8 +339,33 @@ def _number(cell: str | None) -> float | None:
         return None
 
 
+def branches_path(out: Path) -> Path:
+    """Beside the results file: one JSON line per finished document with all its branches' results."""
+    return out.with_name(out.name.removesuffix(".csv") + ".branches.jsonl")
+
+
+def document_branches(out: Path, doc_id: str) -> list[BranchResult] | None:
+    """One document's branches as the batch left them (its latest run), or None."""
+    path = branches_path(out)
+    if not path.exists():
+        return None
+    found = None
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut off by a kill
+            if str(data.get("id")) == doc_id:
+                found = data["results"]
+    return None if found is None else [BranchResult.from_dict(r) for r in found]
+
+
 def branch_columns(plan: RunPlan) -> list[str]:
-    return [f"score:{b.branch_id}" for b in plan.branches]
+    """Per branch: its score (the judge's, for a translation), and its translation and non-translation flag, or
+    its review's summary and issue count."""
+    extra = ("text", "non_translation") if plan.mode == "translate" else ("summary", "issues")
+    return [f"{name}:{b.branch_id}" for b in plan.branches for name in ("score", *extra)]
 
 
 async def run_batch(
@@ -349,12 +381,17 @@ async def run_batch(
     """Run every row's document through the plan's branches with at most `concurrency` calls at once."""
     done_ids = prepare_resume(out, retry_failed)
     writer = BatchWriter(out, branch_columns(plan), append=out.exists() and out.stat().st_size > 0)
+    branches = branches_path(out).open("a", encoding="utf-8")  # every document's branches, for a closer look
     progress = BatchProgress(total=total)
     limiters = {p: RateLimiter(n) for p, n in (rpm or {}).items()}
     queue: asyncio.Queue[tuple[_Doc, BranchSpec] | None] = asyncio.Queue(maxsize=concurrency * 2)
     ctx = run_context(plan)
 
     def finish(doc: _Doc, row: dict[str, Any]) -> None:
+        if doc.results:
+            branches.write(json.dumps({"id": doc.row.doc_id, "results": [r.to_dict() for r in doc.results]},
+                                      ensure_ascii=False) + "\n")
+            branches.flush()
         progress.done += 1
         if row["status"] != "ok":
             progress.failed_rows += 1
@@ -381,15 +418,18 @@ async def run_batch(
             sampled = plan.mode == "review" and plan.samples > 1
             result = await (sampled_branch(job, plan.samples, _ignore) if sampled else run_branch(job, _ignore))
             doc.results.append(result)
+            progress.cached += result.cached
             doc.remaining -= 1
             if doc.remaining == 0:
                 await complete(doc)
 
     async def feed() -> None:
         for row in rows:
-            if safe_cell(row.doc_id) in done_ids:
+            earlier = done_ids.get(safe_cell(row.doc_id))
+            if earlier is not None:
                 progress.done += 1
                 progress.skipped += 1
+                progress.failed_rows += earlier != "ok"  # still failed or invalid: counted as such again
                 continue
             if row.error is not None:  # named, not called; the rest goes on
                 finish(_Doc(row), {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
@@ -412,6 +452,7 @@ async def run_batch(
         raise BatchError(f"the batch stopped: {_first_cause(failed)}") from failed.exceptions[0]
     finally:
         writer.close()
+        branches.close()
     return progress
 
 

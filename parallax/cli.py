@@ -282,6 +282,7 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     wall = time.perf_counter() - t0
     summary = {"documents": progress.total, "done": progress.done, "resumed_from_earlier_run": progress.skipped,
                "failed_or_invalid": progress.failed_rows, "failures_by_cause": progress.failures,
+               "answers_from_cache": progress.cached,
                "cost_usd": round(progress.cost_usd, 8), "wall_s": round(wall, 3),
                "branches_per_document": len(plan.branches), "concurrency": args.concurrency,
                "out": str(Path(args.out))}
@@ -296,9 +297,10 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("\n".join(_table(table)), file=out)
         for c in comparisons:
             print(c.describe(), file=out)
+    cached = f", {progress.cached} answers from the cache" if progress.cached else ""
     print(f"{progress.done} of {progress.total} documents done ({progress.skipped} from an earlier run), "
-          f"{progress.failed_rows} failed or invalid, cost {usd(progress.cost_usd)}, {wall:.1f} s → {args.out}",
-          file=out)
+          f"{progress.failed_rows} failed or invalid{cached}, cost {usd(progress.cost_usd)}, {wall:.1f} s → "
+          f"{args.out}", file=out)
     return EXIT_OK if progress.done - progress.failed_rows > 0 else EXIT_ALL_FAILED
 
 

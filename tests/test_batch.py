@@ -48,6 +48,9 @@ def test_review_batch_keeps_ids_names_bad_rows_and_calls_nothing_for_them(tmp_pa
     rows = {r["id"]: r for r in results(tmp_path / "out.csv")}
     assert set(rows) == {"a1", "a2", "a3", "a4"}
     assert rows["a1"]["status"] == "ok" and float(rows["a1"]["aggregate_score"]) == 7
+    branch = "legal@openai:gpt-4o-mini"  # each branch's score, its review's summary and issue count
+    assert (rows["a1"][f"score:{branch}"], rows["a1"][f"summary:{branch}"], rows["a1"][f"issues:{branch}"]) == (
+        "7.0", "Fake provider review.", "1")
     assert rows["a2"]["error"] == "row 2: the 'text' cell is empty" and rows["a2"]["status"] == "invalid"
     assert rows["a3"]["error"] == "row 3: 300,001 characters, over the limit of 200,000"
     assert fake.calls() == 2  # only the two good documents were sent
@@ -136,6 +139,16 @@ def test_translate_batch_gives_the_best_engine_per_document(tmp_path):
     rows = results(tmp_path / "o.csv")
     assert [r["best"] for r in rows] == ["sim:a?latency=0&tokens=3&rate=500"] * 2  # the judge marks pseudo down
     assert count_rows(source) == 2
+    sim = "sim:a?latency=0&tokens=3&rate=500"  # a translation branch is named by its engine
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["t1"][f"text:{sim}"].startswith("[simulated de] ehT god")  # the translations themselves
+    assert by_id["t1"]["text:offline:pseudo"].startswith("[!! Ţĥé")
+    assert by_id["t1"]["non_translation:offline:pseudo"] == "pseudo-localisation"
+    assert by_id["t1"][f"non_translation:{sim}"] == "" and float(by_id["t1"][f"score:{sim}"]) > 0
+    from parallax.batch import document_branches
+
+    branches = document_branches(tmp_path / "o.csv", "t2")  # one document, opened with all its branches
+    assert branches is not None and {r.engine for r in branches} == {"offline:pseudo", sim}
 
 
 def test_missing_column_is_an_error_before_anything_runs(tmp_path):

@@ -146,8 +146,9 @@ def test_resume_retries_failed_documents_and_keeps_one_row_per_id(tmp_path, prov
     run_batch_cli(source, out, "--concurrency", "1")
     first = {r["id"]: r["status"] for r in results(out)}
     assert list(first.values()).count("failed") == 3 and provider.calls() == 11
-    code, _, err = run_batch_cli(source, out, "--skip-failed")  # kept as they are: nothing is called
+    code, text, err = run_batch_cli(source, out, "--skip-failed")  # kept as they are: nothing is called
     assert code == 0 and provider.calls() == 11
+    assert "5 of 5 documents done (5 from an earlier run), 3 failed or invalid" in text  # counted again
     code, _, err = run_batch_cli(source, out)  # after the storm: the failed ones run again
     assert code == 0, err
     assert provider.calls() == 14

@@ -28,7 +28,36 @@ def test_upload_run_and_resume(page, start_app, tmp_path):
     rows = list(csv.DictReader(results[0].open()))
     assert len(rows) == 30 and sum(r["status"] == "ok" for r in rows) == 29
     assert next(r for r in rows if r["id"] == "doc7")["error"] == "row 8: the 'text' cell is empty"
+    assert "up to 200 MB" in page.content()  # a batch file may be larger than one document
+    page.get_by_text("Open one document").click()  # its branches in the usual cards
+    page.get_by_text("done", exact=True).first.wait_for()
+    shot(page, "batch-document")
     page.reload()
     wait_idle(page)
     page.locator("input[type=file]").set_input_files(str(source))
-    page.get_by_text("30 already done in an earlier run").wait_for()
+    page.get_by_text("all done: the results are below").wait_for()  # not "30 already done in an earlier run"
+    assert page.get_by_role("button", name="Run batch").is_disabled()  # nothing to resume, nothing to run
+    assert page.get_by_role("button", name="Resume batch").count() == 0
+
+
+def test_a_translate_batch_writes_the_translations(page, start_app, tmp_path):
+    source = tmp_path / "docs.csv"
+    source.write_text("id,text\n" + "".join(f"d{i},The report number {i} is ready for you.\n" for i in range(4)),
+                      encoding="utf-8")
+    server = start_app({"PARALLAX_HOME": str(tmp_path / "home")})
+    page.goto(f"{server.url}/batch")
+    wait_idle(page)
+    page.locator("input[type=file]").set_input_files(str(source))
+    page.get_by_role("radio", name="translate").check(force=True)
+    page.get_by_text("4 documents × 3 branches").wait_for()
+    page.get_by_role("button", name="Run batch").click()
+    page.get_by_text("Done: results are in").wait_for()
+    wait_idle(page)
+    shot(page, "batch-translate")
+    (results,) = (tmp_path / "home" / "batches").glob("*.results.csv")
+    rows = list(csv.DictReader(results.open(encoding="utf-8")))
+    assert len(rows) == 4 and all(r["text:offline:pseudo"].startswith("[!! ") for r in rows)
+    assert {r["non_translation:offline:pseudo"] for r in rows} == {"pseudo-localisation"}
+    demo = [c for c in rows[0] if c.startswith("text:sim:")]
+    assert len(demo) == 2 and all(r[c].startswith("[simulated de]") for r in rows for c in demo)
+    assert {r["best"] for r in rows} <= {c.removeprefix("text:") for c in demo}  # never the pseudo-localisation
