@@ -117,5 +117,6 @@ with compare_tab:
         left, right = st.columns(2)
         first = left.selectbox("Run A", ids, index=1, format_func=labels.get, key="history_compare_a")
         second = right.selectbox("Run B", ids, index=0, format_func=labels.get, key="history_compare_b")
-        st.dataframe(results.compare_table(store.load_run(first), store.load_run(second)), hide_index=True,
-                     width="stretch")
+        table = results.compare_table(store.load_run(first), store.load_run(second))
+        st.dataframe(table.style.map(results.change_colour, subset=["change"]).format(precision=2, na_rep="—"),
+                     hide_index=True, width="stretch")

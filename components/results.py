@@ -248,6 +248,13 @@ def compare_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
                      "change": None if sa is None or sb is None else round(sb - sa, 2)})
     agg_a = a.aggregate.score if a.aggregate else None
     agg_b = b.aggregate.score if b.aggregate else None
-    rows.append({"perspective": "aggregate", "engine": "", "score A": agg_a, "score B": agg_b,
-                 "change": None if agg_a is None or agg_b is None else round(agg_b - agg_a, 2)})
-    return pd.DataFrame(rows)
+    aggregate = {"perspective": "aggregate", "engine": "", "score A": agg_a, "score B": agg_b,
+                 "change": None if agg_a is None or agg_b is None else round(agg_b - agg_a, 2)}
+    return pd.DataFrame([aggregate, *rows])  # the aggregate first: visible without scrolling
+
+
+def change_colour(value: object) -> str:
+    """Green where run B scores higher, red where lower (the compare table's `change` column)."""
+    if not isinstance(value, int | float) or value != value or value == 0:
+        return ""
+    return "color: #15803d; font-weight: 600" if value > 0 else "color: #b91c1c; font-weight: 600"

@@ -102,3 +102,17 @@ def test_each_run_opens_with_its_own_reducer(db_url):
     assert not at.exception
     assert at.session_state[f"history_reducer_{review_id}"] == "mean"  # was "best", carried over from the other run
     assert any(c.value.startswith("mean(") for c in at.main.code)
+
+
+def test_compare_puts_the_aggregate_first_and_colours_changes(db_url):
+    at, first = reviewed()
+    at.text_area(key="review_text").set_value("We guarantee everything, always, to everyone, forever.").run()
+    at.button(key="review_run").click().run()
+    at.switch_page("app_pages/history.py").run()
+    assert not at.exception
+    frame = at.dataframe[-1].value  # the compare tab's table
+    assert frame.iloc[0]["perspective"] == "aggregate"
+    from components.results import change_colour
+
+    assert change_colour(-2.5).startswith("color: #b91c1c") and change_colour(1).startswith("color: #15803d")
+    assert change_colour(0) == "" and change_colour(float("nan")) == ""
