@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -25,6 +26,24 @@ def engine_label(engine_id: str) -> str:
         # name and different options must read differently (with the name alone, the other one ran).
         label, _, options = engine_id[4:].partition("?")
         return f"Demo · {label}" + (f" ({options.replace('&', ', ')})" if options else "")
+    return short_label(engine_id)
+
+
+def chip_labels(options: list[str]) -> Callable[[str], str]:
+    """Labels short enough for a chip: a demo engine by its name alone unless another option shares that name
+    (then with its options, so the two stay apart)."""
+    names = [o[4:].partition("?")[0] for o in options if o.startswith("sim:")]
+
+    def label(engine_id: str) -> str:
+        if engine_id.startswith("sim:") and "|" not in engine_id:
+            name = engine_id[4:].partition("?")[0]
+            return f"Demo · {name}" if names.count(name) == 1 else engine_label(engine_id)
+        return engine_label(engine_id)
+
+    return label
+
+
+def short_label(engine_id: str) -> str:
     return {"offline:rules": "Keyword checks (offline) — no AI",
             "offline:pseudo": "Pseudo-localisation — not a translation",
             "deepl": "DeepL", "libretranslate": "LibreTranslate"}.get(engine_id, engine_id)
@@ -147,7 +166,7 @@ def engine_picker(config: Config, key: str) -> list[str]:
         chosen = [st.selectbox("Engine", options, key=f"{key}_one", format_func=engine_label)]
     else:
         st.session_state.setdefault(f"{key}_many", [default])
-        chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=engine_label)
+        chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=chip_labels(options))
     with st.expander("Use another engine id"):
         extra = st.text_input("Engine id", key=f"{key}_extra",
                               placeholder="openai:MODEL, anthropic:MODEL, a named engine, sim:LABEL?latency=1")
@@ -163,7 +182,7 @@ def translation_engine_picker(config: Config, key: str) -> list[str]:
     if default == ["offline:pseudo"]:
         default = ["offline:pseudo", *DEMO_TRANSLATORS[:2]]
     st.session_state.setdefault(f"{key}_many", default)
-    chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=engine_label,
+    chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=chip_labels(options),
                             help="Each engine translates on its own branch. A|B|C tries B when A fails.")
     with st.expander("Use another engine id or a fallback chain"):
         extra = st.text_input("Engine id", key=f"{key}_extra", placeholder="deepl, openai:MODEL, openai:MODEL|deepl")

@@ -98,9 +98,12 @@ def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
         left, right = st.columns(2)
         left.plotly_chart(charts.radar(results), key="chart_radar")
         right.plotly_chart(charts.scores(results, aggregate), key="chart_scores")
-    left, right = st.columns(2)
-    left.plotly_chart(charts.timeline(results), key="chart_timeline")
-    right.plotly_chart(charts.latency_cost(results), key="chart_latency")
+    if any(r.latency_ms is not None for r in results):
+        left, right = st.columns(2)
+        left.plotly_chart(charts.timeline(results), key="chart_timeline")
+        right.plotly_chart(charts.latency_cost(results), key="chart_latency")
+    else:  # every branch was cancelled before it began: empty axes would only suggest data
+        st.caption("No timeline or latency chart: no branch ran to the end.")
     with st.expander("The graph that ran (LangGraph)"):
         st.mermaid_chart(mermaid_text(two_step=any(r.steps for r in results)))
 
