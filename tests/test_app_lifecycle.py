@@ -81,39 +81,38 @@ def _events(plan):  # type: ignore[no-untyped-def]
     return asyncio.run(collect())
 
 
-def test_a_runs_address_opens_it_in_its_own_view_on_any_page_load(tmp_path, monkeypatch):
-    monkeypatch.setenv("PARALLAX_DATABASE_URL", f"sqlite:///{tmp_path / 'history.db'}")
-    run_id = stored_run(tmp_path, interrupted=False)
+def opened(run_id: str) -> AppTest:
+    """The app loaded from the address `?run=ID`, as a browser would after a refresh or from a shared link."""
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params["run"] = run_id
     at.run()
     assert not at.exception
+    return at
+
+
+def test_a_runs_address_opens_it_in_its_own_view_on_any_page_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARALLAX_DATABASE_URL", f"sqlite:///{tmp_path / 'history.db'}")
+    run_id = stored_run(tmp_path, interrupted=False)
+    at = opened(run_id)
     assert at.session_state["review_outcome"].run_id == run_id
     text = shown_text(at.main)
     assert f"Run `{run_id}`, opened from its address" in text
     assert [m.value for m in at.main.markdown if "-badge[" in m.value] == [":green-badge[done]"] * 2
     assert OUTDATED not in warnings(at)
 
-    other = AppTest.from_file(APP, default_timeout=30)
-    other.query_params["run"] = "no-such-run"
-    other.run()
+    other = opened("no-such-run")
     assert "There is no run `no\\-such\\-run` in the history" in warnings(other)
 
 
 def test_after_a_refresh_mid_run_the_page_says_the_run_was_interrupted(tmp_path, monkeypatch):
     monkeypatch.setenv("PARALLAX_DATABASE_URL", f"sqlite:///{tmp_path / 'history.db'}")
     run_id = stored_run(tmp_path, interrupted=True)
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.query_params["run"] = run_id
-    at.run()
-    assert not at.exception
+    at = opened(run_id)
     text = warnings(at)
     assert "Your last run was interrupted (a refresh or a closed tab): 1 of 2 branch(es) had finished" in text
     assert f"(/history?run={run_id})" in text
     badges = sorted(m.value for m in at.main.markdown if "-badge[" in m.value)
     assert badges == [":gray-badge[cancelled]", ":green-badge[done]"]
-    history = AppTest.from_file(APP, default_timeout=30)
-    history.query_params["run"] = run_id
-    history.run()
+    history = opened(run_id)
     history.switch_page("app_pages/history.py").run()
     assert history.selectbox(key="history_run").value == run_id
