@@ -141,6 +141,9 @@ class Board:
                 if r.text:
                     st.caption("Partial text kept:")
                     st.code(readable(r.text), language=None, wrap_lines=True, height=160)
+            if r.exchange:
+                with st.expander("Prompt and raw reply"):
+                    exchange_view(r.exchange, r.text, r.structured_mode)
         card.meta.caption(metrics_line(r))
         card.dirty = False
 
@@ -162,6 +165,29 @@ def marked_translation(r: BranchResult) -> str:
         escaped = md_escape(segment)
         parts.append(f":{SEVERITY_COLOURS[severity]}-background[{escaped}]" if severity else escaped)
     return "".join(parts)
+
+
+def exchange_view(exchange: dict[str, Any], raw: str, structured_mode: str | None = None) -> None:
+    """What was sent and what came back, as plain text (st.code renders nothing: no link, no markdown)."""
+    if exchange.get("note"):
+        st.caption(md_escape(exchange["note"]))
+    st.caption(f"Engine `{md_escape(exchange.get('engine', ''))}`"
+               + (f" · structured output: {structured_mode}" if structured_mode else "")
+               + (f" · schema `{exchange['schema_name']}`" if exchange.get("schema_name") else ""))
+    st.markdown("**System**")
+    st.code(exchange.get("system", ""), language=None, wrap_lines=True)
+    for message in exchange.get("messages", []):
+        st.markdown(f"**{md_escape(message['role'].title())}**")
+        st.code(message["content"], language=None, wrap_lines=True, height=min(400, 60 + 18 * message[
+            "content"].count("\n")))
+    if exchange.get("schema"):
+        st.markdown("**Schema asked for**")
+        st.json(exchange["schema"], expanded=False)
+    if exchange.get("reask"):
+        st.markdown(f"**Re-asked once**: {md_escape(exchange['reask']['reason'])}. The first reply:")
+        st.code(exchange["reask"]["first_reply"] or "(empty)", language=None, wrap_lines=True)
+    st.markdown("**Raw reply**" + (" (the second one)" if exchange.get("reask") else ""))
+    st.code(raw or "(empty)", language=None, wrap_lines=True)
 
 
 def score_caption(r: BranchResult) -> str:

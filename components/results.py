@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from parallax.export import to_csv, to_json
+from parallax.export import to_csv, to_json, to_xlsx
 from parallax.quality import MQM_FORMULA, word_diff
 from parallax.reducers import REDUCERS, reduce
 from parallax.results import SEVERITIES, Aggregate
@@ -124,11 +124,17 @@ def mermaid_text(two_step: bool) -> str:
 
 def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
     chosen = dataclasses.replace(outcome, aggregate=aggregate, reducer=aggregate.method)
+    with_text = st.toggle("Put the input text in the JSON (off: its SHA-256 and length only)", value=True,
+                          key=f"export_text_{outcome.run_id}")
     row = st.container(horizontal=True)
     row.download_button("Download CSV", to_csv(chosen), f"parallax-{outcome.run_id}.csv", "text/csv",
                       on_click="ignore", icon=":material/download:")
-    row.download_button("Download JSON", to_json(chosen), f"parallax-{outcome.run_id}.json", "application/json",
+    row.download_button("Download JSON", to_json(chosen, with_text), f"parallax-{outcome.run_id}.json",
+                        "application/json",
                       on_click="ignore", icon=":material/download:")
+    row.download_button("Download XLSX", lambda: to_xlsx(chosen), f"parallax-{outcome.run_id}.xlsx",
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
+                        icon=":material/table:")
 
 
 def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
@@ -142,11 +148,27 @@ def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
         translation_charts(outcome)
         diff_panel(outcome, f"{prefix}_diff")
         issues_panel(outcome)
+        judge_samples_panel(outcome)
     else:
         export_buttons(outcome, aggregate)
         chunks_panel(outcome)
         issues_panel(outcome)
         charts_panel(outcome, aggregate)
+
+
+def judge_samples_panel(outcome: RunOutcome) -> None:
+    """Each judge call: its prompt (neutral labels only — engines are never named to the judge) and raw reply."""
+    samples = outcome.assessment.judge_samples if outcome.assessment else []
+    if not samples:
+        return
+    with st.expander(f"The judge's prompts and raw replies ({len(samples)} call{'s' if len(samples) != 1 else ''})"):
+        for s in samples:
+            labels = ", ".join(f"{chr(65 + p)} = {md_escape(b)}" for b, p in sorted((s.positions or {}).items(),
+                                                                                   key=lambda item: item[1]))
+            st.markdown(f"**Sample {s.sample + 1}**" + (f" — {labels}" if labels else "")
+                        + (f" — :red[{md_escape(s.error)}]" if s.error else ""))
+            if s.exchange:
+                live.exchange_view(s.exchange, s.raw)
 
 
 def chunks_panel(outcome: RunOutcome) -> None:

@@ -109,8 +109,9 @@ async def _judge_call(document: str, labelled: dict[str, str], done: dict[str, B
     positions = None if settings.judge_protocol == "single" else {b: ord(label) - ord("A")
                                                                   for label, b in labelled.items()}
     if call.status != "ok":
-        return JudgeSample(None, call.error, call.cost_usd, positions, sample)
-    return JudgeSample({b: parsed[label] for label, b in labelled.items()}, None, call.cost_usd, positions, sample)
+        return JudgeSample(None, call.error, call.cost_usd, positions, sample, call.exchange, call.text)
+    return JudgeSample({b: parsed[label] for label, b in labelled.items()}, None, call.cost_usd, positions, sample,
+                       call.exchange, call.text)
 
 
 def _by_sample(samples: list[JudgeSample]) -> dict[int, dict[str, list[Finding]]]:

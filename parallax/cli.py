@@ -90,6 +90,9 @@ def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> 
     parser.add_argument("--config", metavar="PATH", help="parallax.toml with named engines, perspectives, prices")
     parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
     parser.add_argument("--csv", metavar="PATH", help="write one row per branch as CSV")
+    parser.add_argument("--xlsx", metavar="PATH", help="write a workbook: branches, aggregate and issues sheets")
+    parser.add_argument("--no-input-in-json", action="store_true",
+                        help="the JSON keeps the input's SHA-256 and length instead of the text itself")
     parser.add_argument("--no-cache", action="store_true", help="call the providers even for identical calls")
     parser.add_argument("--fail-under", type=float, metavar="SCORE",
                         help="exit 4 when the aggregate score is below SCORE (or there is none): a gate for CI")
@@ -179,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
             action.add_argument("--json", metavar="PATH")
         if name == "export":
             action.add_argument("--csv", metavar="PATH")
+            action.add_argument("--xlsx", metavar="PATH")
         if name == "retry":
             action.add_argument("--no-cache", action="store_true")
             action.add_argument("--csv", metavar="PATH")
@@ -392,13 +396,17 @@ def summary_table(outcome: RunOutcome) -> str:
     return "\n".join(lines)
 
 
-def write_exports(outcome: RunOutcome, json_path: str | None, csv_path: str | None) -> None:
-    from .export import to_csv, to_json
+def write_exports(outcome: RunOutcome, args: argparse.Namespace) -> None:
+    """--json, --csv and --xlsx, whichever were given."""
+    from .export import to_csv, to_json, to_xlsx
 
-    if json_path:
-        Path(json_path).write_text(to_json(outcome), encoding="utf-8")
-    if csv_path:
-        Path(csv_path).write_text(to_csv(outcome), encoding="utf-8", newline="")
+    if getattr(args, "json", None):
+        Path(args.json).write_text(to_json(outcome, not getattr(args, "no_input_in_json", False)),
+                                   encoding="utf-8")
+    if getattr(args, "csv", None):
+        Path(args.csv).write_text(to_csv(outcome), encoding="utf-8", newline="")
+    if getattr(args, "xlsx", None):
+        Path(args.xlsx).write_bytes(to_xlsx(outcome))
 
 
 def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO | None = None,
@@ -434,10 +442,10 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         asyncio.run(execute(plan, _progress(err, len(plan.branches)), outcome))
     except KeyboardInterrupt:
         print("parallax: stopped; unfinished branches were cancelled", file=err)
-        write_exports(outcome, args.json, args.csv)
+        write_exports(outcome, args)
         print(summary_table(outcome), file=out)
         return EXIT_INTERRUPTED
-    write_exports(outcome, args.json, args.csv)
+    write_exports(outcome, args)
     print(summary_table(outcome), file=out)
     if outcome.storage_warning:
         print(f"parallax: {outcome.storage_warning}", file=err)
@@ -529,7 +537,7 @@ def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except InputError as exc:
         print(f"parallax: cannot retry: {exc}", file=err)
         return EXIT_BAD_INPUT
-    write_exports(outcome, args.json, getattr(args, "csv", None))
+    write_exports(outcome, args)
     if args.action != "export":
         print(summary_table(outcome), file=out)
     return EXIT_OK if outcome.aggregate and outcome.aggregate.n_ok > 0 else EXIT_ALL_FAILED

@@ -10,9 +10,10 @@ from typing import Any
 from .assess import Assessed
 from .config import Config
 from .perspectives import Perspective
+from .quality import JudgeSample
 from .reducers import reduce
 from .results import BranchResult
-from .run import RunOutcome, RunPlan, execute, resolve_engines, run_context
+from .run import RunOutcome, RunPlan, execute, plan_settings, resolve_engines, run_context
 from .storage import RunRecord, StorageError, Store
 from .translation import TranslationSettings
 
@@ -72,7 +73,7 @@ class StoreRecorder:
                     for result in payload.results:
                         self._safely(outcome, self.store.update_branch, outcome.run_id, result)
                     self._safely(outcome, self.store.save_agreement, outcome.run_id, payload.matrix,
-                                 payload.position_effect)
+                                 payload.position_effect, [s.to_dict() for s in payload.judge_samples])
                 elif kind in ("finish", "flush"):
                     aggregate, wall_ms, results, done = payload
                     if kind == "finish":
@@ -89,20 +90,6 @@ class StoreRecorder:
             outcome.storage_warning = f"Not saved to the history: {exc}"
         except Exception as exc:  # noqa: BLE001 - the writer thread must live on; the run is not lost
             outcome.storage_warning = f"Not saved to the history: {type(exc).__name__}: {exc}"
-
-
-def plan_settings(plan: RunPlan) -> dict[str, Any]:
-    """Everything needed to show, re-export or retry the run — never a key."""
-    perspectives = {b.perspective for b in plan.branches}
-    return {
-        "reducer": plan.reducer,
-        "concurrency": plan.concurrency,
-        "timeout_s": plan.timeout_s,
-        "engines": list(dict.fromkeys(b.engine for b in plan.branches)),
-        "perspectives": {name: dataclasses.asdict(p) for name, p in plan.config.perspectives.items()
-                         if name in perspectives},
-        "translation": dataclasses.asdict(plan.settings) if plan.settings else None,
-    }
 
 
 def record(plan: RunPlan, outcome: RunOutcome, store: Store | None, use_cache: bool = True) -> None:
@@ -128,7 +115,8 @@ def save_run(store: Store, plan: RunPlan, outcome: RunOutcome) -> None:
     if results:
         store.save_branches(outcome.run_id, results)
     if outcome.assessment is not None:
-        store.save_agreement(outcome.run_id, outcome.assessment.matrix, outcome.assessment.position_effect)
+        store.save_agreement(outcome.run_id, outcome.assessment.matrix, outcome.assessment.position_effect,
+                             [s.to_dict() for s in outcome.assessment.judge_samples])
     store.finish_run(outcome.run_id, outcome.aggregate, outcome.wall_ms, results)
     outcome.storage_warning = None
 
@@ -142,12 +130,15 @@ def outcome_from_record(record: RunRecord) -> RunOutcome:
             results.setdefault(spec.branch_id, BranchResult(
                 spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight, status="cancelled",
                 error="the run was interrupted before this branch finished"))
-    outcome = RunOutcome(record.run_id, record.mode, reducer, record.branches, results=results)
+    outcome = RunOutcome(record.run_id, record.mode, reducer, record.branches, results=results,
+                         document=record.input_text, settings=record.settings, created_at=record.created_at)
     outcome.arrival = [b.branch_id for b in sorted(record.results.values(), key=lambda r: r.ended_s or 0)]
     outcome.aggregate = record.aggregate or reduce(outcome.ordered(), reducer)
     outcome.wall_ms = record.wall_ms
     if record.mode == "translate":
-        outcome.assessment = Assessed(outcome.ordered(), record.agreement, position_effect=record.position_effect)
+        outcome.assessment = Assessed(outcome.ordered(), record.agreement,
+                                      [JudgeSample.from_dict(s) for s in record.judge_samples],
+                                      record.position_effect)
     return outcome
 
 
@@ -166,7 +157,7 @@ def plan_from_record(record: RunRecord, config: Config) -> RunPlan:
         engines.update(resolve_engines([tsettings.judge], config, "judge"))
     return RunPlan(record.input_text, branches, engines, config, settings.get("reducer", "mean"),
                    settings.get("concurrency"), settings.get("timeout_s", 120.0), record.mode, tsettings,
-                   run_id=record.run_id)
+                   run_id=record.run_id, samples=int(settings.get("samples", 1)))
 
 
 def to_retry(outcome: RunOutcome, record: RunRecord) -> tuple[list[BranchResult], bool]:

@@ -304,6 +304,20 @@ class JudgeSample:
     cost_usd: float | None = None
     positions: dict[str, int] | None = None  # branch → its position in the prompt (0 = A); None: judged alone
     sample: int = 0  # which of the k samples (a "single"-protocol sample is one call per translation)
+    exchange: dict[str, Any] | None = None  # what the judge was sent (neutral labels only)
+    raw: str = ""  # the judge's reply before parsing
 
     def scores(self) -> dict[str, float] | None:
         return None if self.findings is None else {b: mqm_score(f) for b, f in self.findings.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        findings = None if self.findings is None else {b: [f.to_dict() for f in fs] for b, fs in self.findings.items()}
+        return {"sample": self.sample + 1, "positions": self.positions, "error": self.error, "cost_usd": self.cost_usd,
+                "scores": self.scores(), "findings": findings, "exchange": self.exchange, "raw": self.raw}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JudgeSample:
+        findings = data.get("findings")
+        return cls(None if findings is None else {b: [Finding(**f) for f in fs] for b, fs in findings.items()},
+                   data.get("error"), data.get("cost_usd"), data.get("positions"), int(data.get("sample", 1)) - 1,
+                   data.get("exchange"), data.get("raw", ""))

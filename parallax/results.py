@@ -65,6 +65,7 @@ class BranchResult:
     retries: int = 0
     queued_ms: float | None = None  # time spent waiting for a free slot on an engine with max_concurrency
     structured_mode: str | None = None  # how structured output was asked for: json_schema, json_object, tool, prompt
+    exchange: dict[str, Any] | None = None  # what was sent (messages, schema, re-ask); the raw reply is `text`
     cached: bool = False  # answered from the history's cache of identical calls: no provider call, no cost
     # A long document is reviewed chunk by chunk: `chunk` on a part, `chunks` and `chunk_results` on the merge.
     chunk: int | None = None

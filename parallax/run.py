@@ -53,6 +53,21 @@ class RunPlan:
 MAX_SAMPLES = 5
 
 
+def plan_settings(plan: RunPlan) -> dict[str, Any]:
+    """Everything needed to show, re-export or retry the run — never a key."""
+    perspectives = {b.perspective for b in plan.branches}
+    return {
+        "reducer": plan.reducer,
+        "concurrency": plan.concurrency,
+        "timeout_s": plan.timeout_s,
+        "engines": list(dict.fromkeys(b.engine for b in plan.branches)),
+        "perspectives": {name: dataclasses.asdict(p) for name, p in plan.config.perspectives.items()
+                         if name in perspectives},
+        "translation": dataclasses.asdict(plan.settings) if plan.settings else None,
+        "samples": plan.samples,
+    }
+
+
 def plan_key(plan: RunPlan) -> str:
     """What the results of a run depend on (text, branches, their perspectives, translation settings, samples):
     when it changes after a run, the results shown are for the previous input. The reducer is not part of it:
@@ -196,11 +211,15 @@ class RunOutcome:
     wall_ms: float | None = None
     assessment: Assessed | None = None  # translations: agreement matrix, judge samples
     recorder: Recorder | None = None  # writes to the history as events arrive
+    document: str = ""  # the input text
+    settings: dict[str, Any] = field(default_factory=dict)  # plan_settings: enough to reproduce the run
+    created_at: str | None = None
     storage_warning: str | None = None  # set when the history could not be written
 
     @classmethod
     def for_plan(cls, plan: RunPlan) -> RunOutcome:
-        return cls(plan.run_id, plan.mode, plan.reducer, plan.branches)
+        return cls(plan.run_id, plan.mode, plan.reducer, plan.branches, document=plan.document,
+                   settings=plan_settings(plan), created_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
     def apply(self, event: RunEvent) -> None:
         if isinstance(event, BranchStarted):

@@ -305,6 +305,7 @@ async def _call(
     ATTEMPTS.set(tally.attempts)  # this task's own context: the engine's HTTP hook counts into it
     request = job.request
     result.status, result.error = "ok", None
+    reask: tuple[str, str] | None = None
     try:
         async with asyncio.timeout(job.deadline_s):
             while True:
@@ -344,6 +345,7 @@ async def _call(
                     except ValueError as exc:
                         if tally.asks == 1:
                             emit(BranchRestarted(branch_id, f"reply did not parse: {exc}"))
+                            reask = (text, str(exc))
                             request = reask_request(request, text, str(exc))
                             tally.parts.clear()
                             continue
@@ -357,6 +359,27 @@ async def _call(
     except Exception as exc:  # a failure is data; cancellation (not an Exception) propagates
         result.status = "error"
         result.error = describe_failure(exc, engine.provider, tally.attempts.count, job.secrets)
+    finally:
+        result.exchange = exchange(job.request, engine, reask, job.secrets)
+
+
+def exchange(request: Request, engine: Engine, reask: tuple[str, str] | None,
+             secrets: Iterable[str]) -> dict[str, Any]:
+    """What was sent, as sent (the raw reply is the result's `text`): system and user messages with the document
+    delimited, the output schema, and the re-ask if there was one and why. Keys are never in it."""
+    secrets = tuple(secrets)
+    data: dict[str, Any] = {
+        "engine": engine.engine_id,
+        "system": without_secrets(request.system, secrets),
+        "messages": [{"role": m.role, "content": without_secrets(m.content, secrets)} for m in request.messages],
+        "schema_name": request.schema_name if request.schema else None,
+        "schema": request.schema,
+        "reask": None if reask is None else {"reason": reask[1], "first_reply": without_secrets(reask[0], secrets)},
+    }
+    if not getattr(engine, "prompted", True):
+        data["note"] = (f"{engine.engine_id} takes no prompt: it gets the text itself (and the language pair), "
+                        "not the messages below, which are what an LLM engine would have been sent.")
+    return data
 
 
 async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: BranchResult, emit: Emit,
@@ -381,6 +404,7 @@ async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: Bra
     tally.parts.append(text)
     emit(BranchDelta(job.spec.branch_id, text))
     result.status, result.error, result.cached = "ok", None, True
+    result.exchange = exchange(job.request, engine, None, job.secrets)
     tally.input_tokens, tally.output_tokens = hit.get("input_tokens") or 0, hit.get("output_tokens") or 0
     tally.have_usage = hit.get("input_tokens") is not None
     tally.cached = True

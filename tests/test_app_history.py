@@ -42,7 +42,7 @@ def test_a_run_from_the_review_page_is_in_the_history(db_url):
     assert at.selectbox(key="history_run").value == run_id
     assert f"Run `{run_id}` · review · **completed**" in texts(at)
     assert [m.value for m in at.main.markdown if "-badge[" in m.value] == [":green-badge[done]"] * 3
-    assert len(at.get("plotly_chart")) == 4 and len(at.get("download_button")) == 2
+    assert len(at.get("plotly_chart")) == 4 and len(at.get("download_button")) == 3
 
 
 def test_retry_failed_branches_from_the_page(db_url, fake, monkeypatch):

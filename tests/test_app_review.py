@@ -52,7 +52,7 @@ def test_first_click_gives_a_real_offline_result():
     assert metric(at, "Succeeded") == "3 of 3"
     assert 0 <= float(metric(at, "Aggregate score (0–10)")) <= 10
     assert len(at.get("plotly_chart")) == 4
-    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON"]
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON", "Download XLSX"]
     assert "Personal data" in texts(at)  # the consolidated issues, quoting the text
     assert "mean(" in "\n".join(c.value for c in at.code)  # the reducer's formula
 

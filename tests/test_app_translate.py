@@ -47,7 +47,7 @@ def test_first_click_compares_three_engines_with_a_judge_and_puts_the_best_on_to
     assert outcome.aggregate.best != "offline:pseudo"
     assert f"**Best translation: {outcome.aggregate.best}**" in texts(at)
     assert len(at.get("plotly_chart")) == 4  # judge scores, agreement heatmap, quality vs latency, timeline
-    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON"]
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON", "Download XLSX"]
     assert "Compare two translations" in [s.value for s in at.subheader]
 
 

@@ -19,6 +19,7 @@ def outcome_with(text: str, error: str | None = None) -> RunOutcome:
         spec.perspective,
         score=6.5,
         text=text,
+        summary=text,
         error=error,
         latency_ms=12.5,
         retries=0,
@@ -40,7 +41,7 @@ def test_csv_rows_are_safe_and_numbers_stay_numbers():
     rows = list(csv.reader(io.StringIO(to_csv(outcome_with(text, error="-bad")))))
     assert tuple(rows[0]) == CSV_COLUMNS
     row = dict(zip(rows[0], rows[1], strict=False))
-    assert row["text"] == "'" + text and row["error"] == "'-bad"
+    assert row["summary"] == "'" + text and row["error"] == "'-bad"
     assert row["score"] == "6.5" and row["latency_ms"] == "12.5" and row["aggregate_score"] == "6.5"
     assert row["ttft_ms"] == ""  # unknown stays empty, not 0
 

@@ -16,6 +16,7 @@ class DeepLEngine:
     free = False
     kinds = frozenset({"translate"})
     streams = False
+    prompted = False  # it gets the text itself, no prompt
 
     def __init__(self, auth_key: str, server_url: str | None = None) -> None:
         import deepl  # imported lazily: a missing package disables only this engine

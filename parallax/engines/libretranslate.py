@@ -22,6 +22,7 @@ class LibreTranslateEngine:
     free = True  # self-hosted: no per-call price
     kinds = frozenset({"translate"})
     streams = False
+    prompted = False  # it gets the text itself, no prompt
 
     def __init__(self, url: str, api_key: str | None = None) -> None:
         import httpx2

@@ -330,6 +330,7 @@ class OfflineRulesEngine:
     free = True
     kinds = frozenset({"review"})
     streams = True
+    prompted = False  # it gets the text itself, no prompt
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
         # In a thread: the checks never hold up the event loop (other branches, the page, Stop), and the branch's

@@ -37,6 +37,7 @@ class PseudoEngine:
     kinds = frozenset({"translate"})
     not_a_translation = "pseudo-localisation"  # flagged on its card and never picked as the best translation
     streams = True
+    prompted = False  # it gets the text itself, no prompt
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
         body = pseudo_localise(request.task.document)

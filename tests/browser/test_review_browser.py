@@ -100,6 +100,24 @@ def test_stop_cancels_every_provider_call(page, start_app, fake):
     shot(page, "review-stopped")
 
 
+def test_prompt_and_raw_reply_on_a_finished_card(page, start_app, fake):
+    key = "fake-key-browser-0123456789abcdefghij"
+    server = start_app({"OPENAI_API_KEY": key, "OPENAI_BASE_URL": fake.openai_url})
+    open_app(page, server)
+    use_engine(page, "openai:m", "openai:m")
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(f"() => ({BADGE_COUNT})('done') === 3", timeout=30_000)
+    wait_idle(page)
+    page.get_by_text("Prompt and raw reply").first.click()
+    shown = page.get_by_test_id("stExpander").filter(has_text="Prompt and raw reply").first
+    shown.get_by_text("Raw reply", exact=True).wait_for()
+    content = shown.inner_text()
+    assert "<document>" in content and "</document>" in content and "Acme Sync 4.0" in content
+    assert "structured output: json_schema" in content and "Fake provider review." in content
+    assert key not in page.content()
+    shot(page, "review-prompt-and-reply")
+
+
 def test_streamlits_own_header_stop_ends_the_run_cleanly_and_draws_it_at_once(page, start_app, fake):
     for _ in range(3):
         fake.enqueue("slow", ok(chunks=400, delay=0.05))
