@@ -23,21 +23,53 @@ def label(r: BranchResult) -> str:
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend_title_text="")
+    # A vertical toolbar on the right never covers the title, however narrow the screen.
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 40, "t": 50, "b": 10}, legend_title_text="",
+                      modebar={"orientation": "v"})
     return fig
 
 
-def radar(results: Sequence[BranchResult]) -> go.Figure:
-    """Perspective scores on a polar chart, one trace per engine."""
+RADAR_MAX_ENGINES = 3  # more overlapping filled traces are unreadable: the heatmap says it better
+
+
+def failed_engines(results: Sequence[BranchResult]) -> list[str]:
+    """Engines none of whose branches came back with a score: charts say so rather than draw nothing."""
+    engines = dict.fromkeys(r.engine for r in results)
+    return [e for e in engines if not any(r.scored for r in results if r.engine == e)]
+
+
+def heatmap(results: Sequence[BranchResult]) -> go.Figure:
+    """Scores by perspective (row) × engine (column), the value in each cell; a branch without a score shows its
+    status, and an engine whose branches all failed says so in its column label."""
     perspectives = list(dict.fromkeys(r.perspective for r in results))
+    engines = list(dict.fromkeys(r.engine for r in results))
+    cell = {(r.perspective, r.engine): r for r in results}
+    failed = set(failed_engines(results))
+    z = [[cell[(p, e)].score if (p, e) in cell and cell[(p, e)].scored else None for e in engines]
+         for p in perspectives]
+    text = [[(f"{cell[(p, e)].score:g}" if cell[(p, e)].scored else cell[(p, e)].status) if (p, e) in cell else ""
+             for e in engines] for p in perspectives]
+    columns = [engine_name(e) + (" (all failed)" if e in failed else "") for e in engines]
+    fig = go.Figure(go.Heatmap(z=z, x=columns, y=perspectives, text=text, texttemplate="%{text}", zmin=0, zmax=10,
+                               colorscale="RdYlGn", colorbar={"title": "score"}, hoverongaps=False,
+                               hovertemplate="%{y} · %{x}: %{text}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Scores by perspective × engine", height=max(260, 90 + 50 * len(perspectives)))
+
+
+def radar(results: Sequence[BranchResult]) -> go.Figure:
+    """Perspective scores on a polar chart, one trace per engine that has scores (for ≤ RADAR_MAX_ENGINES)."""
+    perspectives = list(dict.fromkeys(r.perspective for r in results))
+    failed = set(failed_engines(results))
     fig = go.Figure()
-    for engine in dict.fromkeys(r.engine for r in results):
+    for engine in (e for e in dict.fromkeys(r.engine for r in results) if e not in failed):
         by_p = {r.perspective: r.score for r in results if r.engine == engine}
         values = [by_p.get(p) for p in perspectives]
         fig.add_trace(go.Scatterpolar(r=values + values[:1], theta=perspectives + perspectives[:1], fill="toself",
                                       name=engine_name(engine), connectgaps=False))
     fig.update_layout(polar={"radialaxis": {"range": [0, 10]}})
-    return _layout(fig, "Scores by perspective")
+    title = "Scores by perspective" + (f" ({', '.join(engine_name(e) for e in failed)}: all failed)" if failed else "")
+    return _layout(fig, title)
 
 
 def scores(results: Sequence[BranchResult], aggregate: Aggregate | None) -> go.Figure:
@@ -50,26 +82,40 @@ def scores(results: Sequence[BranchResult], aggregate: Aggregate | None) -> go.F
         name="branch score",
     ))
     if aggregate is not None and aggregate.score is not None:
-        fig.add_hline(y=aggregate.score, line_dash="dash", line_color="#4f46e5",
-                      annotation_text=f"{aggregate.method} {aggregate.score:.2f}", annotation_position="top right")
+        # The aggregate is a legend entry, not a label on the line: it never sits on a bar's own label.
+        fig.add_trace(go.Scatter(x=[labels[0], labels[-1]], y=[aggregate.score] * 2, mode="lines",
+                                 line={"dash": "dash", "color": "#4f46e5"},
+                                 name=f"aggregate ({aggregate.method}) {aggregate.score:.2f}"))
+        fig.update_layout(legend={"orientation": "h", "y": -0.25})
     fig.update_yaxes(range=[0, 10.9], title="score")
     return _layout(fig, "Branch scores and the aggregate")
 
 
 def timeline(results: Sequence[BranchResult]) -> go.Figure:
-    """A Gantt of each branch: queued → waiting for the first token → streaming → done."""
+    """A Gantt of each branch: queued → waiting for the first token → streaming → done. A branch that failed,
+    was cancelled or came from the cache is drawn as such (its status, over its whole span)."""
     fig = go.Figure()
     phases = (
         ("queued", "#d1d5db", lambda r: 0.0, lambda r: r.started_s),
         ("waiting for first token", "#93c5fd", lambda r: r.started_s, lambda r: r.first_token_s or r.ended_s),
         ("streaming", "#4f46e5", lambda r: r.first_token_s, lambda r: r.ended_s),
     )
+    plain = [r for r in results if not r.steps and r.status == "ok" and not r.cached]
     for name, colour, start, end in phases:
-        rows = [(label(r), start(r), end(r)) for r in results if not r.steps]
+        rows = [(label(r), start(r), end(r)) for r in plain]
         rows = [(b, s, e) for b, s, e in rows if s is not None and e is not None and e > s]
         fig.add_trace(go.Bar(y=[b for b, _, _ in rows], x=[e - s for _, s, e in rows], base=[s for _, s, _ in rows],
                              orientation="h", name=name, marker_color=colour,
                              hovertemplate="%{y}: %{base:.2f}s → %{x:.2f}s<extra>" + name + "</extra>"))
+    for name, colour, keep in (("from the cache (no call)", "#a7f3d0", lambda r: r.status == "ok" and r.cached),
+                               *((status, STATUS_COLOURS[status], lambda r, s=status: r.status == s)
+                                 for status in ("error", "timeout", "truncated", "cancelled"))):
+        rows = [(label(r), r.started_s or 0.0, r.ended_s) for r in results if not r.steps and keep(r)]
+        rows = [(b, s, e if e is not None and e > s else s + 0.02) for b, s, e in rows]  # a sliver when instant
+        if rows:
+            fig.add_trace(go.Bar(y=[b for b, _, _ in rows], x=[e - s for _, s, e in rows],
+                                 base=[s for _, s, _ in rows], orientation="h", name=name, marker_color=colour,
+                                 hovertemplate="%{y}: " + name + "<extra></extra>"))
     # Two-step perspectives: the draft and the self-check as two segments of the same row.
     for step, colour in (("draft", "#818cf8"), ("check", "#312e81")):
         rows = [(label(r), s["started_s"], s["ended_s"]) for r in results for s in r.steps if s["step"] == step]

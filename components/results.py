@@ -47,7 +47,8 @@ def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
     if aggregate.spread is not None and aggregate.spread >= DISAGREEMENT_SPREAD * scale / 10:
         st.warning(f"The branches disagree: scores are {aggregate.spread:g} points apart. "
                    "Read the lowest-scoring perspectives before trusting the aggregate.", icon=":material/warning:")
-    with st.expander("How the reducer merged the branches", expanded=False):
+    # A key keeps it open (or closed) while the user switches reducers.
+    with st.expander("How the reducer merged the branches", key=f"{key}_explain", on_change="rerun"):
         st.markdown(f"**Formula** (`{aggregate.method}`, failed branches excluded and counted):")
         st.code(aggregate.formula, language=None)
         st.markdown("**Merged state as the reducer saw it** — branches arrive in no fixed order; each carries "
@@ -96,8 +97,13 @@ def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     results = outcome.ordered()
     if aggregate.n_scored:
         left, right = st.columns(2)
-        left.plotly_chart(charts.radar(results), key="chart_radar")
-        right.plotly_chart(charts.scores(results, aggregate), key="chart_scores")
+        engines = len({r.engine for r in results})
+        if engines > 1 and len({r.perspective for r in results}) > 1:
+            left.plotly_chart(charts.heatmap(results), key="chart_heatmap")
+        if engines <= charts.RADAR_MAX_ENGINES:
+            (right if engines > 1 and len({r.perspective for r in results}) > 1 else left).plotly_chart(
+                charts.radar(results), key="chart_radar")
+        st.plotly_chart(charts.scores(results, aggregate), key="chart_scores")
     if any(r.latency_ms is not None for r in results):
         left, right = st.columns(2)
         left.plotly_chart(charts.timeline(results), key="chart_timeline")
