@@ -67,7 +67,7 @@ def radar(results: Sequence[BranchResult]) -> go.Figure:
         values = [by_p.get(p) for p in perspectives]
         fig.add_trace(go.Scatterpolar(r=values + values[:1], theta=perspectives + perspectives[:1], fill="toself",
                                       name=engine_name(engine), connectgaps=False))
-    fig.update_layout(polar={"radialaxis": {"range": [0, 10]}})
+    fig.update_layout(polar={"radialaxis": {"range": [0, 10]}, "bgcolor": "rgba(0,0,0,0)"})  # either theme
     title = "Scores by perspective" + (f" ({', '.join(engine_name(e) for e in failed)}: all failed)" if failed else "")
     return _layout(fig, title)
 

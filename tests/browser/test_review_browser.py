@@ -164,3 +164,18 @@ def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
     assert page.evaluate(BADGE_COUNT, "cancelled") == 3
     wait_idle(page)
     shot(page, "history-after-refresh")
+
+
+def test_the_app_follows_a_dark_system_setting(page, start_app):
+    page.emulate_media(color_scheme="dark")
+    server = start_app()
+    open_app(page, server)
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(f"() => ({BADGE_COUNT})('done') === 3", timeout=30_000)
+    page.wait_for_selector(".js-plotly-plot")
+    wait_idle(page)
+    background = page.evaluate(
+        "() => getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
+    red, green, blue = (int(v) for v in background[background.index("(") + 1:background.index(")")].split(",")[:3])
+    assert red + green + blue < 150, background  # dark, not the light theme forced before
+    shot(page, "review-dark")
