@@ -233,6 +233,9 @@ def translation_charts(outcome: RunOutcome) -> None:
         if len(outcome.assessment.matrix) == 2:
             right.caption("With two engines, agreement cannot pick a side: it says how far apart they are, not "
                           "which one is off. A third engine or a judge can.")
+    if not any(r.latency_ms is not None for r in results):  # all cancelled before they began
+        st.caption("No quality, latency or timeline chart: no translation ran to the end.")
+        return
     left, right = st.columns(2)
     left.plotly_chart(charts.quality_cost_latency(results), key="chart_quality")
     right.plotly_chart(charts.timeline(results), key="chart_timeline")
