@@ -17,7 +17,9 @@ PAYLOADS = [line for line in (Path(__file__).parents[1] / "data" / "markup_paylo
 KEY = "fake-key-browser-0123456789abcdefghij"
 EVIL_ID = "sim:![id](http://evil.example/id.png)"
 CREATED = """() => ({
-  images: [...document.querySelectorAll('img, svg image, iframe, source')].map(e => e.src || e.href?.baseVal || '')
+  // (a plotly heatmap draws its cells as one PNG of the numbers: Parallax's chart, not text from a model)
+  images: [...document.querySelectorAll('img, svg image, iframe, source')]
+     .filter(e => !e.closest('.js-plotly-plot')).map(e => e.src || e.href?.baseVal || '')
      .filter(src => src && !src.startsWith(location.origin) && !src.startsWith('blob:' + location.origin)
                      && !src.startsWith('data:image/svg')),
   links: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))
