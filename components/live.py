@@ -20,8 +20,8 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 from parallax.assess import Assessed
 from parallax.engines.base import Engine
 from parallax.estimate import estimate_run, usd
-from parallax.judgement import readable
-from parallax.quality import highlight
+from parallax.judgement import SCHEMA, readable
+from parallax.quality import MQM_SCHEMA, highlight
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunFinished, RunOutcome, RunPlan, plan_key, stream_run
 from parallax.runner import (
@@ -180,9 +180,10 @@ def exchange_view(exchange: dict[str, Any], raw: str, structured_mode: str | Non
         st.markdown(f"**{md_escape(message['role'].title())}**")
         st.code(message["content"], language=None, wrap_lines=True, height=min(400, 60 + 18 * message[
             "content"].count("\n")))
-    if exchange.get("schema"):
+    schema = {"judgement": SCHEMA, "mqm_judgement": MQM_SCHEMA}.get(exchange.get("schema_name") or "")
+    if schema:
         st.markdown("**Schema asked for**")
-        st.json(exchange["schema"], expanded=False)
+        st.json(schema, expanded=False)
     if exchange.get("reask"):
         st.markdown(f"**Re-asked once**: {md_escape(exchange['reask']['reason'])}. The first reply:")
         st.code(exchange["reask"]["first_reply"] or "(empty)", language=None, wrap_lines=True)

@@ -227,3 +227,4 @@ def readable(text: str) -> str:
             quote = f' — "{issue["quote"]}"' if issue.get("quote") else ""
             lines.append(f"! [{issue.get('severity', '…')}] {issue.get('note', '')}{quote}")
     return "\n".join(lines) or "…"
+
