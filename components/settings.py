@@ -11,7 +11,7 @@ import streamlit as st
 
 from components.safe import md_escape
 from parallax.check import check_engines, configured_engines
-from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, load_config
+from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, is_placeholder, load_config
 
 if TYPE_CHECKING:  # SQLAlchemy is imported when the history is first used, not with the page
     from parallax.run import RunOutcome, RunPlan
@@ -108,7 +108,10 @@ def provider_sidebar() -> None:
         st.subheader("Providers")
         for provider, variable in PROVIDER_KEYS.items():
             name = PROVIDER_NAMES[provider]
-            if os.environ.get(variable, "").strip():
+            if is_placeholder(os.environ.get(variable, "")):
+                st.markdown(f":orange[:material/warning:] **{name}** — `{variable}` holds a placeholder, not a "
+                            "key (an example file copied unedited?): not used")
+            elif os.environ.get(variable, "").strip():
                 st.markdown(f":green[:material/check_circle:] **{name}** — key from secrets or environment")
             elif variable in typed:
                 st.markdown(f":green[:material/check_circle:] **{name}** — key typed for this session")

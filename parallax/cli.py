@@ -467,6 +467,9 @@ def engines_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_BAD_INPUT
     from .check import check_engines, configured_engines
 
+    for variable in config.placeholder_keys():
+        print(f"parallax: {variable} holds a placeholder, not a key (an example file copied unedited?): not used",
+              file=err)
     listed = configured_engines(config)
     rows: list[tuple[str, ...]]
     if not args.check:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,15 @@ _ENGINE_KEYS = ("base_url", "model", "api_key_env", "price_input", "price_output
                 "token_limit_param", "max_concurrency")
 
 
+_PLACEHOLDER = re.compile(r"^(?:<[^>]*>|your[-_ ].*|.*[-_ ]here|.*(?:\.\.\.|…)|x{3,}|changeme|placeholder.*|"
+                         r"sk-x+|replace[-_ ]?me|todo|none|null|optional)$", re.IGNORECASE)
+
+
+def is_placeholder(value: str) -> bool:
+    """ "your-openai-key", "<key>", "sk-...", "changeme"…: text meant to be replaced, not a key."""
+    return bool(value.strip()) and _PLACEHOLDER.match(value.strip()) is not None
+
+
 @dataclass
 class Config:
     engines: dict[str, NamedEngine] = field(default_factory=dict)
@@ -72,9 +82,14 @@ class Config:
     source: Path | None = None
 
     def key(self, provider: str) -> str | None:
-        """The provider's API key from the environment (never logged or shown)."""
+        """The provider's API key from the environment (never logged or shown); an obvious placeholder (an
+        example file copied unedited) is no key."""
         value = self.env.get(PROVIDER_KEYS[provider], "").strip()
-        return value or None
+        return value if value and not is_placeholder(value) else None
+
+    def placeholder_keys(self) -> list[str]:
+        """The key variables that hold a placeholder instead of a key: said on the page and by `engines`."""
+        return [v for v in (*PROVIDER_KEYS.values(), "DEEPL_AUTH_KEY") if is_placeholder(self.env.get(v, ""))]
 
     def configured_providers(self) -> list[str]:
         return [p for p in PROVIDER_KEYS if self.key(p)]
@@ -87,7 +102,7 @@ class Config:
     def default_translation_engines(self) -> list[str]:
         """Every configured translation service and LLM, else pseudo-localisation (clearly not a translation)."""
         engines = [DEFAULT_MODELS[p] for p in self.configured_providers()]
-        if self.env.get("DEEPL_AUTH_KEY", "").strip():
+        if self.env.get("DEEPL_AUTH_KEY", "").strip() and not is_placeholder(self.env["DEEPL_AUTH_KEY"]):
             engines.append("deepl")
         if self.env.get("LIBRETRANSLATE_URL", "").strip():
             engines.append("libretranslate")

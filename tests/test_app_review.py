@@ -169,3 +169,11 @@ def test_a_matrix_keeps_one_row_per_perspective_whatever_the_number_of_engines()
     assert not at.exception
     sixths = [c for c in at.columns if abs(c.weight - 1 / 6) < 1e-6]
     assert len(sixths) == 12  # two rows of six cards: technical's six engines, then legal's (was rows of four)
+
+
+def test_a_placeholder_key_from_the_secrets_example_is_said_and_not_used(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "your-openai-key")
+    at = app()
+    sidebar = shown_text(at.sidebar)
+    assert "**OpenAI** — `OPENAI_API_KEY` holds a placeholder, not a key" in sidebar
+    assert at.session_state["review_engines_one"] == "offline:rules"  # not OpenAI with a key that would fail
