@@ -91,6 +91,9 @@ def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> 
     parser.add_argument("--json", metavar="PATH", help="write the full result as JSON")
     parser.add_argument("--csv", metavar="PATH", help="write one row per branch as CSV")
     parser.add_argument("--xlsx", metavar="PATH", help="write a workbook: branches, aggregate and issues sheets")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the result as CSV, JSON or XLSX, chosen by FILE's extension; - writes the JSON "
+                             "to standard output (the summary then goes to standard error)")
     parser.add_argument("--no-input-in-json", action="store_true",
                         help="the JSON keeps the input's SHA-256 and length instead of the text itself")
     parser.add_argument("--no-cache", action="store_true", help="call the providers even for identical calls")
@@ -396,9 +399,30 @@ def summary_table(outcome: RunOutcome) -> str:
     return "\n".join(lines)
 
 
-def write_exports(outcome: RunOutcome, args: argparse.Namespace) -> None:
-    """--json, --csv and --xlsx, whichever were given."""
+OUTPUT_FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx"}
+
+
+def _output_format(path: str | None) -> str | None:
+    """-o FILE: the format its extension names (checked before anything runs)."""
+    if path is None:
+        return None
+    if path == "-":
+        return "json"
+    found = OUTPUT_FORMATS.get(Path(path).suffix.lower())
+    if found is None:
+        raise InputError(f"-o {path}: name a .csv, .json or .xlsx file (or - for JSON on standard output)")
+    return found
+
+
+def write_exports(outcome: RunOutcome, args: argparse.Namespace, out: TextIO | None = None) -> None:
+    """--json, --csv, --xlsx and -o FILE, whichever were given."""
     from .export import to_csv, to_json, to_xlsx
+
+    output = getattr(args, "output", None)
+    if output == "-" and out is not None:
+        out.write(to_json(outcome, not getattr(args, "no_input_in_json", False)) + "\n")
+    elif output:
+        setattr(args, _output_format(output) or "json", output)
 
     if getattr(args, "json", None):
         Path(args.json).write_text(to_json(outcome, not getattr(args, "no_input_in_json", False)),
@@ -428,6 +452,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         return engines_main(args, out, err)
     try:
         config = load_config(args.config)
+        _output_format(args.output)
         plan = _plan(args, read_input(args.file, stdin), config)
     except (InputError, ConfigError) as exc:
         print(f"parallax: {exc}", file=err)
@@ -442,11 +467,11 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         asyncio.run(execute(plan, _progress(err, len(plan.branches)), outcome))
     except KeyboardInterrupt:
         print("parallax: stopped; unfinished branches were cancelled", file=err)
-        write_exports(outcome, args)
-        print(summary_table(outcome), file=out)
+        write_exports(outcome, args, out)
+        print(summary_table(outcome), file=err if args.output == "-" else out)
         return EXIT_INTERRUPTED
-    write_exports(outcome, args)
-    print(summary_table(outcome), file=out)
+    write_exports(outcome, args, out)
+    print(summary_table(outcome), file=err if args.output == "-" else out)
     if outcome.storage_warning:
         print(f"parallax: {outcome.storage_warning}", file=err)
     if not (outcome.aggregate and outcome.aggregate.n_ok > 0):

@@ -295,3 +295,24 @@ def test_fail_under_gates_a_pipeline_and_a_closed_pipe_ends_quietly(tmp_path):
     piped = subprocess.run(f"{sys.executable} -m parallax history list | head -1", shell=True, capture_output=True,
                            text=True, env=env)
     assert piped.stdout.startswith("run_id") and piped.stderr == ""  # no BrokenPipe traceback
+
+
+def test_o_picks_the_format_by_extension_and_dash_is_standard_output(tmp_path):
+    import pandas as _pd
+
+    source = tmp_path / "doc.txt"
+    source.write_text("We guarantee 100% uptime.", encoding="utf-8")
+    for name in ("r.csv", "r.json", "r.xlsx"):
+        out, err = io.StringIO(), io.StringIO()
+        assert cli.main(["review", str(source), "-p", "legal", "-o", str(tmp_path / name), "--no-cache"],
+                        out=out, err=err) == 0
+    assert (tmp_path / "r.csv").read_text(encoding="utf-8").startswith("run_id,mode,branch_id")
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["mode"] == "review"
+    assert list(_pd.read_excel(tmp_path / "r.xlsx", sheet_name=None)) == ["branches", "aggregate", "issues"]
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["review", str(source), "-p", "legal", "-o", "-", "--no-cache"], out=out, err=err) == 0
+    assert json.loads(out.getvalue())["branches"][0]["perspective"] == "legal"  # only the JSON on stdout
+    assert "aggregate (mean)" in err.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["review", str(source), "-o", str(tmp_path / "r.txt")], out=out, err=err) == 2
+    assert "name a .csv, .json or .xlsx file" in err.getvalue() and not (tmp_path / "r.txt").exists()
