@@ -51,7 +51,7 @@ def series(fake: FakeProviders, runs: int, samples: int, texts: dict[str, str], 
         return ok(json.dumps(data))
 
     fake.answer = answer  # type: ignore[assignment]
-    config = load_config(env={"OPENAI_API_KEY": "sk-bench-0000000000", "OPENAI_BASE_URL": fake.openai_url})
+    config = load_config(env={"OPENAI_API_KEY": "fake-bench-key", "OPENAI_BASE_URL": fake.openai_url})
     confident = right = 0
     effects: dict[str, list[float]] = {}
     t0 = time.perf_counter()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
@@ -61,7 +62,13 @@ def _round(x: float) -> float:
 
 def estimate(values: Sequence[float]) -> Estimate | None:
     """Mean, sample standard deviation and the 95% bootstrap (percentile) interval of the mean."""
-    data = [float(v) for v in values]
+    return _estimate(tuple(float(v) for v in values))
+
+
+@functools.lru_cache(maxsize=4096)
+def _estimate(data: tuple[float, ...]) -> Estimate | None:
+    # Cached: a card, a chart, the CSV and select-best each ask for the same branch's estimate on every redraw,
+    # and the seeded resampling gives the same answer each time.
     if not data:
         return None
     mean = statistics.fmean(data)
@@ -69,7 +76,7 @@ def estimate(values: Sequence[float]) -> Estimate | None:
         return Estimate(1, _round(mean))
     if len(data) < MIN_FOR_INTERVAL:
         return Estimate(len(data), _round(mean), _round(statistics.stdev(data)))
-    low, high = _interval((data,), paired=False)
+    low, high = _interval((list(data),), paired=False)
     return Estimate(len(data), _round(mean), _round(statistics.stdev(data)), low, high)
 
 

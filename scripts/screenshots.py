@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, add_engine_ids, wait_idle  # noqa: E402
 
 WIDTH, HEIGHT = 1500, 2000
 
@@ -43,10 +43,7 @@ def main() -> None:
             page.get_by_role("heading", name="Review").wait_for(timeout=30_000)
             page.get_by_label("Matrix: every perspective × every engine").check(force=True)
             wait_idle(page)
-            page.get_by_text("Use another engine id").click()
-            page.get_by_label("Engine id").fill("sim:fast?latency=0.3&tokens=30&rate=25")
-            page.get_by_label("Engine id").press("Enter")
-            page.get_by_role("button", name="Add engine").click()
+            add_engine_ids(page, "sim:fast?latency=0.3&tokens=30&rate=25")
             page.get_by_text("6 branches").wait_for()
             wait_idle(page)
             page.get_by_role("button", name="Run").click()

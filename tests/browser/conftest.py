@@ -119,3 +119,12 @@ def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def add_engine_ids(page, *engine_ids: str) -> None:  # type: ignore[no-untyped-def]
+    """Open "Use another engine id" and add each id as a user would: type it, Enter, then "Add engine"."""
+    page.get_by_text("Use another engine id").click()
+    for engine_id in engine_ids:
+        page.get_by_label("Engine id").fill(engine_id)
+        page.get_by_label("Engine id").press("Enter")
+        page.get_by_role("button", name="Add engine").click()  # waits until the committed text enables it

@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot, wait_idle
+from tests.browser.conftest import add_engine_ids, shot, wait_idle
 from tests.fakes.provider_server import FakeProviders, ok
 
 TEXT = ("Our new storage tier is faster and cheaper. We guarantee your files are safe forever. "
@@ -27,10 +27,7 @@ BADGE_COUNT = """(label) => [...document.querySelectorAll('[data-testid="stMarkd
 
 
 def use_engine(page, engine_id: str, label: str) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_text("Use another engine id").click()
-    page.get_by_label("Engine id").fill(engine_id)
-    page.get_by_label("Engine id").press("Enter")
-    page.get_by_role("button", name="Add engine").click()  # waits until the committed text enables it
+    add_engine_ids(page, engine_id)
     # Wait for the effect, not for a script state that a fast rerun may already have left.
     expect(page.get_by_role("combobox", name="Engine", exact=True)).to_have_value(re.compile(re.escape(label)))
     wait_idle(page)
@@ -142,10 +139,7 @@ def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
     open_app(page, server)
     page.get_by_label("Matrix: every perspective × every engine").check(force=True)
     page.get_by_role("button", name="Remove Keyword checks (offline) — no AI").wait_for()  # the matrix list is drawn
-    page.get_by_text("Use another engine id").click()
-    page.get_by_label("Engine id").fill("sim:slow?latency=30")
-    page.get_by_label("Engine id").press("Enter")
-    page.get_by_role("button", name="Add engine").click()
+    add_engine_ids(page, "sim:slow?latency=30")
     page.get_by_text("6 branches").wait_for()
     wait_idle(page)
     page.get_by_role("button", name="Run").click()
