@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/soak.py [--runs 200]
 
-Starts `streamlit run app.py`, presses Run on the Review page (offline engine, the default) again and again in
+Starts the web app, presses Run on the Review page (offline engine, the default) again and again in
 headless Chromium, and prints the server's resident memory after the first run and every 20 runs after it.
 Target: after 200 runs within 20 MiB of its size after the first. History and PARALLAX_HOME are temporary.
 """

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from . import config as config_module
 from .assess import assess
+from .documents import InputError, read_document, read_file
 from .export import safe_cell
 from .graph import RunContext, job_for, sampled_branch
 from .judgement import read_judgement, review_request
@@ -108,7 +109,8 @@ def check_output(path: Path, option: str = "--out") -> None:
 
 
 def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator[Row]:
-    """Rows of a CSV or JSONL file, lazily. Raises BatchError when the batch cannot start at all."""
+    """Rows of a CSV or JSONL file, lazily: the text in `column`, or, where that cell is empty, the text of the
+    document file the `path` cell names. Raises BatchError when the batch cannot start at all."""
     if not path.exists():
         raise BatchError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -120,11 +122,17 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
     bad_lines: set[int] = set()
     lines = _decoded_lines(handle, bad_lines)
 
-    def check(number: int, doc_id: str, value: Any, line: int) -> Row:
+    def check(number: int, doc_id: str, value: Any, line: int, named: Any = None) -> Row:
         if line in bad_lines:
             return Row(number, doc_id, None, f"row {number}: bytes that are not UTF-8 on line {line} (Latin-1 or "
                                              "Windows-1252? save the file as UTF-8)")
         text = "" if value is None else str(value)
+        if not text.strip() and named:
+            try:
+                named_path = path.parent / str(named)
+                text = read_document(read_file(named_path), str(named_path)).text
+            except InputError as exc:
+                return Row(number, doc_id, None, f"row {number}: {exc}")
         if "\0" in text:
             return Row(number, doc_id, None, f"row {number}: a NUL byte at character {text.index(chr(0)) + 1} of "
                                              f"the {column!r} cell (not sent)")
@@ -148,22 +156,22 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
                     except RecursionError:
                         yield Row(number, str(number), None, f"row {number}: JSON nested too deeply to read")
                         continue
-                    if not isinstance(item, dict) or column not in item:
-                        yield Row(number, str(number), None, f"row {number}: no {column!r} field")
+                    if not isinstance(item, dict) or (column not in item and PATH_COLUMN not in item):
+                        yield Row(number, str(number), None, f"row {number}: no {column!r} or {PATH_COLUMN!r} field")
                         continue
                     doc_id = str(item.get(id_column or "id", number))
-                    yield check(number, doc_id, item[column], number)
+                    yield check(number, doc_id, item.get(column), number, item.get(PATH_COLUMN))
             else:
                 reader = csv.DictReader(lines, strict=True)
                 if reader.fieldnames is None:
                     raise BatchError(f"{path} has no header row")
-                if column not in reader.fieldnames:
-                    raise BatchError(f"{path} has no column {column!r}; its columns are: "
-                                     f"{', '.join(reader.fieldnames)}")
+                if column not in reader.fieldnames and PATH_COLUMN not in reader.fieldnames:
+                    raise BatchError(f"{path} has no column {column!r} (the text) or {PATH_COLUMN!r} (a document "
+                                     f"file); its columns are: {', '.join(reader.fieldnames)}")
                 use_id = id_column or ("id" if "id" in reader.fieldnames else None)
                 for number, record in enumerate(reader, start=1):
                     doc_id = str(record.get(use_id) or number) if use_id else str(number)
-                    yield check(number, doc_id, record.get(column), reader.line_num)
+                    yield check(number, doc_id, record.get(column), reader.line_num, record.get(PATH_COLUMN))
         finally:
             handle.close()
 
@@ -275,6 +283,7 @@ class _Doc:
     remaining: int = 0
 
 
+PATH_COLUMN = "path"  # a batch row may name a document file instead of carrying its text
 OUT_COLUMNS = ("id", "row", "status", "aggregate_method", "aggregate_score", "n_ok", "n_scored", "n_total", "spread",
                "best", "cost_usd", "error")
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -15,7 +18,15 @@ from typing import TYPE_CHECKING, NoReturn, TextIO, cast
 
 from . import __version__
 from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
-from .documents import InputError, byte_limit, check_document, check_size, decode_document
+from .documents import (
+    InputError,
+    byte_limit,
+    check_document,
+    check_size,
+    decode_document,
+    read_document,
+    read_file,
+)
 from .estimate import usd
 from .reducers import REDUCERS
 from .results import RUN_STATUSES
@@ -70,6 +81,9 @@ class TerminalSafe(io.TextIOBase):
         return self.stream.isatty()
 
 
+FILE_HELP = "a document (.txt, .md, .pdf, .docx, .html, .odt), or - for UTF-8 text on standard input"
+
+
 class _UsageError(Exception):
     pass
 
@@ -80,7 +94,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> None:
-    parser.add_argument("file", nargs="?", help="a UTF-8 text file, or - for standard input")
+    parser.add_argument("file", nargs="?", help=FILE_HELP)
     parser.add_argument("--engine", "-e", action="append", default=[], metavar="ID", help=engine_help)
     parser.add_argument("--reducer", default=reducer, choices=sorted(REDUCERS),
                         help=f"how branch scores merge (default {reducer})")
@@ -102,10 +116,15 @@ def _common(parser: argparse.ArgumentParser, engine_help: str, reducer: str) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m parallax", description="Run one text through several AI branches at once.",
+    parser = _Parser(prog="parallax", description="Run one text through several AI branches at once.",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"parallax {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    app = sub.add_parser("app", help="start the web app (from any folder; keys from the environment or "
+                                     ".streamlit/secrets.toml here or in ~/.streamlit)")
+    app.add_argument("--port", type=int, default=8501, help="the port to serve on (default 8501)")
+    app.add_argument("streamlit_options", nargs=argparse.REMAINDER, metavar="...",
+                     help="more `streamlit run` options, e.g. --server.address=0.0.0.0 to serve a team")
     review = sub.add_parser("review", help="review a text from several perspectives with one or more engines")
     _common(review, "e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, offline:rules, sim:demo (repeatable)",
             "mean")
@@ -158,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--reference", metavar="FILE", help=argparse.SUPPRESS)
     batch.add_argument("--tone", default="")
     suggest = sub.add_parser("suggest", help="propose perspectives that fit a text (as TOML for parallax.toml)")
-    suggest.add_argument("file", nargs="?", help="a UTF-8 text file, or - for standard input")
+    suggest.add_argument("file", nargs="?", help=FILE_HELP)
     suggest.add_argument("--engine", "-e", metavar="ID", help="the LLM that proposes (default: offline rules)")
     suggest.add_argument("--config", metavar="PATH")
     engines = sub.add_parser("engines", help="the configured engines; --check sends each one tiny request")
@@ -193,18 +212,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_bytes(file: str) -> bytes:
-    try:
-        check_size(Path(file).stat().st_size, file)
-        return Path(file).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{file} is a directory, not a file") from None
-    except OSError as exc:
-        raise InputError(f"{file}: cannot read it ({exc.strerror})") from None
-
-
 def read_input(file: str | None, stdin: TextIO) -> str:
     if file in (None, "-"):
         if file is None and stdin.isatty():
@@ -213,7 +220,7 @@ def read_input(file: str | None, stdin: TextIO) -> str:
         data = stdin.buffer.read(limit + 1) if hasattr(stdin, "buffer") else stdin.read(limit + 1).encode()
         check_size(len(data), "standard input")  # read no further than the limit
         return decode_document(data, "standard input")
-    return decode_document(read_bytes(file), file)
+    return read_document(read_file(file), file).text
 
 
 def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
@@ -226,10 +233,10 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
     glossary: tuple[tuple[str, str], ...] = ()
     if args.glossary:
         try:
-            glossary = parse_glossary(decode_document(read_bytes(args.glossary), args.glossary))
+            glossary = parse_glossary(decode_document(read_file(args.glossary), args.glossary))
         except ValueError as exc:
             raise InputError(f"{args.glossary}: {exc}") from None
-    reference = decode_document(read_bytes(args.reference), args.reference) if args.reference else None
+    reference = decode_document(read_file(args.reference), args.reference) if args.reference else None
     judge = None if args.no_judge else (args.judge or config.default_judge())
     settings = TranslationSettings(args.source, args.target, glossary, args.tone, reference, judge,
                                    args.judge_samples, args.judge_protocol)
@@ -442,6 +449,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
     except _UsageError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
+    if args.command == "app":
+        return app_main(args, err)
     if args.command == "history":
         return history_main(args, out, err)
     if args.command == "batch":
@@ -569,3 +578,37 @@ def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.action != "export":
         print(summary_table(outcome), file=out)
     return EXIT_OK if outcome.aggregate and outcome.aggregate.n_ok > 0 else EXIT_ALL_FAILED
+
+
+def app_script() -> Path:
+    """The web app's main script, wherever this copy of Parallax is installed (found, not imported: the core
+    never imports Streamlit)."""
+    spec = importlib.util.find_spec("parallax_app")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the web app (parallax_app) is not installed with this copy of Parallax")
+    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+
+
+def app_main(args: argparse.Namespace, err: TextIO) -> int:
+    try:
+        command = [sys.executable, "-m", "streamlit", "run", str(app_script()), f"--server.port={args.port}",
+                   *args.streamlit_options]
+    except InputError as exc:
+        print(f"parallax: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def console() -> None:
+    """The `parallax` command."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`parallax history list | head -1`): end quietly, as command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    sys.exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from .engines.base import Request
@@ -10,7 +11,19 @@ from .judgement import review_request
 from .run import RunPlan
 from .translation import translation_request
 
-CHARS_PER_TOKEN = 4  # a rough rule for English; tiktoken would need a download
+CHARS_PER_TOKEN = 4  # Latin script; tokenizers need far fewer characters per token in other scripts (below)
+# Characters per token by script, for OpenAI's and Anthropic's tokenizers (rounded towards more tokens: an estimate
+# that errs, errs on the expensive side). No tokenizer package works offline for both providers' models; the
+# provider's usage figures after a run are the truth.
+SCRIPT_CHARS_PER_TOKEN = (
+    (re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]"), 1.0),  # Han, kana
+    (re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]"), 1.5),  # Hangul
+    (re.compile(r"[\u0900-\u0dff\u0e00-\u0e7f\u1000-\u109f]"), 2.0),  # Indic scripts, Thai, Myanmar
+    (re.compile(r"[\u0590-\u06ff\u0750-\u077f\ufb1d-\ufdff\ufe70-\ufeff]"), 2.5),  # Hebrew, Arabic
+    (re.compile(r"[\u0370-\u03ff\u0400-\u052f]"), 3.0),  # Greek, Cyrillic
+)
+TOKEN_METHOD = ("estimated from the characters: about 4 per token in Latin script, 3 in Cyrillic and Greek, 2.5 in "
+                "Arabic and Hebrew, 2 in Indic scripts and Thai, 1.5 in Hangul, 1 in Chinese and Japanese")
 EXPECTED_REVIEW_TOKENS = 500
 TRANSLATION_GROWTH = 1.3  # a translation is often longer than its source
 JUDGE_TOKENS_PER_TRANSLATION = 150
@@ -29,7 +42,14 @@ def usd(value: float | None) -> str:
 
 
 def estimate_tokens(text: str) -> int:
-    return max(1, round(len(text) / CHARS_PER_TOKEN)) if text else 0
+    """Tokens a text takes, by script (see TOKEN_METHOD)."""
+    if not text:
+        return 0
+    tokens, rest = 0.0, len(text)
+    for pattern, chars_per_token in SCRIPT_CHARS_PER_TOKEN:
+        count = len(pattern.findall(text))
+        tokens, rest = tokens + count / chars_per_token, rest - count
+    return max(1, round(tokens + rest / CHARS_PER_TOKEN))
 
 
 def _prompt_tokens(request: Request) -> int:

@@ -6,9 +6,10 @@ import csv
 import hashlib
 import io
 import json
+from dataclasses import fields
 from typing import Any
 
-from .results import BranchResult
+from .results import BranchResult, Finding
 from .run import RunOutcome
 
 BRANCH_FIELDS = (
@@ -55,7 +56,8 @@ def issues_text(r: BranchResult) -> str:
     parts = []
     for f in r.issues:
         kind = f"{f.severity}, {f.category}" if f.category else f.severity
-        parts.append(f"[{kind}] {f.note}".rstrip() + (f" — “{f.quote}”" if f.quote else ""))
+        parts.append(f"[{kind}] {f.note}".rstrip() + (f" — “{f.quote}”" if f.quote else "")
+                     + (f" (page {f.page})" if f.page else ""))
     return "; ".join(parts)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -176,8 +178,7 @@ def to_xlsx(outcome: RunOutcome) -> bytes:
     issues = pd.DataFrame([{"branch_id": r.branch_id, "engine": r.engine, "perspective": r.perspective,
                             **{k: _xlsx_cell(v) for k, v in f.to_dict().items()}}
                            for r in outcome.ordered() for f in r.issues],
-                          columns=["branch_id", "engine", "perspective", "severity", "quote", "note", "category",
-                                   "chunk", "located", "found_by"])
+                          columns=["branch_id", "engine", "perspective", *(f.name for f in fields(Finding))])
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         branches.to_excel(writer, sheet_name="branches", index=False)

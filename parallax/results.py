@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from .documents import find_quote, page_at
 from .stats import Estimate, estimate
 
 Status = Literal["ok", "error", "timeout", "truncated", "cancelled"]
@@ -35,6 +36,7 @@ class Finding:
     chunk: int | None = None  # for a long document: the chunk the finding came from
     located: bool = True  # False: the quoted span is not in the text it is about (shown as such, never dropped)
     found_by: int | None = None  # with k judge samples: how many of them found this error
+    page: int | None = None  # a review of a PDF: the page the quote is on
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -185,3 +187,12 @@ class Aggregate:
         """ "2 of 3 succeeded", and how many were scored or judged when that differs: every view says it so."""
         scored = self.scored_count(mode)
         return f"{self.n_ok} of {self.n_total} succeeded" + (f", {scored}" if scored else "")
+
+
+def locate_findings(result: BranchResult, document: str) -> None:
+    """A review's quotes are looked for in the document it reviewed (the text extracted from a file): whether
+    each is there, and on which page of a PDF."""
+    for finding in result.issues:
+        if finding.quote.strip():
+            at = find_quote(document, finding.quote)
+            finding.located, finding.page = at is not None, None if at is None else page_at(document, at)

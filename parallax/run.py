@@ -22,7 +22,7 @@ from .engines import EngineError, resolve_engine
 from .engines.base import Engine
 from .languages import check_pair, deepl_supports, language_name
 from .reducers import REDUCERS, reduce
-from .results import Aggregate, BranchResult, BranchSpec
+from .results import Aggregate, BranchResult, BranchSpec, locate_findings
 from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, CallCache, ChunkFinished
 from .translation import JUDGE_PROTOCOLS, TranslationSettings
 
@@ -231,6 +231,8 @@ class RunOutcome:
         elif isinstance(event, ChunkFinished):
             self.chunks_done[event.branch_id] = self.chunks_done.get(event.branch_id, 0) + 1
         elif isinstance(event, BranchFinished):
+            if self.mode == "review":
+                locate_findings(event.result, self.document)
             self.results[event.result.branch_id] = event.result
             self.arrival.append(event.result.branch_id)
             if self.recorder is not None:

@@ -80,7 +80,7 @@ def test_jsonl_input_and_per_row_errors(tmp_path):
     rows = {r["id"]: r for r in results(tmp_path / "o.csv")}
     assert code == 0 and rows["j1"]["status"] == rows["j4"]["status"] == "ok"
     assert rows["2"]["error"].startswith("row 2: not valid JSON")
-    assert rows["3"]["error"] == "row 3: no 'body' field"
+    assert rows["3"]["error"] == "row 3: no 'body' or 'path' field"
 
 
 def test_undecodable_bytes_name_the_row(tmp_path):
@@ -94,7 +94,8 @@ def test_undecodable_bytes_name_the_row(tmp_path):
 
 
 @pytest.mark.parametrize("content,args,message", [
-    ("id,text\nx,hello\n", ["--column", "body"], "has no column 'body'; its columns are: id, text"),
+    ("id,text\nx,hello\n", ["--column", "body"], "has no column 'body' (the text) or 'path' (a document file); "
+                                    "its columns are: id, text"),
     ("", ["--column", "text"], "is empty"),
     ("id,text\n", ["--column", "text"], "has no rows"),
     ("id,text\nx,hello\n", ["--column", "text", "--rpm", "openai"], "--rpm 'openai': write PROVIDER=N"),

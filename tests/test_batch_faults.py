@@ -106,7 +106,7 @@ def test_jsonl_with_malformed_and_deeply_nested_lines(tmp_path, provider):
     rows = {r["row"]: (r["status"], r["error"]) for r in results(tmp_path / "out.csv")}
     assert rows["2"] == ("invalid", "row 2: not valid JSON (Expecting property name enclosed in double quotes)")
     assert rows["3"] == ("invalid", "row 3: JSON nested too deeply to read")
-    assert rows["4"] == ("invalid", "row 4: no 'text' field")
+    assert rows["4"] == ("invalid", "row 4: no 'text' or 'path' field")
     assert rows["1"][0] == rows["5"][0] == "ok" and provider.calls() == 2
 
 

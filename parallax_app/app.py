@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.settings import load_secrets, provider_sidebar
+from parallax_app.components.settings import load_secrets, provider_sidebar
 
 # Imported only when a run starts or a result is drawn, so the first page shows sooner; warmed in the background.
 LATER = ("parallax.graph", "parallax.history", "parallax.export", "pandas", "plotly.graph_objects")

@@ -12,10 +12,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import live, pickers, results
-from components.inputs import sentence
-from components.safe import md_escape
-from components.settings import history_store, session_config
 from parallax.batch import (
     BatchError,
     BatchProgress,
@@ -32,6 +28,10 @@ from parallax.reducers import reduce
 from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
 from parallax.storage import DEFAULT_PATH
 from parallax.translation import TranslationSettings
+from parallax_app.components import live, pickers, results
+from parallax_app.components.inputs import sentence
+from parallax_app.components.safe import md_escape
+from parallax_app.components.settings import history_store, session_config
 
 BATCHES = DEFAULT_PATH.parent / "batches"
 

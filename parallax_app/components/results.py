@@ -88,7 +88,7 @@ def issues_panel(outcome: RunOutcome) -> None:
                 where = md_escape(r.engine) if outcome.mode == "translate" else (
                     f"{md_escape(r.perspective)} · {md_escape(r.engine)}")
                 kind = f"\\[{md_escape(f.category)}\\] " if f.category else ""
-                chunk = f" · chunk {f.chunk}" if f.chunk else ""
+                chunk = (f" · chunk {f.chunk}" if f.chunk else "") + (f" · page {f.page}" if f.page else "")
                 st.markdown(f"- {kind}{md_escape(f.note)}{quote}  \n  _{where}{chunk}_")
 
 
