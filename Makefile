@@ -30,9 +30,9 @@ test: $(VENV)/.installed-dev
 	$(BIN)/mypy parallax
 	$(BIN)/python -m pytest
 
-# The edit loop: everything but the browser and PostgreSQL suites (`make test` still runs all).
+# The edit loop: everything but the browser, PostgreSQL and slow suites (`make test` still runs all).
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -m "not browser and not postgres"
+	$(BIN)/python -m pytest -m "not browser and not postgres and not slow"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

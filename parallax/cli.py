@@ -123,8 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="start the web app (from any folder; keys from the environment or "
                                      ".streamlit/secrets.toml here or in ~/.streamlit)")
     app.add_argument("--port", type=int, default=8501, help="the port to serve on (default 8501)")
-    app.add_argument("streamlit_options", nargs=argparse.REMAINDER, metavar="...",
-                     help="more `streamlit run` options, e.g. --server.address=0.0.0.0 to serve a team")
+    app.epilog = "Any other option goes to `streamlit run`, e.g. --server.address=0.0.0.0 to serve a team."
     review = sub.add_parser("review", help="review a text from several perspectives with one or more engines")
     _common(review, "e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, offline:rules, sim:demo (repeatable)",
             "mean")
@@ -445,7 +444,12 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
     stdin = stdin or sys.stdin
     out, err = cast(TextIO, TerminalSafe(out or sys.stdout)), cast(TextIO, TerminalSafe(err or sys.stderr))
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(argv)
+        if args.command == "app":
+            args.streamlit_options = unknown  # handed to `streamlit run`
+        elif unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except _UsageError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT

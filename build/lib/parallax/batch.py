@@ -1,0 +1,490 @@
+"""Batches: thousands of documents through the same branches, near the concurrency-bound ideal, in flat memory.
+
+A batch does not make one LangGraph Send per item (framework CPU per task would dominate, DESIGN.md §3):
+a fixed pool of workers pulls (document, branch) jobs from a bounded queue and runs each through the one
+shared branch runner; rows are read lazily, and each document is written to the output file as soon as its
+branches are done, then dropped. The output file is also the record for resuming: ids already in it are
+not run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from . import config as config_module
+from .assess import assess
+from .documents import InputError, read_document, read_file
+from .export import safe_cell
+from .graph import RunContext, job_for, sampled_branch
+from .judgement import read_judgement, review_request
+from .reducers import reduce
+from .results import BranchResult, BranchSpec
+from .run import RunPlan, run_context
+from .runner import BranchJob, run_branch
+from .stats import Comparison, Estimate, compare_columns
+from .translation import translation_request
+
+# Documents can be long: the csv module's default cell limit (128 kB) is below our text limit.
+csv.field_size_limit(64 * 1024 * 1024)
+
+
+class BatchError(ValueError):
+    """The batch cannot start (no such column, empty file...): nothing was called."""
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int  # 1-based data row (the header is not counted)
+    doc_id: str
+    text: str | None
+    error: str | None = None  # bad row: named, not called
+
+
+@dataclass
+class BatchProgress:
+    total: int
+    done: int = 0
+    failed_rows: int = 0
+    skipped: int = 0  # finished in an earlier, interrupted run of the same batch
+    cached: int = 0  # branch answers that came from the history's cache (no call, no cost)
+    cost_usd: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    failures: dict[str, int] = field(default_factory=dict)  # cause → count
+
+    @property
+    def eta_s(self) -> float | None:
+        finished = self.done - self.skipped
+        if finished <= 0:
+            return None
+        elapsed = time.monotonic() - self.started
+        return elapsed / finished * (self.total - self.done)
+
+
+def _decoded_lines(handle: IO[bytes], bad_lines: set[int]) -> Iterator[str]:
+    """Lines as text; a line ends at LF, CRLF or a lone CR (files that mix them are common)."""
+    number = 0
+    for chunk in handle:
+        for raw in chunk.splitlines(keepends=True):
+            number += 1
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                bad_lines.add(number)
+                yield raw.decode("utf-8", errors="replace")
+
+
+def _check_text_file(path: Path) -> None:
+    """A file that is plainly not text (an image, a spreadsheet, an archive) stops before anything runs."""
+    with path.open("rb") as handle:
+        sample = handle.read(8192)
+    undecodable = sample.decode("utf-8", "replace").count("\ufffd")
+    if sample.count(b"\0") > 2 + len(sample) // 100 or undecodable > 2 + len(sample) // 10:
+        raise BatchError(f"{path} is not a text file (binary data): give a UTF-8 CSV or JSONL file")
+
+
+def check_output(path: Path, option: str = "--out") -> None:
+    """The results file can be written: its folder exists, it is not a folder, it is writable. Nothing is left
+    behind by the check."""
+    if path.is_dir():
+        raise BatchError(f"{option} {path} is a folder: give a file name, e.g. {path / 'results.csv'}")
+    if not path.parent.exists():
+        raise BatchError(f"{option} {path}: the folder {path.parent} does not exist")
+    existed = path.exists()
+    try:
+        path.open("a").close()
+    except OSError as exc:
+        raise BatchError(f"{option} {path} cannot be written: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator[Row]:
+    """Rows of a CSV or JSONL file, lazily: the text in `column`, or, where that cell is empty, the text of the
+    document file the `path` cell names. Raises BatchError when the batch cannot start at all."""
+    if not path.exists():
+        raise BatchError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise BatchError(f"{path} is empty")
+    _check_text_file(path)
+    jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
+    limit = config_module.MAX_CHARS
+    handle = path.open("rb")
+    bad_lines: set[int] = set()
+    lines = _decoded_lines(handle, bad_lines)
+
+    def check(number: int, doc_id: str, value: Any, line: int, named: Any = None) -> Row:
+        if line in bad_lines:
+            return Row(number, doc_id, None, f"row {number}: bytes that are not UTF-8 on line {line} (Latin-1 or "
+                                             "Windows-1252? save the file as UTF-8)")
+        text = "" if value is None else str(value)
+        if not text.strip() and named:
+            try:
+                named_path = path.parent / str(named)
+                text = read_document(read_file(named_path), str(named_path)).text
+            except InputError as exc:
+                return Row(number, doc_id, None, f"row {number}: {exc}")
+        if "\0" in text:
+            return Row(number, doc_id, None, f"row {number}: a NUL byte at character {text.index(chr(0)) + 1} of "
+                                             f"the {column!r} cell (not sent)")
+        if not text.strip():
+            return Row(number, doc_id, None, f"row {number}: the {column!r} cell is empty")
+        if len(text) > limit:
+            return Row(number, doc_id, None, f"row {number}: {len(text):,} characters, over the limit of {limit:,}")
+        return Row(number, doc_id, text)
+
+    def rows() -> Iterator[Row]:
+        try:
+            if jsonl:
+                for number, line in enumerate(lines, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        item = json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        yield Row(number, str(number), None, f"row {number}: not valid JSON ({exc.msg})")
+                        continue
+                    except RecursionError:
+                        yield Row(number, str(number), None, f"row {number}: JSON nested too deeply to read")
+                        continue
+                    if not isinstance(item, dict) or (column not in item and PATH_COLUMN not in item):
+                        yield Row(number, str(number), None, f"row {number}: no {column!r} or {PATH_COLUMN!r} field")
+                        continue
+                    doc_id = str(item.get(id_column or "id", number))
+                    yield check(number, doc_id, item.get(column), number, item.get(PATH_COLUMN))
+            else:
+                reader = csv.DictReader(lines, strict=True)
+                if reader.fieldnames is None:
+                    raise BatchError(f"{path} has no header row")
+                if column not in reader.fieldnames and PATH_COLUMN not in reader.fieldnames:
+                    raise BatchError(f"{path} has no column {column!r} (the text) or {PATH_COLUMN!r} (a document "
+                                     f"file); its columns are: {', '.join(reader.fieldnames)}")
+                use_id = id_column or ("id" if "id" in reader.fieldnames else None)
+                for number, record in enumerate(reader, start=1):
+                    doc_id = str(record.get(use_id) or number) if use_id else str(number)
+                    yield check(number, doc_id, record.get(column), reader.line_num, record.get(PATH_COLUMN))
+        finally:
+            handle.close()
+
+    iterator = rows()
+    first = next(iterator, None)  # fail fast on a missing column or header, before anything runs
+    if first is None:
+        raise BatchError(f"{path} has no rows")
+
+    def all_rows() -> Iterator[Row]:
+        yield first
+        yield from iterator
+
+    return all_rows()
+
+
+def count_rows(path: Path) -> int:
+    """Rows in the file, counted without holding it (for progress and ETA). A CSV is read through once here, so
+    what would stop the batch half-way (a quote never closed, a cell over the size limit) stops it now, named."""
+    with path.open("rb") as handle:
+        if path.suffix.lower() in (".jsonl", ".ndjson"):
+            return sum(1 for line in handle if line.strip())
+        reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline=""), strict=True)
+        rows, ended_at = 0, 0
+        try:
+            for _ in reader:
+                rows, ended_at = rows + 1, reader.line_num
+        except csv.Error as exc:
+            if "field limit" in str(exc):
+                problem = f"a cell over {csv.field_size_limit() // 2**20} MB (the limit for one text is far lower)"
+            elif "unexpected end of data" in str(exc):
+                problem = "a quote opened here is never closed: the rest of the file would become one document"
+            else:
+                problem = str(exc)
+            raise BatchError(f"{path}, row {rows} (line {ended_at + 1}): {problem}") from None
+        return max(0, rows - 1)
+
+
+def _earlier_rows(out: Path) -> tuple[list[str], list[dict[str, str]], bool]:
+    """The results file of an earlier run: its columns, its complete rows, and whether a row was cut off (the
+    process was killed while writing it)."""
+    if not out.exists() or out.stat().st_size == 0:
+        return [], [], False
+    with out.open("rb") as handle:
+        handle.seek(-1, 2)
+        torn = handle.read(1) != b"\n"
+    with out.open(encoding="utf-8", newline="", errors="replace") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
+    return columns, rows[:-1] if torn and rows else rows, torn
+
+
+def _kept(rows: list[dict[str, str]], retry_failed: bool) -> list[dict[str, str]]:
+    """The latest row of each document, without those that failed when they are to be run again."""
+    latest = {r.get("id", ""): r for r in rows}
+    return [r for r in latest.values() if not (retry_failed and r.get("status") == "failed")]
+
+
+def finished_ids(out: Path, retry_failed: bool = True) -> set[str]:
+    """Documents an earlier run of this batch finished (as written: ids are stored formula-safe), to resume
+    without redoing them. Documents that failed are not finished when they are to be retried."""
+    return {r["id"] for r in _kept(_earlier_rows(out)[1], retry_failed) if r.get("id")}
+
+
+def prepare_resume(out: Path, retry_failed: bool = True) -> dict[str, str]:
+    """Before resuming: the results file keeps one row per id (the latest), drops a row cut off by a kill and,
+    when failed documents are retried, their old rows; rewritten atomically (a kill leaves the old or the new
+    file, never half of one). Returns the ids not to run again, with their status there."""
+    columns, rows, torn = _earlier_rows(out)
+    keep = _kept(rows, retry_failed)
+    if torn or len(keep) != len(rows):
+        temporary = out.with_name(out.name + ".tmp")
+        with temporary.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, out)
+    return {r["id"]: r.get("status", "") for r in keep if r.get("id")}
+
+
+class RateLimiter:
+    """At most `rpm` calls a minute for one provider, spaced evenly (a token bucket of one)."""
+
+    def __init__(self, rpm: float) -> None:
+        self.interval = 60.0 / rpm
+        self.next_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self.lock:
+            loop = asyncio.get_running_loop()
+            now = loop.time()
+            start = max(now, self.next_at)
+            self.next_at = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def provider_of(engine_id: str) -> str:
+    return engine_id.split(":", 1)[0] if ":" in engine_id else engine_id
+
+
+@dataclass
+class _Doc:
+    row: Row
+    results: list[BranchResult] = field(default_factory=list)
+    remaining: int = 0
+
+
+PATH_COLUMN = "path"  # a batch row may name a document file instead of carrying its text
+OUT_COLUMNS = ("id", "row", "status", "aggregate_method", "aggregate_score", "n_ok", "n_scored", "n_total", "spread",
+               "best", "cost_usd", "error")
+
+
+class BatchWriter:
+    """Appends one row per finished document and flushes it: partial results are on disk as they arrive."""
+
+    def __init__(self, out: Path, branch_columns: list[str], append: bool) -> None:
+        self.columns = [*OUT_COLUMNS, *branch_columns]
+        self.handle = out.open("a" if append else "w", encoding="utf-8", newline="")
+        self.writer = csv.DictWriter(self.handle, self.columns, extrasaction="ignore")
+        if not append:
+            self.writer.writeheader()
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.writer.writerow({k: "" if v is None else safe_cell(v) for k, v in row.items()})
+        self.handle.flush()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _document_row(doc: _Doc, plan: RunPlan) -> dict[str, Any]:
+    ordered = sorted(doc.results, key=lambda r: r.order)
+    aggregate = reduce(ordered, plan.reducer)
+    costs = [r.cost_usd for r in ordered]
+    ok = sum(r.status == "ok" for r in ordered)
+    status = "ok" if ok == len(ordered) else "partial" if ok else "failed"
+    row: dict[str, Any] = {
+        "id": doc.row.doc_id, "row": doc.row.number, "status": status, "aggregate_method": aggregate.method,
+        "aggregate_score": aggregate.score, "n_ok": aggregate.n_ok, "n_scored": aggregate.n_scored,
+        "n_total": aggregate.n_total,
+        "spread": aggregate.spread, "best": aggregate.best,
+        "cost_usd": None if None in costs else round(sum(c for c in costs if c is not None), 8),
+        "error": "; ".join(sorted({r.error for r in ordered if r.error}))[:500] or None,
+    }
+    for r in ordered:
+        row[f"score:{r.branch_id}"] = r.score
+        if plan.mode == "translate":
+            row[f"text:{r.branch_id}"] = r.text if r.status == "ok" else None
+            row[f"non_translation:{r.branch_id}"] = r.non_translation
+        else:
+            row[f"summary:{r.branch_id}"] = r.summary or None
+            row[f"issues:{r.branch_id}"] = len(r.issues) if r.status == "ok" else None
+    return row
+
+
+def score_summary(out: Path) -> tuple[dict[str, Estimate], list[Comparison]]:
+    """Over every document of a results file (resumed ones included): each branch's mean score with its 95%
+    interval, and the leading branch against the others, paired by document."""
+    with out.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    names = [c for c in reader.fieldnames or [] if c.startswith("score:")]
+    return compare_columns({n.removeprefix("score:"): [_number(row.get(n)) for row in rows] for n in names})
+
+
+def _number(cell: str | None) -> float | None:
+    try:
+        return float(cell) if cell not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def branches_path(out: Path) -> Path:
+    """Beside the results file: one JSON line per finished document with all its branches' results."""
+    return out.with_name(out.name.removesuffix(".csv") + ".branches.jsonl")
+
+
+def document_branches(out: Path, doc_id: str) -> list[BranchResult] | None:
+    """One document's branches as the batch left them (its latest run), or None."""
+    path = branches_path(out)
+    if not path.exists():
+        return None
+    found = None
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut off by a kill
+            if str(data.get("id")) == doc_id:
+                found = data["results"]
+    return None if found is None else [BranchResult.from_dict(r) for r in found]
+
+
+def branch_columns(plan: RunPlan) -> list[str]:
+    """Per branch: its score (the judge's, for a translation), and its translation and non-translation flag, or
+    its review's summary and issue count."""
+    extra = ("text", "non_translation") if plan.mode == "translate" else ("summary", "issues")
+    return [f"{name}:{b.branch_id}" for b in plan.branches for name in ("score", *extra)]
+
+
+async def run_batch(
+    plan: RunPlan,
+    rows: Iterator[Row],
+    out: Path,
+    total: int,
+    concurrency: int = 32,
+    rpm: dict[str, float] | None = None,
+    on_document: Callable[[dict[str, Any], BatchProgress], None] | None = None,
+    retry_failed: bool = True,
+) -> BatchProgress:
+    """Run every row's document through the plan's branches with at most `concurrency` calls at once."""
+    done_ids = prepare_resume(out, retry_failed)
+    writer = BatchWriter(out, branch_columns(plan), append=out.exists() and out.stat().st_size > 0)
+    branches = branches_path(out).open("a", encoding="utf-8")  # every document's branches, for a closer look
+    progress = BatchProgress(total=total)
+    limiters = {p: RateLimiter(n) for p, n in (rpm or {}).items()}
+    queue: asyncio.Queue[tuple[_Doc, BranchSpec] | None] = asyncio.Queue(maxsize=concurrency * 2)
+    ctx = run_context(plan)
+
+    def finish(doc: _Doc, row: dict[str, Any]) -> None:
+        if doc.results:
+            branches.write(json.dumps({"id": doc.row.doc_id, "results": [r.to_dict() for r in doc.results]},
+                                      ensure_ascii=False) + "\n")
+            branches.flush()
+        progress.done += 1
+        if row["status"] != "ok":
+            progress.failed_rows += 1
+            cause = row["error"] or row["status"]
+            key = cause.split(";")[0].split(":", 1)[-1].strip()[:60] if row["error"] else row["status"]
+            progress.failures[key] = progress.failures.get(key, 0) + 1
+        progress.cost_usd += row.get("cost_usd") or 0.0
+        writer.write(row)
+        if on_document is not None:
+            on_document(row, progress)
+
+    async def complete(doc: _Doc) -> None:
+        if plan.settings is not None:  # translations: agreement and the judge over this document's engines
+            doc.results = (await assess(doc.row.text or "", doc.results, plan.settings, ctx, doc.row.doc_id)).results
+        finish(doc, _document_row(doc, plan))
+
+    async def worker() -> None:
+        while (item := await queue.get()) is not None:
+            doc, spec = item
+            limiter = limiters.get(provider_of(spec.engine.split("|")[0]))
+            if limiter is not None:
+                await limiter.wait()
+            job = _job(ctx, plan, doc, spec)
+            sampled = plan.mode == "review" and plan.samples > 1
+            result = await (sampled_branch(job, plan.samples, _ignore) if sampled else run_branch(job, _ignore))
+            doc.results.append(result)
+            progress.cached += result.cached
+            doc.remaining -= 1
+            if doc.remaining == 0:
+                await complete(doc)
+
+    async def feed() -> None:
+        for row in rows:
+            earlier = done_ids.get(safe_cell(row.doc_id))
+            if earlier is not None:
+                progress.done += 1
+                progress.skipped += 1
+                progress.failed_rows += earlier != "ok"  # still failed or invalid: counted as such again
+                continue
+            if row.error is not None:  # named, not called; the rest goes on
+                finish(_Doc(row), {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
+                continue
+            doc = _Doc(row, remaining=len(plan.branches))
+            for spec in plan.branches:
+                await queue.put((doc, spec))
+        for _ in range(concurrency):
+            await queue.put(None)
+
+    # Structured concurrency: if a worker fails (a results file that cannot be written, a full disk, a bug), the
+    # feeder and the other workers are cancelled and the error reaches the caller: nothing waits forever on a
+    # queue no one reads. Rows already written stay in the file.
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(feed())
+            for _ in range(concurrency):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise BatchError(f"the batch stopped: {_first_cause(failed)}") from failed.exceptions[0]
+    finally:
+        writer.close()
+        branches.close()
+    return progress
+
+
+def _first_cause(group: BaseExceptionGroup) -> str:  # type: ignore[type-arg]
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc.strerror or exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _ignore(_event: object) -> None:
+    pass
+
+
+def _job(ctx: RunContext, plan: RunPlan, doc: _Doc, spec: BranchSpec) -> BranchJob:
+    text = doc.row.text or ""
+    if plan.settings is not None:
+        return job_for(ctx, spec, translation_request(text, plan.settings), None)
+    return job_for(ctx, spec, review_request(text, plan.config.perspectives[spec.perspective]), read_judgement)
+
+
+def ideal_seconds(documents: int, branches: int, concurrency: int, latency_s: float) -> float:
+    return math.ceil(documents * branches / concurrency) * latency_s
+

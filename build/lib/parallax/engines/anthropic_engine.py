@@ -1,0 +1,68 @@
+"""Anthropic Messages streaming; structured output through a forced tool call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .base import Event, Finish, Request, Structured, Usage, count_attempt
+from .slots import Slots
+
+
+class AnthropicEngine:
+    provider = "Anthropic"
+    free = False
+    kinds = frozenset({"review", "translate", "judge"})
+    streams = True
+
+    def __init__(self, engine_id: str, model: str, *, api_key: str, base_url: str | None = None,
+                 slots: Slots | None = None) -> None:
+        import anthropic  # imported lazily: a missing SDK disables only this engine
+
+        self.engine_id, self.model, self.slots = engine_id, model, slots
+        self._client = anthropic.AsyncAnthropic(
+            api_key=api_key,
+            base_url=base_url,
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [count_attempt]}),
+        )
+
+    async def stream(self, request: Request) -> AsyncIterator[Event]:
+        kwargs: dict[str, Any] = {}
+        if request.schema is not None:
+            kwargs["tools"] = [
+                {
+                    "name": request.schema_name,
+                    "description": "Submit the structured result.",
+                    "input_schema": request.schema,
+                }
+            ]
+            kwargs["tool_choice"] = {"type": "tool", "name": request.schema_name}
+        # The SDK's overloads cannot see stream=True through **kwargs; the events are read by their `type`.
+        stream: Any = await self._client.messages.create(
+            model=self.model,
+            system=request.system,
+            messages=[{"role": m.role, "content": m.content} for m in request.messages],  # type: ignore[misc]
+            max_tokens=request.max_tokens,
+            stream=True,
+            **kwargs,
+        )
+        if request.schema is not None:
+            yield Structured("tool")
+        input_tokens: int | None = None
+        stop_reason: str | None = None
+        async with stream:
+            async for event in stream:
+                if event.type == "message_start":
+                    input_tokens = event.message.usage.input_tokens
+                elif event.type == "content_block_delta":
+                    delta = event.delta
+                    if delta.type == "text_delta":
+                        yield delta.text
+                    elif delta.type == "input_json_delta":
+                        yield delta.partial_json
+                elif event.type == "message_delta":
+                    stop_reason = event.delta.stop_reason
+                    yield Usage(input_tokens, event.usage.output_tokens)
+                elif event.type == "message_stop":
+                    # Only a stream that reached message_stop is complete.
+                    yield Finish("length" if stop_reason == "max_tokens" else "stop")

@@ -1,0 +1,123 @@
+"""The engine contract: one async streaming method per provider; everything else is the runner's job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Literal["user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the call is about, for engines that work on the text itself rather than on a prompt."""
+
+    kind: Literal["review", "translate", "judge"]
+    document: str
+    perspective: str = ""
+    source: str = ""  # language codes, for translations
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A prompt for one engine call. `schema` asks for structured (JSON) output."""
+
+    system: str
+    messages: tuple[Message, ...]
+    task: Task
+    schema: dict[str, Any] | None = None
+    schema_name: str = "judgement"
+    max_tokens: int = 1500
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How the stream ended: "stop" (complete), "length" (cut off by the token limit)."""
+
+    reason: Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class Structured:
+    """How the engine asked for structured output: json_schema, json_object, tool or prompt."""
+
+    mode: str
+
+
+class StreamError(Exception):
+    """The server reported an error inside a stream that had started (HTTP 200 already sent)."""
+
+
+# An engine yields text deltas, and Usage / Finish / Structured markers when it knows them.
+Event = str | Usage | Finish | Structured
+
+
+class Engine(Protocol):
+    engine_id: str  # e.g. "openai:gpt-4o-mini"
+    provider: str  # a human name for messages, e.g. "OpenAI"
+    model: str
+    free: bool  # offline and simulated engines cost nothing
+    kinds: frozenset[str]  # the tasks it can do: "review", "translate", "judge"
+    streams: bool  # False: the whole answer arrives at once (DeepL, LibreTranslate)
+
+    def stream(self, request: Request) -> AsyncIterator[Event]: ...
+
+
+async def stream_local(pieces: Iterable[str], input_tokens: int, output_tokens: int) -> AsyncIterator[Event]:
+    """Stream text computed on this machine piece by piece like a provider would, yielding to the event loop
+    between pieces so that sibling branches interleave; then its usage and a complete finish."""
+    for piece in pieces:
+        yield piece
+        await asyncio.sleep(0)
+    yield Usage(input_tokens, output_tokens)
+    yield Finish("stop")
+
+
+@dataclass
+class Attempts:
+    """HTTP requests one engine sent for a branch: every request, and the retries of the same request."""
+
+    count: int = 0
+    retries: int = 0
+    _since_new: int = 0  # requests since the caller last sent a new request (not a retry)
+    on_retry: Callable[[int], None] | None = None  # told "retry k" while the SDK retries
+
+    def new_request(self) -> None:
+        self._since_new = 0
+
+
+# The runner sets a fresh counter per branch; HTTP engines count every request the SDK
+# sends (first try + its own retries) through an httpx event hook running in the branch's task.
+ATTEMPTS: contextvars.ContextVar[Attempts] = contextvars.ContextVar("parallax_attempts")
+
+
+async def count_attempt(_request: Any) -> None:
+    counter = ATTEMPTS.get(None)
+    if counter is not None:
+        counter.count += 1
+        counter._since_new += 1
+        if counter._since_new > 1:
+            counter.retries += 1
+            if counter.on_retry is not None:
+                counter.on_retry(counter._since_new - 1)
+
+
+def new_request() -> None:
+    """An engine sends a different request (not a retry of the last one), e.g. another structured mode."""
+    counter = ATTEMPTS.get(None)
+    if counter is not None:
+        counter.new_request()

@@ -1,0 +1,223 @@
+"""OpenAI Chat Completions streaming — also every OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp).
+
+The SDK sends the request (auth, retries, HTTP errors); the stream's lines are read here, one `json.loads` per
+event: no object per chunk, and errors a server reports inside the stream (`data: {"error": …}`, vLLM's
+`{"object": "error"}`, llama-server's `error: …` lines, which an SSE client would drop) are seen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from .base import Event, Finish, Request, StreamError, Structured, Usage, count_attempt, new_request
+from .slots import Slots, slots_for
+
+# How structured output is asked for, in the order they are tried when the server's support is unknown.
+MODES = ("json_schema", "json_object", "tool", "prompt")
+# What worked per (server, model), for the rest of the process: later calls go straight to it.
+LEARNED: dict[tuple[str, str], str] = {}
+# A 4xx/5xx that names the structured-output request form: the server cannot do that mode.
+_NAMES_STRUCTURED = re.compile(
+    r"response_format|json_schema|json_object|tool_choice|\btools?\b|function.?call|structured output|guided_json",
+    re.I,
+)
+_NOT_ABOUT_THE_FORM = {401, 403, 404, 408, 409, 429}
+
+
+def names_structured(status: int, message: str) -> bool:
+    return 400 <= status < 600 and status not in _NOT_ABOUT_THE_FORM and bool(_NAMES_STRUCTURED.search(message))
+
+
+async def _no_retry_of_a_rejected_form(response: Any) -> None:
+    """A server that rejects the structured-output form will reject it again: tell the SDK not to retry it."""
+    if response.status_code < 400 or response.status_code in _NOT_ABOUT_THE_FORM:
+        return
+    sent = response.request.content or b""
+    if b'"response_format"' not in sent and b'"tools"' not in sent:
+        return
+    await response.aread()
+    if names_structured(response.status_code, response.text):
+        response.headers["x-should-retry"] = "false"
+
+
+def schema_instructions(request: Request) -> str:
+    return ("\n\nAnswer with only a JSON object that matches this JSON schema, no other text:\n"
+            + json.dumps(request.schema, ensure_ascii=False))
+
+
+class OpenAIEngine:
+    free = False
+    kinds = frozenset({"review", "translate", "judge"})
+    streams = True
+
+    def __init__(
+        self,
+        engine_id: str,
+        model: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        provider: str = "OpenAI",
+        usage_in_stream: bool = True,
+        token_param: str = "max_completion_tokens",
+        structured: str = "auto",
+        slots: Slots | None = None,
+        interrupted_hint: str = "",
+    ) -> None:
+        import openai  # imported lazily: a missing SDK disables only this engine
+
+        self.engine_id, self.model, self.provider = engine_id, model, provider
+        self.structured, self.token_param, self.slots = structured, token_param, slots
+        self.interrupted_hint = interrupted_hint
+        self._usage_in_stream = usage_in_stream
+        self._server = (base_url or "https://api.openai.com/v1", model)
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            http_client=openai.DefaultAsyncHttpxClient(
+                event_hooks={"request": [count_attempt], "response": [_no_retry_of_a_rejected_form]}
+            ),
+        )
+
+    @property
+    def known_mode(self) -> str | None:
+        """The structured mode this engine will use, if it is settled (configured or learned)."""
+        return self.structured if self.structured != "auto" else LEARNED.get(self._server)
+
+    async def stream(self, request: Request) -> AsyncIterator[Event]:
+        response, mode = await self._open(request)
+        if mode is not None:
+            yield Structured(mode)
+        try:
+            async for event in _read_events(response.response):
+                yield event
+        finally:
+            await response.close()
+
+    async def _open(self, request: Request) -> tuple[Any, str | None]:
+        """Send the request in the structured mode the server supports, finding it out on first use."""
+        if request.schema is None:
+            return await self._create(request, None), None
+        if (mode := self.known_mode) is not None:
+            return await self._create(request, mode), mode
+        # One discovering call at a time per server and model: the others wait, then use what it learned.
+        async with slots_for(f"discover:{self._server}", 1).hold():
+            for mode in MODES:
+                if (learned := LEARNED.get(self._server)) is not None:
+                    return await self._create(request, learned), learned
+                try:
+                    response = await self._create(request, mode)
+                except Exception as exc:
+                    if mode == MODES[-1] or not _rejects_form(exc):
+                        raise
+                    new_request()  # the next mode is a different request, not a retry
+                    continue
+                LEARNED[self._server] = mode
+                return response, mode
+        raise AssertionError("the prompt mode needs no server support")  # pragma: no cover
+
+    async def _create(self, request: Request, mode: str | None) -> Any:
+        system = request.system
+        kwargs: dict[str, Any] = {self.token_param: request.max_tokens}
+        if mode == "json_schema":
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+            }
+        elif mode == "json_object":
+            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
+            system += schema_instructions(request)
+        elif mode == "tool":
+            kwargs["tools"] = [{"type": "function", "function": {
+                "name": request.schema_name, "description": "Submit the structured result.",
+                "parameters": request.schema}}]
+            kwargs["tool_choice"] = {"type": "function", "function": {"name": request.schema_name}}
+        elif mode == "prompt":
+            system += schema_instructions(request)
+        if self._usage_in_stream:
+            kwargs["stream_options"] = {"include_usage": True}
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        return await self._client.chat.completions.create(
+            model=self.model, messages=messages, stream=True, **kwargs  # type: ignore[arg-type]
+        )
+
+
+def _rejects_form(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None)
+    body = getattr(exc, "body", None)
+    return isinstance(status, int) and names_structured(status, f"{exc} {json.dumps(body, default=str)}")
+
+
+async def _lines(http: Any) -> AsyncIterator[str]:
+    async for line in http.aiter_lines():
+        yield line
+    yield ""  # a last event sent without its blank line still ends
+
+
+async def _read_events(http: Any) -> AsyncIterator[Event]:
+    """Server-sent events → text deltas (content or tool-call arguments), usage and the finish reason."""
+    name, data = "", []
+    async for line in _lines(http):
+        if line:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "data":
+                data.append(value)
+            elif field == "event":
+                name = value
+            elif field == "error":  # llama-server reports a failure after HTTP 200 this way
+                raise StreamError(_error_message(value))
+            continue
+        if not data:
+            name = ""
+            continue
+        payload, event_name = "\n".join(data), name
+        name, data = "", []
+        if payload.strip() == "[DONE]":
+            return
+        for event in _chunk_events(json.loads(payload), event_name):
+            yield event
+
+
+def _error_message(raw: Any) -> str:
+    data = raw
+    if isinstance(raw, str):
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    if isinstance(data, dict):
+        inner = data.get("error", data)
+        if isinstance(inner, dict):
+            return str(inner.get("message") or inner)
+        return str(inner)
+    return str(data)
+
+
+def _chunk_events(chunk: Any, event_name: str) -> list[Event]:
+    if not isinstance(chunk, dict):
+        raise StreamError("the stream contained malformed data")
+    if event_name == "error" or chunk.get("error") or chunk.get("object") == "error":
+        raise StreamError(_error_message(chunk))
+    events: list[Event] = []
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        if delta.get("content"):
+            events.append(delta["content"])
+        for call in delta.get("tool_calls") or ():
+            arguments = (call.get("function") or {}).get("arguments")
+            if arguments:
+                events.append(arguments)
+        reason = choice.get("finish_reason")
+        if reason == "length":
+            events.append(Finish("length"))
+        elif reason is not None:
+            events.append(Finish("stop"))
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        events.append(Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")))
+    return events

@@ -1,0 +1,96 @@
+"""What a run will cost before it runs: tokens from the prompt's size, dollars from the price table."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from .engines.base import Request
+from .judgement import review_request
+from .run import RunPlan
+from .translation import translation_request
+
+CHARS_PER_TOKEN = 4  # Latin script; tokenizers need far fewer characters per token in other scripts (below)
+# Characters per token by script, for OpenAI's and Anthropic's tokenizers (rounded towards more tokens: an estimate
+# that errs, errs on the expensive side). No tokenizer package works offline for both providers' models; the
+# provider's usage figures after a run are the truth.
+SCRIPT_CHARS_PER_TOKEN = (
+    (re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]"), 1.0),  # Han, kana
+    (re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]"), 1.5),  # Hangul
+    (re.compile(r"[\u0900-\u0dff\u0e00-\u0e7f\u1000-\u109f]"), 2.0),  # Indic scripts, Thai, Myanmar
+    (re.compile(r"[\u0590-\u06ff\u0750-\u077f\ufb1d-\ufdff\ufe70-\ufeff]"), 2.5),  # Hebrew, Arabic
+    (re.compile(r"[\u0370-\u03ff\u0400-\u052f]"), 3.0),  # Greek, Cyrillic
+)
+TOKEN_METHOD = ("estimated from the characters: about 4 per token in Latin script, 3 in Cyrillic and Greek, 2.5 in "
+                "Arabic and Hebrew, 2 in Indic scripts and Thai, 1.5 in Hangul, 1 in Chinese and Japanese")
+EXPECTED_REVIEW_TOKENS = 500
+TRANSLATION_GROWTH = 1.3  # a translation is often longer than its source
+JUDGE_TOKENS_PER_TRANSLATION = 150
+
+
+def usd(value: float | None) -> str:
+    """Dollars with two significant digits however small ($0.0000038, $0.012, $1.50): never "3.76μ", never a
+    "$0.00000" that reads as free. None is unknown."""
+    if value is None:
+        return "unknown"
+    if value == 0:
+        return "$0"
+    decimals = max(2, 1 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    return "$" + (text.rstrip("0").rstrip(".") if decimals > 2 else text)
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens a text takes, by script (see TOKEN_METHOD)."""
+    if not text:
+        return 0
+    tokens, rest = 0.0, len(text)
+    for pattern, chars_per_token in SCRIPT_CHARS_PER_TOKEN:
+        count = len(pattern.findall(text))
+        tokens, rest = tokens + count / chars_per_token, rest - count
+    return max(1, round(tokens + rest / CHARS_PER_TOKEN))
+
+
+def _prompt_tokens(request: Request) -> int:
+    return estimate_tokens(request.system + "".join(m.content for m in request.messages))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    branches: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # None when some paid engine has no price
+    unpriced: tuple[str, ...]
+
+
+def estimate_run(plan: RunPlan) -> Estimate:
+    """Branches × tokens × price, summed, plus the judge's calls. Fallback engines are not counted: they are
+    only called when the first one fails. Free engines cost 0; engines without a price are listed."""
+    calls: list[tuple[str, int, int]] = []  # (engine id, input tokens, output tokens)
+    for spec in plan.branches:
+        first = spec.engine.split("|")[0]
+        if plan.settings is not None:
+            tokens_in = _prompt_tokens(translation_request(plan.document, plan.settings))
+            calls.append((first, tokens_in, round(estimate_tokens(plan.document) * TRANSLATION_GROWTH)))
+        else:
+            request = review_request(plan.document, plan.config.perspectives[spec.perspective])
+            calls.append((first, _prompt_tokens(request), EXPECTED_REVIEW_TOKENS))
+    if plan.settings is not None and plan.settings.judge:
+        translations = sum(out for _, _, out in calls)
+        judged_in = estimate_tokens(plan.document) + translations + 300
+        judged_out = JUDGE_TOKENS_PER_TRANSLATION * len(plan.branches)
+        calls += [(plan.settings.judge, judged_in, judged_out)] * plan.settings.judge_samples
+    cost = 0.0
+    unpriced: list[str] = []
+    for engine_id, tokens_in, tokens_out in calls:
+        price = plan.config.price(engine_id)
+        if plan.engines[engine_id].free:
+            continue
+        if price is None:
+            unpriced += [engine_id] if engine_id not in unpriced else []
+            continue
+        cost += (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
+    return Estimate(len(plan.branches), sum(c[1] for c in calls), sum(c[2] for c in calls),
+                    None if unpriced else cost, tuple(unpriced))

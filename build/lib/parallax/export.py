@@ -1,0 +1,192 @@
+"""CSV, JSON and XLSX writers for a run. CSV and XLSX cells are formula-safe; JSON stays raw."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import fields
+from typing import Any
+
+from .results import BranchResult, Finding
+from .run import RunOutcome
+
+BRANCH_FIELDS = (
+    "branch_id",
+    "engine",
+    "perspective",
+    "status",
+    "score",
+    "text",
+    "error",
+    "latency_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "retries",
+    "queued_ms",
+    "structured_mode",
+)
+# The score's uncertainty over its samples (judge samples, or review samples): the same columns in both modes.
+ESTIMATE_FIELDS = ("samples_n", "score_sd", "score_ci_low", "score_ci_high", "confidence")
+TRANSLATION_FIELDS = ("judge_score", "judge_spread", "judge_error", "non_translation", "agreement", "outlier",
+                      "answered_by", "fallbacks", "glossary", "chrf_reference", "bleu_reference")
+AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_scored", "n_total", "spread", "best", "margin", "confident",
+                    "lead_low", "lead_high")
+# A spreadsheet row per branch: never the raw JSON judgement in a cell (the JSON export keeps the raw reply).
+CSV_BRANCH = tuple(f for f in BRANCH_FIELDS if f != "text") + ("cached",)
+REVIEW_FIELDS = ("summary", "issues_count", "issues", "strengths")
+CSV_COLUMNS = ("run_id", "mode", *CSV_BRANCH, *REVIEW_FIELDS, *ESTIMATE_FIELDS,
+               *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
+
+
+def csv_columns(mode: str) -> tuple[str, ...]:
+    """The review columns (the judgement read into summary, issues, strengths); a translation run has the
+    translation itself and its quality columns instead, and the judge's cost for the whole run."""
+    if mode != "translate":
+        return CSV_COLUMNS
+    return ("run_id", "mode", *CSV_BRANCH, "text", *ESTIMATE_FIELDS, *TRANSLATION_FIELDS, "issues_count", "issues",
+            *(f"aggregate_{f}" for f in AGGREGATE_FIELDS), "judge_cost_usd")
+
+
+def issues_text(r: BranchResult) -> str:
+    """The issues as one readable cell: "[major] note — “quote”; …" (with the category for translations)."""
+    parts = []
+    for f in r.issues:
+        kind = f"{f.severity}, {f.category}" if f.category else f.severity
+        parts.append(f"[{kind}] {f.note}".rstrip() + (f" — “{f.quote}”" if f.quote else "")
+                     + (f" (page {f.page})" if f.page else ""))
+    return "; ".join(parts)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text (OWASP CSV injection); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):  # glossary, fallbacks: JSON inside the cell
+        value = json.dumps(value, ensure_ascii=False)
+    return safe_cell(value)
+
+
+def to_dict(outcome: RunOutcome, include_text: bool = True) -> dict[str, Any]:
+    """Everything to reproduce and audit the run: input (or its hash and length with include_text=False),
+    timestamp, settings, the Parallax version, every branch with what it was sent and its raw reply, the
+    aggregate, and for translations the judge's samples (prompt, raw reply, findings) and cost."""
+    from . import __version__
+
+    aggregate = outcome.aggregate.to_dict() if outcome.aggregate else None
+    branches = []
+    for r in outcome.ordered():
+        data = r.to_dict()
+        found = r.estimate
+        data["estimate"] = found.to_dict() if found else None
+        branches.append(
+            {**{k: data[k] for k in BRANCH_FIELDS}, **{k: v for k, v in data.items() if k not in BRANCH_FIELDS}}
+        )
+    text = outcome.document
+    out: dict[str, Any] = {
+        "run_id": outcome.run_id,
+        "mode": outcome.mode,
+        "parallax_version": __version__,
+        "created_at": outcome.created_at,
+        "input": {"text": text, "characters": len(text)} if include_text else
+                 {"sha256": hashlib.sha256(text.encode()).hexdigest(), "characters": len(text)},
+        "settings": outcome.settings,
+        "wall_ms": outcome.wall_ms,
+        "arrival": outcome.arrival,
+        "branches": branches,
+        "aggregate": aggregate,
+    }
+    if not include_text:  # the prompts carry the document too: each copy is replaced by its hash and length
+        out = _without_input(out, text, f"⟨the input text: {len(text)} characters, sha256 "
+                                        f"{hashlib.sha256(text.encode()).hexdigest()[:12]}…⟩")
+    if outcome.mode == "translate":
+        out["agreement_matrix"] = outcome.assessment.matrix if outcome.assessment else {}
+        out["best"] = outcome.aggregate.best if outcome.aggregate else None
+        out["best_confident"] = outcome.aggregate.confident if outcome.aggregate else None
+        out["judge_cost_usd"] = outcome.assessment.judge_cost_usd if outcome.assessment else None
+        out["position_effect"] = outcome.assessment.position_effect if outcome.assessment else {}
+        out["judge_samples"] = [s.to_dict() for s in outcome.assessment.judge_samples] if outcome.assessment else []
+    return out
+
+
+def _estimate_columns(r: BranchResult) -> dict[str, Any]:
+    found = r.estimate
+    if found is None:
+        return {}
+    return {"samples_n": found.n, "score_sd": found.sd, "score_ci_low": found.low, "score_ci_high": found.high}
+
+
+def _without_input(value: Any, text: str, placeholder: str) -> Any:
+    if not text:
+        return value
+    if isinstance(value, str):
+        return value.replace(text, placeholder)
+    if isinstance(value, dict):
+        return {k: _without_input(v, text, placeholder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_input(v, text, placeholder) for v in value]
+    return value
+
+
+def to_json(outcome: RunOutcome, include_text: bool = True) -> str:
+    return json.dumps(to_dict(outcome, include_text), ensure_ascii=False, indent=2)
+
+
+def to_csv(outcome: RunOutcome) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    columns = csv_columns(outcome.mode)
+    writer.writerow(columns)
+    for data in branch_rows(outcome):
+        writer.writerow([_cell(data.get(c)) for c in columns])
+    return buffer.getvalue()
+
+
+def branch_rows(outcome: RunOutcome) -> list[dict[str, Any]]:
+    """One flat row per branch with every CSV column (the CSV and the XLSX branches sheet)."""
+    aggregate = {f"aggregate_{k}": v for k, v in (outcome.aggregate.to_dict() if outcome.aggregate else {}).items()}
+    judge_cost = outcome.assessment.judge_cost_usd if outcome.assessment else None
+    rows = []
+    for r in outcome.ordered():
+        readable = {"issues_count": len(r.issues), "issues": issues_text(r), "strengths": "; ".join(r.strengths)}
+        rows.append({"run_id": outcome.run_id, "mode": outcome.mode, **r.to_dict(), **readable,
+                     **_estimate_columns(r), **aggregate, "judge_cost_usd": judge_cost})
+    return rows
+
+
+def to_xlsx(outcome: RunOutcome) -> bytes:
+    """A workbook with one sheet per view: branches (the CSV's columns), aggregate (with the verdict and the
+    run's metadata) and issues (one row per finding). Text cells are formula-safe, as in the CSV."""
+    import pandas as pd
+
+    columns = csv_columns(outcome.mode)
+    branches = pd.DataFrame([{c: _xlsx_cell(row.get(c)) for c in columns} for row in branch_rows(outcome)],
+                            columns=list(columns))
+    summary = outcome.aggregate.to_dict() if outcome.aggregate else {}
+    aggregate = pd.DataFrame([{"run_id": outcome.run_id, "mode": outcome.mode, "created_at": outcome.created_at,
+                               **{k: _xlsx_cell(v) for k, v in summary.items()}}])
+    issues = pd.DataFrame([{"branch_id": r.branch_id, "engine": r.engine, "perspective": r.perspective,
+                            **{k: _xlsx_cell(v) for k, v in f.to_dict().items()}}
+                           for r in outcome.ordered() for f in r.issues],
+                          columns=["branch_id", "engine", "perspective", *(f.name for f in fields(Finding))])
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        branches.to_excel(writer, sheet_name="branches", index=False)
+        aggregate.to_excel(writer, sheet_name="aggregate", index=False)
+        issues.to_excel(writer, sheet_name="issues", index=False)
+    return buffer.getvalue()
+
+
+def _xlsx_cell(value: Any) -> Any:
+    value = _cell(value)
+    return None if value == "" else value

@@ -1,0 +1,198 @@
+"""The data a run produces: what a branch is asked to do, what it returned, and the aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from .documents import find_quote, page_at
+from .stats import Estimate, estimate
+
+Status = Literal["ok", "error", "timeout", "truncated", "cancelled"]
+STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "truncated", "cancelled")
+SEVERITIES = ("critical", "major", "minor")
+RUN_STATUSES = ("running", "completed", "partial", "failed", "interrupted")  # a whole run, as the history keeps it
+
+
+@dataclass(frozen=True)
+class BranchSpec:
+    """One branch of a run: a perspective reviewed by an engine, in declared order."""
+
+    branch_id: str
+    order: int
+    perspective: str
+    engine: str
+    weight: float = 1.0
+
+
+@dataclass
+class Finding:
+    """One issue a judge found, quoting the text it is about."""
+
+    severity: str
+    quote: str
+    note: str
+    category: str = ""  # for translation errors: accuracy, fluency, terminology, style, locale
+    chunk: int | None = None  # for a long document: the chunk the finding came from
+    located: bool = True  # False: the quoted span is not in the text it is about (shown as such, never dropped)
+    found_by: int | None = None  # with k judge samples: how many of them found this error
+    page: int | None = None  # a review of a PDF: the page the quote is on
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class BranchResult:
+    """What one branch returned. A failure is a status, never an exception; partial text is kept."""
+
+    branch_id: str
+    order: int
+    engine: str
+    perspective: str
+    weight: float = 1.0
+    status: Status = "ok"
+    score: float | None = None
+    text: str = ""
+    error: str | None = None
+    summary: str = ""
+    strengths: list[str] = field(default_factory=list)
+    issues: list[Finding] = field(default_factory=list)
+    confidence: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    retries: int = 0
+    queued_ms: float | None = None  # time spent waiting for a free slot on an engine with max_concurrency
+    structured_mode: str | None = None  # how structured output was asked for: json_schema, json_object, tool, prompt
+    exchange: dict[str, Any] | None = None  # what was sent (messages, schema, re-ask); the raw reply is `text`
+    cached: bool = False  # answered from the history's cache of identical calls: no provider call, no cost
+    # A long document is reviewed chunk by chunk: `chunk` on a part, `chunks` and `chunk_results` on the merge.
+    chunk: int | None = None
+    chunks: int = 1
+    chunk_results: list[dict[str, Any]] = field(default_factory=list)
+    # A two-step perspective: each step's timing (draft, then self-check), for the timeline.
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    # Which engine of a fallback chain "A|B|C" answered, and the failures before it.
+    answered_by: str | None = None
+    fallbacks: list[dict[str, str | None]] = field(default_factory=list)
+    # Translation quality: judge score 0-100 (mean of samples) and its spread, agreement with the others.
+    judge_score: float | None = None
+    judge_spread: float | None = None
+    judge_error: str | None = None
+    # Each sample's score, in sample order (judge samples for a translation, review samples with --samples K):
+    # the mean, standard deviation and interval every view shows come from these.
+    samples: list[float] = field(default_factory=list)
+    non_translation: str | None = None  # "empty", "source copy", "wrong language (fr)", "pseudo-localisation"
+    agreement: float | None = None
+    outlier: bool = False
+    glossary: dict[str, bool] = field(default_factory=dict)
+    chrf_reference: float | None = None
+    bleu_reference: float | None = None
+    # Seconds since the run started: when the branch began, saw its first token, ended.
+    started_s: float | None = None
+    first_token_s: float | None = None
+    ended_s: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        """The branch came back: the one meaning of "succeeded" in every view (a translation that came back empty
+        is an error, set by the runner). Whether it was also scored or judged is `scored`."""
+        return self.status == "ok"
+
+    @property
+    def scored(self) -> bool:
+        return self.status == "ok" and self.score is not None
+
+    @property
+    def estimate(self) -> Estimate | None:
+        """The score with its uncertainty over the samples (None when there is no score)."""
+        if not self.scored:
+            return None
+        found = estimate(self.samples) if len(self.samples) > 1 else None
+        return found or Estimate(1, self.score)  # type: ignore[arg-type]
+
+    def cache_note(self) -> str:
+        """What the cache did: a whole answer, or (in a fallback chain) only the last engine's, after real calls."""
+        if not self.cached:
+            return ""
+        if not self.fallbacks:
+            return "cached (no call)"
+        called = ", ".join(str(f["engine"]) for f in self.fallbacks)
+        retries = f", {self.retries} retries" if self.retries else ""
+        return (f"{self.answered_by} answered from the cache (no call), after real calls that failed: "
+                f"{called}{retries}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["issues"] = [f.to_dict() for f in self.issues]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BranchResult:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["issues"] = [Finding(**f) for f in known.get("issues", [])]
+        return cls(**known)
+
+
+@dataclass
+class Aggregate:
+    """The branches merged by one reducer. `score` is None when no branch succeeded."""
+
+    method: str
+    score: float | None
+    n_ok: int
+    n_total: int
+    spread: float | None
+    formula: str
+    best: str | None = None  # the winning branch, for select-best
+    margin: float | None = None  # how far ahead of the runner-up it is
+    n_scored: int | None = None  # of the n_ok that came back, how many have a score (reviews) or a judge score
+    # select-best: is the lead more than noise? True when the 95% interval of the lead (paired over samples)
+    # excludes 0, False when it includes 0 ("no clear winner"), None when too few samples to tell.
+    confident: bool | None = None
+    lead_low: float | None = None
+    lead_high: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "verdict": self.verdict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Aggregate:
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def verdict(self) -> str | None:
+        """What select-best may claim, said the same way on the page, in the CLI and the exports."""
+        if self.best is None:
+            return None
+        if self.confident is True:
+            return f"{self.best} is best: its lead's 95% interval ({self.lead_low:g} to {self.lead_high:g}) excludes 0"
+        if self.confident is False:
+            return (f"no clear winner: {self.best} leads, but the 95% interval of its lead "
+                    f"({self.lead_low:g} to {self.lead_high:g}) includes 0")
+        if self.margin is None:
+            return f"{self.best}: nothing to compare it with"
+        return (f"{self.best} scored highest, untested against noise: too few samples for an interval "
+                "(3 or more judge samples test the lead)")
+
+    def scored_count(self, mode: str = "review") -> str | None:
+        """ "judged 0 of 3" (translations) or "scored 2 of 3" (reviews) — only when it differs from succeeded."""
+        if self.n_scored is None or self.n_scored == self.n_ok:
+            return None
+        return f"{'judged' if mode == 'translate' else 'scored'} {self.n_scored} of {self.n_total}"
+
+    def counts(self, mode: str = "review") -> str:
+        """ "2 of 3 succeeded", and how many were scored or judged when that differs: every view says it so."""
+        scored = self.scored_count(mode)
+        return f"{self.n_ok} of {self.n_total} succeeded" + (f", {scored}" if scored else "")
+
+
+def locate_findings(result: BranchResult, document: str) -> None:
+    """A review's quotes are looked for in the document it reviewed (the text extracted from a file): whether
+    each is there, and on which page of a PDF."""
+    for finding in result.issues:
+        if finding.quote.strip():
+            at = find_quote(document, finding.quote)
+            finding.located, finding.page = at is not None, None if at is None else page_at(document, at)

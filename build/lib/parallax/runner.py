@@ -1,0 +1,452 @@
+"""The one branch runner every engine goes through: deadline, timing, usage, retries, cost, error classification."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .engines.base import ATTEMPTS, Attempts, Engine, Finish, Request, StreamError, Structured, Usage
+from .engines.slots import Slots
+from .judgement import read_judgement, reask_request
+from .results import BranchResult, BranchSpec
+
+
+@dataclass(frozen=True)
+class BranchStarted:
+    branch_id: str
+    at_s: float
+
+
+@dataclass(frozen=True)
+class BranchDelta:
+    branch_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BranchRestarted:
+    """The branch is asking again (its reply did not parse): what was shown so far is replaced."""
+
+    branch_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BranchQueued:
+    """The branch waits for a free slot on an engine limited to `limit` calls at once."""
+
+    branch_id: str
+    engine: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class BranchRetrying:
+    """The SDK is sending the same request again (rate limit, server error): the branch waits for the server."""
+
+    branch_id: str
+    retry: int
+
+
+@dataclass(frozen=True)
+class BranchFinished:
+    result: BranchResult
+
+
+@dataclass(frozen=True)
+class ChunkFinished:
+    """One chunk of a long document's branch is done (the branch finishes when all its chunks have)."""
+
+    branch_id: str
+    chunk: int
+    of: int
+
+
+BranchEvent = (BranchStarted | BranchQueued | BranchRetrying | BranchDelta | BranchRestarted | BranchFinished
+               | ChunkFinished)
+Emit = Callable[[BranchEvent], None]
+
+TOO_LONG = "the text is too long for this model's context window"
+_KEY_LIKE = re.compile(r"(sk-(?:ant-)?[A-Za-z0-9_*-]{6,}|Bearer\s+\S+|key-[A-Za-z0-9]{8,})")
+
+
+def without_secrets(text: str, secrets: Iterable[str]) -> str:
+    """The configured key values replaced; nothing else touched (for model text, which may say "sk-…" itself)."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove API keys (the configured ones, and anything shaped like one) from a message."""
+    return _KEY_LIKE.sub("[redacted]", without_secrets(text, secrets))
+
+
+_CONTEXT_OVERFLOW = re.compile(
+    r"prompt is too long|context.length|context window|context size|maximum context|exceeds? (?:the )?(?:available )?"
+    r"context|too many tokens",
+    re.I,
+)
+
+
+def _server_message(exc: Exception) -> str:
+    """What the server said, from a JSON body ({"error": {"message"}}, {"message"}, FastAPI's {"detail"})."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            for key in ("message", "detail"):
+                if isinstance(inner.get(key), str):
+                    return inner[key]
+            if isinstance(inner.get("detail"), list):  # FastAPI validation errors
+                return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in inner["detail"])
+        elif isinstance(inner, str):
+            return inner
+    elif isinstance(body, str) and not body.lstrip().startswith("<"):  # an HTML page (a proxy's) says nothing
+        return body
+    return ""
+
+
+def _cut(message: str, limit: int = 200) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: Iterable[str] = ()) -> str:
+    """A short message for a failed call that names the provider and never contains a key."""
+    tried = _plural(max(1, attempts), "attempt")
+    code = getattr(exc, "status_code", None) or getattr(exc, "http_status_code", None)
+    name = type(exc).__name__
+    message = _server_message(exc) if isinstance(exc, Exception) else ""
+    said = f": {_cut(message)}" if message else ""
+    if isinstance(exc, StreamError):
+        text = TOO_LONG if _CONTEXT_OVERFLOW.search(str(exc)) else f"the stream reported an error: {_cut(str(exc))}"
+    elif isinstance(code, int):
+        if code == 429:
+            text = f"rate limited after {tried}"
+        elif code in (401, 403):
+            text = f"authentication failed (HTTP {code}) — check the API key"
+        elif getattr(exc, "code", None) == "context_length_exceeded" or _CONTEXT_OVERFLOW.search(message + str(exc)):
+            text = TOO_LONG
+        elif code == 456:
+            text = "quota exceeded for this billing period (HTTP 456)"
+        elif code >= 500:
+            text = f"server error (HTTP {code}) after {tried}{said}"
+        elif code == 404:
+            text = "model or endpoint not found (HTTP 404)" + said
+        else:
+            text = f"request rejected (HTTP {code}){said}"
+    elif name == "ConnectionException":  # DeepL's own wrapper around requests' errors
+        text = f"could not connect after {tried}"
+    elif "Timeout" in name:
+        text = "the server stopped responding"
+    elif name in ("ConnectError", "RemoteProtocolError", "ReadError", "WriteError", "APIConnectionError"):
+        # The SDKs wrap transport errors; the cause says whether we never connected or were cut off.
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else name
+        if "Connect" in cause:
+            text = f"could not connect after {tried}"
+        else:
+            text = "connection dropped mid-stream"
+    elif isinstance(exc, json.JSONDecodeError) or name == "APIResponseValidationError":
+        text = "the stream contained malformed data"
+    elif name == "APIError":
+        text = f"the stream reported an error: {_cut(message or str(exc))}"
+    else:
+        text = f"{name}: {exc}"
+    return redact(f"{provider}: {text}"[:300], secrets)
+
+
+class CallCache(Protocol):
+    """Identical calls (engine, model, prompt, text, options) answered from storage."""
+
+    def cache_get(self, key: str) -> dict[str, Any] | None: ...
+
+    def cache_put(self, key: str, engine: str, data: dict[str, Any]) -> None: ...
+
+
+def cache_key(engine: Engine, request: Request) -> str:
+    task = request.task
+    payload = {
+        "engine": engine.engine_id, "model": engine.model, "system": request.system,
+        "messages": [(m.role, m.content) for m in request.messages], "schema": request.schema,
+        "max_tokens": request.max_tokens,
+        "task": [task.kind, task.document, task.perspective, task.source, task.target],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+# Reads a complete reply into the result; raises ValueError when the reply cannot be read (then re-asked once).
+Read = Callable[[str, BranchResult], None]
+
+
+@dataclass(frozen=True)
+class BranchJob:
+    """Everything one branch needs: what to ask, whom (a fallback chain: the next engine if one fails), the clock."""
+
+    spec: BranchSpec
+    request: Request
+    engines: tuple[Engine, ...]
+    deadline_s: float
+    run_started: float  # loop.time() when the run began
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    read: Read | None = read_judgement
+    cache: CallCache | None = None
+
+
+@dataclass
+class _Tally:
+    """What one engine of a branch accumulated across its asks: text, asks, HTTP attempts, tokens."""
+
+    parts: list[str] = field(default_factory=list)
+    asks: int = 0
+    attempts: Attempts = field(default_factory=Attempts)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    have_usage: bool = False
+    cached: bool = False
+
+    def add_usage(self, usage: Usage) -> None:
+        self.have_usage = True
+        self.input_tokens += usage.input_tokens or 0
+        self.output_tokens += usage.output_tokens or 0
+
+    def cost(self, engine: Engine, price: dict[str, float] | None) -> float | None:
+        if engine.free or self.cached or (price is not None and price["input"] == price["output"] == 0):
+            return 0.0  # a free engine (a local server priced 0) costs nothing, usage reported or not
+        if price is None or not self.have_usage:
+            return None
+        return (self.input_tokens * price["input"] + self.output_tokens * price["output"]) / 1e6
+
+
+async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
+    """Run one branch to a result, trying each engine of its chain in turn until one answers.
+
+    The branch starts (its clock, its card) when its first call or cache read begins; time spent waiting for a
+    slot on a limited engine is kept apart in `queued_ms`. Every failure becomes a status on the result; only
+    cancellation propagates.
+    """
+    spec = job.spec
+    loop = asyncio.get_running_loop()
+    result = BranchResult(spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight)
+    tallies: list[tuple[Engine, _Tally]] = []
+
+    def begin() -> None:
+        if result.started_s is None:
+            result.started_s = loop.time() - job.run_started
+            emit(BranchStarted(spec.branch_id, result.started_s))
+
+    def elapsed() -> float | None:  # None: the branch never began (cancelled while queued)
+        return None if result.started_s is None else loop.time() - job.run_started - result.started_s
+
+    try:
+        for engine in job.engines:
+            if tallies:  # the previous engine failed: record it and start the card afresh
+                failed = tallies[-1][0].engine_id
+                result.fallbacks.append({"engine": failed, "status": result.status, "error": result.error})
+                emit(BranchRestarted(spec.branch_id, f"{failed} failed ({result.status}); trying {engine.engine_id}"))
+                result.first_token_s = None
+            tally = _Tally()
+            tally.attempts.on_retry = lambda retry: emit(BranchRetrying(spec.branch_id, retry))
+            tallies.append((engine, tally))
+            if not await _from_cache(job, engine, tally, result, emit, loop, begin):
+                async with _slot(engine, spec.branch_id, result, emit, loop):
+                    begin()
+                    await _call(job, engine, tally, result, emit, loop)
+                if result.status == "ok" and job.cache is not None:
+                    await _to_cache(job, engine, tally)
+            if result.status == "ok":
+                result.answered_by = engine.engine_id
+                break
+    except asyncio.CancelledError:
+        result.status, result.error = "cancelled", "cancelled before it finished"
+        _finish(result, job, tallies, elapsed())
+        raise
+    _finish(result, job, tallies, elapsed())
+    emit(BranchFinished(result))
+    return result
+
+
+@contextlib.asynccontextmanager
+async def _slot(engine: Engine, branch_id: str, result: BranchResult, emit: Emit,
+                loop: asyncio.AbstractEventLoop) -> AsyncIterator[None]:
+    """A free slot on an engine with max_concurrency (none needed otherwise); the wait is counted apart."""
+    slots: Slots | None = getattr(engine, "slots", None)
+    if slots is None:
+        yield
+        return
+    if slots.busy:
+        emit(BranchQueued(branch_id, engine.engine_id, slots.limit))
+    waited = loop.time()
+    await slots.acquire()
+    try:
+        result.queued_ms = round((result.queued_ms or 0) + (loop.time() - waited) * 1000, 1)
+        yield
+    finally:
+        slots.release()
+
+
+async def _call(
+    job: BranchJob, engine: Engine, tally: _Tally, result: BranchResult, emit: Emit, loop: asyncio.AbstractEventLoop
+) -> None:
+    """One engine answering one branch, within the deadline, re-asked once if its reply cannot be read."""
+    branch_id = job.spec.branch_id
+    ATTEMPTS.set(tally.attempts)  # this task's own context: the engine's HTTP hook counts into it
+    request = job.request
+    result.status, result.error = "ok", None
+    reask: tuple[str, str] | None = None
+    try:
+        async with asyncio.timeout(job.deadline_s):
+            while True:
+                tally.asks += 1
+                tally.attempts.new_request()
+                finish: Finish | None = None
+                async for event in engine.stream(request):
+                    if isinstance(event, str):
+                        if result.first_token_s is None:
+                            result.first_token_s = loop.time() - job.run_started
+                        tally.parts.append(event)
+                        emit(BranchDelta(branch_id, event))
+                    elif isinstance(event, Usage):
+                        tally.add_usage(event)
+                    elif isinstance(event, Structured):
+                        result.structured_mode = event.mode
+                    else:
+                        finish = event
+                text = "".join(tally.parts)
+                if finish is None:
+                    result.status = "truncated"
+                    result.error = (f"{engine.provider}: the stream ended before its final event"
+                                    + getattr(engine, "interrupted_hint", ""))
+                elif finish.reason == "length":
+                    result.status = "truncated"
+                    if tally.have_usage and tally.output_tokens > request.max_tokens:
+                        result.error = (f"{engine.provider}: cut off by the server after {tally.output_tokens:,} "
+                                        f"tokens, past Parallax's limit of {request.max_tokens:,} (the server ignored "
+                                        "it: check token_limit_param)")
+                    else:
+                        result.error = f"{engine.provider}: cut off at the token limit ({request.max_tokens:,})"
+                elif job.read is None and not text.strip():  # a translation (plain text) that came back empty
+                    result.status, result.error = "error", f"{engine.provider}: the reply was empty"
+                elif job.read is not None:
+                    try:
+                        job.read(text, result)
+                    except ValueError as exc:
+                        if tally.asks == 1:
+                            emit(BranchRestarted(branch_id, f"reply did not parse: {exc}"))
+                            reask = (text, str(exc))
+                            request = reask_request(request, text, str(exc))
+                            tally.parts.clear()
+                            continue
+                        result.status, result.error = "error", f"{engine.provider}: unparseable judgement ({exc})"
+                return
+    except TimeoutError:
+        result.status = "timeout"
+        count = tally.attempts.count
+        waited = f" ({_plural(count, 'attempt')} made)" if count > 1 else ""
+        result.error = f"{engine.provider}: no complete answer within the {job.deadline_s:g} s deadline{waited}"
+    except Exception as exc:  # a failure is data; cancellation (not an Exception) propagates
+        result.status = "error"
+        result.error = describe_failure(exc, engine.provider, tally.attempts.count, job.secrets)
+    finally:
+        result.exchange = exchange(job.request, engine, reask, job.secrets)
+
+
+def exchange(request: Request, engine: Engine, reask: tuple[str, str] | None,
+             secrets: Iterable[str]) -> dict[str, Any]:
+    """What was sent, as sent (the raw reply is the result's `text`): system and user messages with the document
+    delimited, the output schema, and the re-ask if there was one and why. Keys are never in it."""
+    secrets = tuple(secrets)
+    data: dict[str, Any] = {
+        "engine": engine.engine_id,
+        "system": without_secrets(request.system, secrets),
+        "messages": [{"role": m.role, "content": without_secrets(m.content, secrets)} for m in request.messages],
+        # The schema by name only (Parallax's own constants: the page shows them): kept with every branch, the
+        # whole schema made a 512-branch run 15% slower to record.
+        "schema_name": request.schema_name if request.schema else None,
+        "reask": None if reask is None else {"reason": reask[1], "first_reply": without_secrets(reask[0], secrets)},
+    }
+    if not getattr(engine, "prompted", True):
+        data["note"] = (f"{engine.engine_id} takes no prompt: it gets the text itself (and the language pair), "
+                        "not the messages below, which are what an LLM engine would have been sent.")
+    return data
+
+
+async def _from_cache(job: BranchJob, engine: Engine, tally: _Tally, result: BranchResult, emit: Emit,
+                      loop: asyncio.AbstractEventLoop, begin: Callable[[], None]) -> bool:
+    """Answer from the cache of identical calls: no provider call, cost 0, marked cached."""
+    if job.cache is None:
+        return False
+    try:
+        hit = await asyncio.to_thread(job.cache.cache_get, cache_key(engine, job.request))
+    except Exception:  # noqa: BLE001 - an unreachable cache is only a missed saving
+        return False
+    if hit is None:
+        return False
+    text = hit["text"]
+    if job.read is not None:
+        try:
+            job.read(text, result)
+        except ValueError:
+            return False  # an entry we can no longer read: ask the provider
+    begin()
+    result.first_token_s = loop.time() - job.run_started
+    tally.parts.append(text)
+    emit(BranchDelta(job.spec.branch_id, text))
+    result.status, result.error, result.cached = "ok", None, True
+    result.exchange = exchange(job.request, engine, None, job.secrets)
+    tally.input_tokens, tally.output_tokens = hit.get("input_tokens") or 0, hit.get("output_tokens") or 0
+    tally.have_usage = hit.get("input_tokens") is not None
+    tally.cached = True
+    return True
+
+
+async def _to_cache(job: BranchJob, engine: Engine, tally: _Tally) -> None:
+    assert job.cache is not None
+    data = {"text": without_secrets("".join(tally.parts), job.secrets),
+            "input_tokens": tally.input_tokens if tally.have_usage else None,
+            "output_tokens": tally.output_tokens if tally.have_usage else None}
+    try:
+        await asyncio.to_thread(job.cache.cache_put, cache_key(engine, job.request), engine.engine_id, data)
+    except Exception:  # noqa: BLE001 - failing to cache must not fail the branch
+        pass
+
+
+def _finish(result: BranchResult, job: BranchJob, tallies: list[tuple[Engine, _Tally]],
+            elapsed: float | None) -> None:
+    """Timing, usage, retries and cost, summed over every engine the branch tried (elapsed None: never began)."""
+    last = tallies[-1][1] if tallies else _Tally()
+    result.text = "".join(last.parts)
+    result.latency_ms = None if elapsed is None else round(elapsed * 1000, 1)
+    if result.first_token_s is not None and result.started_s is not None:
+        result.ttft_ms = round((result.first_token_s - result.started_s) * 1000, 1)
+    result.ended_s = result.started_s + elapsed if result.started_s is not None and elapsed is not None else None
+    result.retries = sum(t.attempts.retries for _, t in tallies)  # the same request sent again
+    if any(t.have_usage for _, t in tallies):
+        result.input_tokens = sum(t.input_tokens for _, t in tallies)
+        result.output_tokens = sum(t.output_tokens for _, t in tallies)
+    costs = [t.cost(engine, job.prices.get(engine.engine_id)) for engine, t in tallies]
+    result.cost_usd = None if not costs or None in costs else round(sum(c for c in costs if c is not None), 8)
+    if result.status != "ok":
+        result.score = None
+    _redact_result(result, job.secrets)
+
+
+def _redact_result(result: BranchResult, secrets: tuple[str, ...]) -> None:
+    """A configured key a model repeats back (a document that contained it, a prompt injection) is never kept,
+    stored or exported."""
+    result.text, result.summary = without_secrets(result.text, secrets), without_secrets(result.summary, secrets)
+    result.strengths = [without_secrets(x, secrets) for x in result.strengths]
+    for finding in result.issues:
+        finding.quote, finding.note = without_secrets(finding.quote, secrets), without_secrets(finding.note, secrets)

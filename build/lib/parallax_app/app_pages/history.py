@@ -1,0 +1,122 @@
+"""History: every run kept as it happened — search, reopen, compare, re-export, retry what failed, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from parallax.documents import InputError
+from parallax.history import outcome_from_record, retry_failed, retry_label, to_retry
+from parallax.results import RUN_STATUSES
+from parallax.storage import StorageError, Store
+from parallax_app.components import live, results
+from parallax_app.components.safe import md_escape
+from parallax_app.components.settings import history_store, session_config
+
+ALL = "All"
+
+st.title("History")
+st.caption("Every run is saved as it happens — each branch the moment it finishes — so a refresh, a crash or a "
+           "provider outage never costs a result you already paid for.")
+store = history_store(now=st.session_state.pop("history_try_now", False))
+if store is None:
+    st.error("The history cannot be reached. Set PARALLAX_DATABASE_URL to a reachable database (SQLite file or "
+             "postgresql+psycopg://…); Parallax tries again by itself.", icon=":material/cloud_off:")
+    st.text(st.session_state.get("history_error") or "")
+    unsaved = len(st.session_state.get("unsaved_runs") or [])
+    if unsaved:
+        st.info(f"{unsaved} run(s) finished while it was unreachable: they are kept in this browser session and "
+                "saved as soon as the history is back.")
+    st.button("Try again now", key="history_retry_db",
+              on_click=lambda: st.session_state.__setitem__("history_try_now", True))
+    st.stop()
+assert isinstance(store, Store)
+
+a, b, c, d, e, f, g = st.columns([1, 1, 1.6, 1.6, 1.2, 1, 1])
+mode = a.selectbox("Mode", [ALL, "review", "translate"], key="history_mode")
+status = b.selectbox("Status", [ALL, *RUN_STATUSES], key="history_status")
+search = c.text_input("Text contains", key="history_search")
+engine = d.text_input("Engine", key="history_engine", placeholder="e.g. openai:gpt-4o-mini")
+since = e.date_input("Since", value=None, key="history_since")
+min_review = f.number_input("Review score ≥", min_value=0.0, max_value=10.0, value=None, key="history_min_review",
+                            help="Reviews score 0–10; setting this shows review runs only.")
+min_translation = g.number_input("Translation ≥", min_value=0.0, max_value=100.0, value=None,
+                                 key="history_min_translation",
+                                 help="Translations score 0–100; setting this shows translation runs only.")
+runs = store.list_runs(None if mode == ALL else mode, None if status == ALL else status, search or None,
+                       engine or None, since.isoformat() if isinstance(since, date) else None, min_review,
+                       min_translation)
+if not runs:
+    st.info("No run matches. Runs from the Review and Translate pages and from the command line appear here.")
+    st.stop()
+st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
+             column_config={"review_score": st.column_config.NumberColumn("review score (0–10)", format="%.2f"),
+                            "translation_score": st.column_config.NumberColumn("translation score (0–100)",
+                                                                               format="%.2f")})
+
+labels = {r["run_id"]: f"{r['created_at'][:19].replace('T', ' ')} · {r['mode']} · {r['status']} · {r['text'][:40]}"
+          for r in runs}
+run_tab, compare_tab = st.tabs(["Open a run", "Compare two runs"])
+
+with run_tab:
+    wanted = st.query_params.get("run")
+    if wanted and wanted != st.session_state.get("history_linked"):  # a link to one run: open it, once
+        st.session_state["history_linked"] = wanted
+        if wanted in labels:
+            st.session_state["history_run"] = wanted
+        else:
+            st.warning(f"Run `{md_escape(wanted)}` is not in this list: it was deleted, or the filters hide it.")
+    run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="history_run")
+    st.query_params["run"] = run_id  # the address opens this run
+    record = store.load_run(run_id)
+    outcome = outcome_from_record(record)
+    failed, rejudge = to_retry(outcome, record)
+    if message := st.session_state.pop("history_retried", None):
+        st.success(message)
+    st.caption(f"Run `{record.run_id}` · {record.mode} · **{record.status}** · started {record.created_at[:19]}")
+    with st.expander("The text of this run"):
+        st.text(record.input_text)
+    retry_col, delete_col, confirm_col = st.columns([2, 1, 2], vertical_alignment="center")
+    if retry_col.button(f"Retry: {retry_label(failed, rejudge)}", disabled=not (failed or rejudge),
+                        key="history_retry", icon=":material/replay:",
+                        help="Only the branches that did not succeed are called again; a judge that failed judges "
+                             "again."):
+        with st.spinner(f"Retrying {retry_label(failed, rejudge)}…"):
+            try:
+                outcome = asyncio.run(retry_failed(run_id, store, session_config()))
+                record = store.load_run(run_id)
+                still, judge_left = to_retry(outcome, record)
+                done = f"{len(failed) - len(still)} of {len(failed)} branch(es) now succeeded" if failed else ""
+                judged = ("the judge still failed" if judge_left else "the judge judged again") if rejudge else ""
+                # Drawn again from the top: the list, this button's count and the run's status all change.
+                st.session_state["history_retried"] = f"Retried: {'; '.join(p for p in (done, judged) if p)}."
+                st.rerun()
+            except (InputError, StorageError) as exc:
+                st.error(f"Cannot retry: {md_escape(str(exc))}")
+    sure = confirm_col.checkbox("Yes, delete this run", key="history_sure")
+    if delete_col.button("Delete", disabled=not sure, key="history_delete", icon=":material/delete:"):
+        store.delete_run(run_id)
+        st.session_state.pop("history_run", None)
+        st.rerun()
+    retried = {b: len(tries) for b, tries in record.attempts.items() if len(tries) > 1}
+    if retried:
+        st.caption("Attempts kept for each retried branch: "
+                   + ", ".join(f"{md_escape(b)} × {n}" for b, n in retried.items()))
+    live.Board(outcome.branches, outcome.mode).show(outcome)
+    st.divider()
+    results.outcome_panels(outcome, "history")
+
+with compare_tab:
+    if len(labels) < 2:
+        st.info("Keep at least two runs to compare them.")
+    else:
+        ids = list(labels)
+        left, right = st.columns(2)
+        first = left.selectbox("Run A", ids, index=1, format_func=labels.get, key="history_compare_a")
+        second = right.selectbox("Run B", ids, index=0, format_func=labels.get, key="history_compare_b")
+        table = results.compare_table(store.load_run(first), store.load_run(second))
+        st.dataframe(table.style.map(results.change_colour, subset=["change"]).format(precision=2, na_rep="—"),
+                     hide_index=True, width="stretch")

@@ -1,0 +1,98 @@
+"""Translate: one text through several engines side by side, judged, compared, and the best one on top."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from parallax.config import DEMO_JUDGE, SUGGESTED_MODELS
+from parallax.documents import InputError
+from parallax.languages import LANGUAGES
+from parallax.run import RunPlan, plan_translate
+from parallax.translation import JUDGE_PROTOCOLS, TranslationSettings, parse_glossary
+from parallax_app.components import live, pickers, results
+from parallax_app.components.inputs import document_input, sentence
+from parallax_app.components.settings import session_config
+
+SAMPLE = """Welcome to Acme Sync. Your files are saved automatically every few minutes, \
+so you can close the app at any time.
+
+To share a folder, right-click it and choose "Share". Invited people get an e-mail with a link; \
+the link expires after 7 days.
+"""
+NO_JUDGE = "No judge"
+
+
+def _use_typed_judge() -> None:
+    typed = st.session_state["translate_judge_typed"].strip()
+    if typed not in st.session_state["translate_judge_ids"]:
+        st.session_state["translate_judge_ids"].append(typed)
+    st.session_state["translate_judge"] = typed
+
+
+PROTOCOL_LABELS = {"compare": "Side by side", "single": "One at a time (GEMBA)"}
+
+config = session_config()
+st.title("Translate")
+st.caption("One text through several translation engines at once: watch them stream side by side, see how much "
+           "they agree, let a judge score them, and take the best one.")
+if not config.configured_providers():
+    st.info("No API key is configured, so this page compares **pseudo-localisation** (not a translation: it tests "
+            "that your software is ready for one) with simulated **Demo** engines and a Demo judge. Add "
+            "`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `DEEPL_AUTH_KEY` or `LIBRETRANSLATE_URL` for real translations.",
+            icon=":material/key:")
+
+codes = sorted(LANGUAGES, key=LANGUAGES.get)
+left, right = st.columns([3, 2], gap="large")
+with left:
+    text = document_input("translate", "Text to translate", SAMPLE, height=240)
+    with st.expander("Glossary, tone and reference translation"):
+        glossary_text = st.text_area("Glossary: one `term,required translation` per line", key="translate_glossary",
+                                     placeholder="folder,Ordner\nshare,teilen", height=100)
+        tone = st.text_input("Tone", key="translate_tone", placeholder="e.g. formal, friendly")
+        reference = st.text_area("Reference translation (adds chrF and BLEU against it)",
+                                 key="translate_reference", height=100)
+with right:
+    a, b = st.columns(2)
+    source = a.selectbox("From", codes, index=codes.index("en"), format_func=LANGUAGES.get, key="translate_source")
+    target = b.selectbox("To", codes, index=codes.index("de"), format_func=LANGUAGES.get, key="translate_target")
+    engines = pickers.translation_engine_picker(config, "translate_engines")
+    # Any engine that can judge: the suggested models, the named engines of parallax.toml (a local server),
+    # or an id the user types (checked before any call, like every other engine id).
+    typed_judges = st.session_state.setdefault("translate_judge_ids", [])
+    judges = list(dict.fromkeys([NO_JUDGE, *(m for p in config.configured_providers() for m in SUGGESTED_MODELS[p]),
+                                 *config.engines, *typed_judges, DEMO_JUDGE]))
+    st.session_state.setdefault("translate_judge", config.default_judge() or DEMO_JUDGE)
+    judge = st.selectbox("Judge (MQM error spans → score 0–100)", judges, key="translate_judge",
+                         format_func=pickers.engine_label)
+    with st.expander("Use another judge id"):
+        st.text_input("Judge engine id", key="translate_judge_typed", placeholder="e.g. openai:gpt-4.1 or local")
+        st.button("Use as judge", key="translate_judge_use", on_click=_use_typed_judge,
+                  disabled=not st.session_state.get("translate_judge_typed", "").strip())
+    samples = st.number_input("Judge each translation this many times", 1, 5, 1, key="translate_samples",
+                              help="Repeated judging shows how stable the score is: mean, standard deviation and, "
+                                   "from 3 samples, a 95% interval. Select-best then says when a lead is only noise. "
+                                   "Samples are never read from the cache.")
+    protocol = st.radio("How the judge sees the translations", list(JUDGE_PROTOCOLS), key="translate_protocol",
+                        horizontal=True, format_func=PROTOCOL_LABELS.get,
+                        help="Side by side: one call per sample, candidates under neutral labels A, B, C whose "
+                             "positions rotate across samples (the position effect is measured from 3 samples "
+                             "on). One at a time: GEMBA-MQM's own protocol, one call per translation and sample.")
+
+plan: RunPlan | None = None
+problem: str | None = None
+if not engines:
+    problem = "Choose at least one engine."
+else:
+    try:
+        glossary = parse_glossary(glossary_text or "")
+        settings = TranslationSettings(source, target, glossary, tone.strip(), reference or None,
+                                       None if judge == NO_JUDGE else judge, int(samples), str(protocol))
+        plan = plan_translate(text, config, settings, engines, st.session_state.get("translate_reducer", "best"))
+    except (InputError, ValueError) as exc:
+        problem = sentence(str(exc))
+
+outcome = live.run_section("translate", plan, problem)
+
+if outcome is not None and outcome.results:
+    st.divider()
+    results.outcome_panels(outcome, "translate")

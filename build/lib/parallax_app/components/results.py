@@ -1,0 +1,294 @@
+"""The reducer made visible, the consolidated issues, the charts and the export buttons for a finished run."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from parallax.export import to_csv, to_json, to_xlsx
+from parallax.quality import MQM_FORMULA, word_diff
+from parallax.reducers import REDUCERS, reduce
+from parallax.results import SEVERITIES, Aggregate
+from parallax.run import RunOutcome
+
+from . import live
+from .safe import md_escape
+
+if TYPE_CHECKING:  # pandas, plotly and the graph are imported when a result is drawn, not with the page
+    import pandas as pd
+
+    from parallax.storage import RunRecord
+
+DISAGREEMENT_SPREAD = 3.0  # points out of 10 (30 out of 100) between the harshest and the kindest branch
+
+
+def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
+    """Aggregate score with a reducer selector that recomputes from the stored results — no new calls."""
+    from . import charts
+    st.session_state.setdefault(key, outcome.reducer)
+    method = st.segmented_control("Reducer", list(REDUCERS), key=key, required=True,
+                                  help="How branch scores merge. Switching recomputes from the stored results.")
+    aggregate = reduce(outcome.ordered(), method or outcome.reducer)
+    scale = 100 if outcome.mode == "translate" else 10
+    a, b, c, d = st.columns(4)
+    a.metric(f"Aggregate score (0–{scale})", "—" if aggregate.score is None else f"{aggregate.score:.2f}",
+             help="Empty, not 0, when no branch succeeded (or, for translations, none was judged).")
+    b.metric("Succeeded", f"{aggregate.n_ok} of {aggregate.n_total}",
+             help="The branches that came back (status ok), whatever their score.")
+    if scored := aggregate.scored_count(outcome.mode):
+        b.caption(scored.capitalize())
+    c.metric("Spread (max − min)", "—" if aggregate.spread is None else f"{aggregate.spread:g}")
+    speed = charts.speedup(outcome.ordered(), outcome.wall_ms) if aggregate.n_ok else None
+    d.metric("Parallel speed-up", "—" if speed is None else f"{speed:.1f}× faster",
+             help="Sum of branch latencies ÷ wall time: how much faster than one after another.")
+    if aggregate.spread is not None and aggregate.spread >= DISAGREEMENT_SPREAD * scale / 10:
+        st.warning(f"The branches disagree: scores are {aggregate.spread:g} points apart. "
+                   "Read the lowest-scoring perspectives before trusting the aggregate.", icon=":material/warning:")
+    # A key keeps it open (or closed) while the user switches reducers.
+    with st.expander("How the reducer merged the branches", key=f"{key}_explain", on_change="rerun"):
+        st.markdown(f"**Formula** (`{aggregate.method}`, failed branches excluded and counted):")
+        st.code(aggregate.formula, language=None)
+        st.markdown("**Merged state as the reducer saw it** — branches arrive in no fixed order; each carries "
+                    "its declared position, and the reducer sorts by it.")
+        st.dataframe(arrival_table(outcome), hide_index=True, width="stretch")
+    return aggregate
+
+
+def arrival_table(outcome: RunOutcome) -> pd.DataFrame:
+    import pandas as pd
+    rows = []
+    for arrived, branch_id in enumerate(outcome.arrival, start=1):
+        r = outcome.results[branch_id]
+        rows.append({"arrived": arrived, "declared": r.order + 1, "branch": branch_id, "status": r.status,
+                     "score": r.score, "finished at (s)": None if r.ended_s is None else round(r.ended_s, 3)})
+    return pd.DataFrame(rows)
+
+
+def issues_panel(outcome: RunOutcome) -> None:
+    found = [(f, r) for r in outcome.ordered() for f in r.issues]
+    title = "Errors the judge found" if outcome.mode == "translate" else "Issues from all perspectives"
+    st.subheader(f"{title} ({len(found)})")
+    if not found:
+        st.caption("No branch reported an issue.")
+        return
+    for severity in SEVERITIES:
+        group = [(f, r) for f, r in found if f.severity == severity]
+        if not group:
+            continue
+        with st.expander(f"{severity.title()} ({len(group)})", expanded=severity != "minor"):
+            for f, r in group:
+                quote = f" — “{md_escape(f.quote)}”" if f.quote else ""
+                if f.quote and not f.located:
+                    quote += " :orange-badge[quote not found in the text]"
+                if f.found_by is not None and len(r.samples) > 1:
+                    quote += f" · found by {f.found_by} of {len(r.samples)} samples"
+                where = md_escape(r.engine) if outcome.mode == "translate" else (
+                    f"{md_escape(r.perspective)} · {md_escape(r.engine)}")
+                kind = f"\\[{md_escape(f.category)}\\] " if f.category else ""
+                chunk = (f" · chunk {f.chunk}" if f.chunk else "") + (f" · page {f.page}" if f.page else "")
+                st.markdown(f"- {kind}{md_escape(f.note)}{quote}  \n  _{where}{chunk}_")
+
+
+def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
+    from . import charts
+    results = outcome.ordered()
+    if aggregate.n_scored:
+        left, right = st.columns(2)
+        engines = len({r.engine for r in results})
+        if engines > 1 and len({r.perspective for r in results}) > 1:
+            left.plotly_chart(charts.heatmap(results), key="chart_heatmap")
+        if engines <= charts.RADAR_MAX_ENGINES:
+            (right if engines > 1 and len({r.perspective for r in results}) > 1 else left).plotly_chart(
+                charts.radar(results), key="chart_radar")
+        st.plotly_chart(charts.scores(results, aggregate), key="chart_scores")
+    if any(r.latency_ms is not None for r in results):
+        left, right = st.columns(2)
+        left.plotly_chart(charts.timeline(results), key="chart_timeline")
+        right.plotly_chart(charts.latency_cost(results), key="chart_latency")
+    else:  # every branch was cancelled before it began: empty axes would only suggest data
+        st.caption("No timeline or latency chart: no branch ran to the end.")
+    with st.expander("The graph that ran (LangGraph)"):
+        st.mermaid_chart(mermaid_text(two_step=any(r.steps for r in results)))
+
+
+@st.cache_data
+def mermaid_text(two_step: bool) -> str:
+    """The review graph as a clean diagram: no HTML in the labels, and the draft → check nodes only when a
+    perspective of this run took two steps."""
+    from parallax.graph import build_review_graph
+
+    text = build_review_graph().get_graph().draw_mermaid()
+    text = re.sub(r"<hr/?>.*?defer = True.*?</small>", " · waits for every branch", text)
+    text = re.sub(r"</?[a-z]+/?>", "", text)
+    if not two_step:
+        text = "\n".join(line for line in text.splitlines() if not re.search(r"\b(draft|check)\b", line))
+    return text
+
+
+def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
+    chosen = dataclasses.replace(outcome, aggregate=aggregate, reducer=aggregate.method)
+    with_text = st.toggle("Put the input text in the JSON (off: its SHA-256 and length only)", value=True,
+                          key=f"export_text_{outcome.run_id}")
+    row = st.container(horizontal=True)
+    row.download_button("Download CSV", to_csv(chosen), f"parallax-{outcome.run_id}.csv", "text/csv",
+                      on_click="ignore", icon=":material/download:")
+    row.download_button("Download JSON", to_json(chosen, with_text), f"parallax-{outcome.run_id}.json",
+                        "application/json",
+                      on_click="ignore", icon=":material/download:")
+    row.download_button("Download XLSX", lambda: to_xlsx(chosen), f"parallax-{outcome.run_id}.xlsx",
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
+                        icon=":material/table:")
+
+
+def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
+    """Everything below the cards, for a live run and a stored one alike."""
+    if outcome.storage_warning:
+        st.warning(md_escape(outcome.storage_warning), icon=":material/cloud_off:")
+    aggregate = reducer_panel(outcome, f"{prefix}_reducer_{outcome.run_id}")  # each run opens with its own
+    if outcome.mode == "translate":
+        best_panel(outcome, aggregate)
+        export_buttons(outcome, aggregate)
+        translation_charts(outcome)
+        diff_panel(outcome, f"{prefix}_diff")
+        issues_panel(outcome)
+        judge_samples_panel(outcome)
+    else:
+        export_buttons(outcome, aggregate)
+        chunks_panel(outcome)
+        issues_panel(outcome)
+        charts_panel(outcome, aggregate)
+
+
+def judge_samples_panel(outcome: RunOutcome) -> None:
+    """Each judge call: its prompt (neutral labels only — engines are never named to the judge) and raw reply."""
+    samples = outcome.assessment.judge_samples if outcome.assessment else []
+    if not samples:
+        return
+    with st.expander(f"The judge's prompts and raw replies ({len(samples)} call{'s' if len(samples) != 1 else ''})"):
+        for s in samples:
+            labels = ", ".join(f"{chr(65 + p)} = {md_escape(b)}" for b, p in sorted((s.positions or {}).items(),
+                                                                                   key=lambda item: item[1]))
+            st.markdown(f"**Sample {s.sample + 1}**" + (f" — {labels}" if labels else "")
+                        + (f" — :red[{md_escape(s.error)}]" if s.error else ""))
+            if s.exchange:
+                live.exchange_view(s.exchange, s.raw)
+
+
+def chunks_panel(outcome: RunOutcome) -> None:
+    """Where a long document was cut, and each chunk's score per branch."""
+    import pandas as pd
+    chunked = [r for r in outcome.ordered() if r.chunks > 1]
+    if not chunked:
+        return
+    with st.expander(f"The document was reviewed in {chunked[0].chunks} chunks (map-reduce)"):
+        rows = [{"branch": r.branch_id, "chunk": c["chunk"], "characters": f"{c['start']:,}–{c['end']:,}",
+                 "status": c["status"], "score": c["score"]} for r in chunked for c in r.chunk_results]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
+    """Select-best, on top: which engine leads, whether the lead is more than noise, and its translation."""
+    best = outcome.results.get(aggregate.best) if aggregate.best else None
+    if best is None:
+        if aggregate.n_ok:
+            st.warning(f"No best translation: {md_escape(aggregate.formula)}", icon=":material/block:")
+        else:
+            st.warning("No translation succeeded, so there is no best one.")
+        return
+    basis = "judge score" if best.judge_score is not None else "agreement with the other engines"
+    if aggregate.confident is False:
+        title = f"**No clear winner** — {md_escape(best.branch_id)} leads by {basis}"
+    else:
+        ahead = f", ahead by {aggregate.margin:g}" if aggregate.margin else ""
+        title = f"**Best translation: {md_escape(best.branch_id)}** — by {basis}{ahead}"
+    with st.container(border=True):
+        st.markdown(title)
+        st.caption(md_escape(aggregate.verdict() or ""))
+        st.markdown(live.marked_translation(best))
+        st.caption(md_escape(aggregate.formula))
+    effect = outcome.assessment.position_effect if outcome.assessment else {}
+    if effect:
+        st.caption("Judge position effect, measured over the rotated samples (score at a position minus the "
+                   "candidate's mean): " + ", ".join(f"{label} {value:+g}" for label, value in effect.items())
+                   + ". Every candidate sat in every position, so it favours none of them.")
+
+
+def translation_charts(outcome: RunOutcome) -> None:
+    from . import charts
+    results = outcome.ordered()
+    left, right = st.columns(2)
+    if any(r.judge_score is not None for r in results):
+        left.plotly_chart(charts.judge_scores(results), key="chart_judge")
+    else:
+        left.info("No judge ran: choose a judge engine to score the translations (MQM).")
+    if any(r.judge_score is not None for r in results):
+        left.caption(f"How the judge scores: {MQM_FORMULA}. Unlike GEMBA, the judge answers in JSON, and with "
+                     "“Side by side” it sees every translation in one prompt (positions rotated across samples); "
+                     "“One at a time (GEMBA)” is GEMBA's own protocol.")
+    if outcome.assessment and outcome.assessment.matrix:
+        right.plotly_chart(charts.agreement_heatmap(outcome.assessment.matrix), key="chart_agreement")
+        if len(outcome.assessment.matrix) == 2:
+            right.caption("With two engines, agreement cannot pick a side: it says how far apart they are, not "
+                          "which one is off. A third engine or a judge can.")
+    if not any(r.latency_ms is not None for r in results):  # all cancelled before they began
+        st.caption("No quality, latency or timeline chart: no translation ran to the end.")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(charts.quality_cost_latency(results), key="chart_quality")
+    right.plotly_chart(charts.timeline(results), key="chart_timeline")
+
+
+def diff_panel(outcome: RunOutcome, key: str) -> None:
+    """A word-level diff between any two translations."""
+    done = [r.branch_id for r in outcome.ordered() if r.status == "ok"]
+    if len(done) < 2:
+        return
+    st.subheader("Compare two translations")
+    # Start with the two that agree most: their differences are the interesting ones.
+    ranked = sorted(done, key=lambda b: outcome.results[b].agreement or 0, reverse=True)
+    a, b = st.columns(2)
+    first = a.selectbox("From", done, index=done.index(ranked[0]), key=f"{key}_a")
+    second = b.selectbox("To", done, index=done.index(ranked[1]), key=f"{key}_b")
+    st.caption("Red: only in “From” · green: only in “To”.")
+    with st.container(border=True):
+        st.markdown(diff_markdown(outcome.results[first].text, outcome.results[second].text))
+
+
+def diff_markdown(a: str, b: str) -> str:
+    """The word diff as markdown: colour only (a strikethrough's ~~ next to escaped tildes in the text read as
+    "~~~Your~ ~~"), every word escaped."""
+    parts = []
+    for op, words in word_diff(a, b):
+        escaped = md_escape(words)
+        parts.append(escaped if op == "=" else f":red-background[{escaped}]" if op == "-"
+                     else f":green-background[{escaped}]")
+    return "".join(parts)
+
+
+def compare_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
+    """Score per perspective and engine in two runs, and the change from A to B."""
+    import pandas as pd
+    def keyed(record: RunRecord) -> dict[tuple[str, str], float | None]:
+        return {(r.perspective, r.engine): r.score for r in record.results.values()}
+
+    scores_a, scores_b = keyed(a), keyed(b)
+    rows = []
+    for perspective, engine in dict.fromkeys([*scores_a, *scores_b]):
+        sa, sb = scores_a.get((perspective, engine)), scores_b.get((perspective, engine))
+        rows.append({"perspective": perspective, "engine": engine, "score A": sa, "score B": sb,
+                     "change": None if sa is None or sb is None else round(sb - sa, 2)})
+    agg_a = a.aggregate.score if a.aggregate else None
+    agg_b = b.aggregate.score if b.aggregate else None
+    aggregate = {"perspective": "aggregate", "engine": "", "score A": agg_a, "score B": agg_b,
+                 "change": None if agg_a is None or agg_b is None else round(agg_b - agg_a, 2)}
+    return pd.DataFrame([aggregate, *rows])  # the aggregate first: visible without scrolling
+
+
+def change_colour(value: object) -> str:
+    """Green where run B scores higher, red where lower (the compare table's `change` column)."""
+    if not isinstance(value, int | float) or value != value or value == 0:
+        return ""
+    return "color: #15803d; font-weight: 600" if value > 0 else "color: #b91c1c; font-weight: 600"
