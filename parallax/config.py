@@ -8,9 +8,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from .perspectives import BUILTIN, Perspective, parse_custom
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from .perspectives import BUILTIN, Perspective, PerspectiveSpec, parse_custom
 
 MAX_CHARS = int(os.environ.get("PARALLAX_MAX_CHARS", "200000"))
 DEFAULT_TIMEOUT_S = 120.0
@@ -58,8 +61,107 @@ class NamedEngine:
 
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "tool", "prompt")
 TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")
-_ENGINE_KEYS = ("base_url", "model", "api_key_env", "price_input", "price_output", "structured",
-                "token_limit_param", "max_concurrency")
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// address, e.g. http://localhost:11434/v1")
+    return value
+
+
+def _variable_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError("must be the name of an environment variable (e.g. VLLM_API_KEY), never the key itself")
+    return value
+
+
+class _Strict(BaseModel):
+    """A table of parallax.toml: no unknown settings, no strings where numbers belong."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # USD per 1M tokens
+AtLeastOne = Annotated[int, Field(ge=1)]
+
+
+class EngineSpec(_Strict):
+    base_url: Annotated[str, AfterValidator(_http_url)]
+    model: Annotated[str, Field(min_length=1)]
+    api_key_env: Annotated[str, AfterValidator(_variable_name)] | None = None
+    price_input: Price | None = None
+    price_output: Price | None = None
+    structured: Literal["auto", "json_schema", "json_object", "tool", "prompt"] = "auto"
+    token_limit_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    max_concurrency: AtLeastOne | None = None
+
+
+class ProviderSpec(_Strict):
+    max_concurrency: AtLeastOne | None = None
+
+
+class PriceSpec(_Strict):
+    input: Price
+    output: Price
+
+
+class ConfigFile(_Strict):
+    """The whole of parallax.toml."""
+
+    engines: dict[str, EngineSpec] = {}
+    perspectives: dict[str, PerspectiveSpec] = {}
+    providers: dict[str, ProviderSpec] = {}
+    prices: dict[str, PriceSpec] = {}
+
+
+_TABLES: dict[str, type[BaseModel]] = {"engines": EngineSpec, "perspectives": PerspectiveSpec,
+                                       "providers": ProviderSpec, "prices": PriceSpec}
+
+
+def explain(exc: ValidationError, source: Path | str, text: str) -> str:
+    """The first problem as one sentence: the file, the line, the table and setting, what is wrong, and the valid
+    settings when the name is unknown."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    table, key = (loc[:2], loc[2:]) if len(loc) >= 2 else ([], loc)
+    model: type[BaseModel] = _TABLES.get(loc[0], ConfigFile) if table else ConfigFile
+    name = ".".join(key)
+    where = "[" + ".".join(p if re.fullmatch(r"[\w-]+", p) else f'"{p}"' for p in table) + "] " if table else ""
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        problem = f"{where}needs {name}"
+    elif kind == "extra_forbidden":
+        problem = f"{where}unknown setting {name!r}; valid settings: {', '.join(model.model_fields)}"
+    elif kind == "literal_error":
+        problem = f"{where}{name} = {value!r}; use one of {error['ctx']['expected'].replace(chr(39), '')}"
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        shown = "…" if "key" in name else repr(value)  # a key pasted where its variable's name belongs stays unsaid
+        setting = f"{name} = {shown}" if name else "must be a table"
+        problem = f"{where}{setting}: {message[:1].lower()}{message[1:]}"
+    line = _line_of(text, table, key[:1])
+    return f"{source}{f', line {line}' if line else ''}: {problem}"
+
+
+def _line_of(text: str, table: list[str], key: list[str]) -> int | None:
+    """The line of a setting in the TOML text (after its table's header), or of the table itself."""
+    lines = text.splitlines()
+    start = 0
+    if table:
+        header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(f'"?{re.escape(p)}"?' for p in table) + r"\s*\]")
+        start = next((i for i, line in enumerate(lines) if header.match(line)), -1)
+        if start < 0:
+            return None
+    if not key:
+        return start + 1 if table else None
+    setting = re.compile(rf'^\s*(?:"?{re.escape(key[0])}"?\s*=|\[\s*"?{re.escape(key[0])}"?\s*[.\]])')
+    for i in range(start, len(lines)):
+        if table and i > start and lines[i].lstrip().startswith("["):
+            break
+        if setting.match(lines[i]):
+            return i + 1
+    return start + 1 if table else None
 
 
 _PLACEHOLDER = re.compile(r"^(?:<[^>]*>|your[-_ ].*|.*[-_ ]here|.*(?:\.\.\.|…)|x{3,}|changeme|placeholder.*|"
@@ -122,7 +224,8 @@ def default_prices() -> dict[str, dict[str, float]]:
 
 
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Read `path`, else $PARALLAX_CONFIG, else ./parallax.toml if it exists."""
+    """Read `path`, else $PARALLAX_CONFIG, else ./parallax.toml if it exists. Anything wrong in it — a typo in a
+    setting, a wrong type, a bad URL — is a ConfigError naming the file, the line and the valid settings."""
     env = dict(os.environ) if env is None else env
     config = Config(env=env, prices=default_prices())
     chosen = path or env.get("PARALLAX_CONFIG") or ("parallax.toml" if Path("parallax.toml").exists() else None)
@@ -130,28 +233,33 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         return config
     source = Path(chosen)
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        text = source.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"config file {source} not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+    try:
+        parsed = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(explain(exc, source, text)) from None
     config.source = source
-    for name, spec in (data.get("engines") or {}).items():
-        config.engines[name] = _named_engine(name, spec, source)
+    for name, spec in parsed.engines.items():
+        if ":" in name or "|" in name or "?" in name:
+            raise ConfigError(f"{source}: engine name {name!r} may not contain ':', '|' or '?'")
+        config.engines[name] = NamedEngine(name=name, **spec.model_dump())
     try:
         config.perspectives.update(parse_custom(data.get("perspectives") or {}))
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    for provider, spec in (data.get("providers") or {}).items():
-        where = f"{source}: [providers.{provider}]"
+    for provider, limits in parsed.providers.items():
         if provider not in PROVIDER_KEYS:
-            raise ConfigError(f"{where}: unknown provider; use one of {', '.join(PROVIDER_KEYS)}")
-        if not isinstance(spec, dict) or set(spec) - {"max_concurrency"}:
-            raise ConfigError(f"{where}: the only setting is max_concurrency")
-        if "max_concurrency" in spec:
-            config.provider_concurrency[provider] = _concurrency(spec["max_concurrency"], where)
-    for engine_id, price in (data.get("prices") or {}).items():
-        config.prices[engine_id] = _price(price, f'{source}: [prices."{engine_id}"]')
+            raise ConfigError(f"{source}: [providers.{provider}]: unknown provider; use one of "
+                              f"{', '.join(PROVIDER_KEYS)}")
+        if limits.max_concurrency is not None:
+            config.provider_concurrency[provider] = limits.max_concurrency
+    for engine_id, price in parsed.prices.items():
+        config.prices[engine_id] = price.model_dump()
     for named in config.engines.values():
         if named.price_input is not None and named.price_output is not None:
             config.prices[named.name] = {"input": named.price_input, "output": named.price_output}
@@ -161,49 +269,3 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
 def is_price(value: Any) -> bool:
     """A price in USD per 1M tokens: a finite number, 0 or more (a string, nan, inf or a negative is not)."""
     return not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value < math.inf
-
-
-def _price(value: Any, where: str) -> dict[str, float]:
-    if not isinstance(value, dict) or not all(is_price(value.get(k)) for k in ("input", "output")):
-        raise ConfigError(f"{where} needs input and output prices: finite numbers ≥ 0 (USD per 1M tokens), "
-                          f"got {value!r}")
-    return {"input": float(value["input"]), "output": float(value["output"])}
-
-
-def _concurrency(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{where}: max_concurrency must be a whole number of at least 1, not {value!r}")
-    return value
-
-
-def _named_engine(name: str, spec: Any, source: Path) -> NamedEngine:
-    where = f"{source}: [engines.{name}]"
-    if ":" in name or "|" in name or "?" in name:
-        raise ConfigError(f"{source}: engine name {name!r} may not contain ':', '|' or '?'")
-    if not isinstance(spec, dict) or not spec.get("base_url") or not spec.get("model"):
-        raise ConfigError(f"{where} needs base_url and model")
-    unknown = sorted(set(spec) - set(_ENGINE_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; valid settings: {', '.join(_ENGINE_KEYS)}")
-    structured = spec.get("structured", "auto")
-    if structured not in STRUCTURED_MODES:
-        raise ConfigError(f"{where}: structured = {structured!r}; use one of {', '.join(STRUCTURED_MODES)}")
-    token_param = spec.get("token_limit_param", "max_tokens")
-    if token_param not in TOKEN_LIMIT_PARAMS:
-        raise ConfigError(f"{where}: token_limit_param = {token_param!r}; use one of {', '.join(TOKEN_LIMIT_PARAMS)}")
-    for price in ("price_input", "price_output"):
-        value = spec.get(price)
-        if value is not None and not is_price(value):
-            raise ConfigError(f"{where}: {price} must be a number of USD per 1M tokens (0 or more), not {value!r}")
-    limit = spec.get("max_concurrency")
-    return NamedEngine(
-        name=name,
-        base_url=str(spec["base_url"]),
-        model=str(spec["model"]),
-        api_key_env=spec.get("api_key_env"),
-        price_input=spec.get("price_input"),
-        price_output=spec.get("price_output"),
-        structured=structured,
-        token_limit_param=token_param,
-        max_concurrency=None if limit is None else _concurrency(limit, where),
-    )

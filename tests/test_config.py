@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from parallax.config import ConfigError, load_config
+
 
 def test_a_placeholder_key_is_no_key_and_is_reported(monkeypatch):
     import io
@@ -31,3 +37,42 @@ def test_the_secrets_example_copied_unedited_configures_nothing():
 
     example = Path(__file__).resolve().parent.parent / ".streamlit" / "secrets.toml.example"
     assert tomllib.loads(example.read_text(encoding="utf-8")) == {}  # every line a comment
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('[engines.local]\nbase_url = "http://localhost:8000/v1"\nmodel = "m"\nprice_inptu = 0.1',
+     "line 5: [engines.local] unknown setting 'price_inptu'; valid settings: base_url, model, api_key_env, "
+     "price_input, price_output"),
+    ('[engines.local]\nbase_url = "http://localhost:8000/v1"\nmodel = "m"\nprice_output = "0.6"',
+     "line 5: [engines.local] price_output = '0.6': input should be a valid number"),
+    ('[engines.local]\nbase_url = "localhost:8000"\nmodel = "m"',
+     "line 3: [engines.local] base_url = 'localhost:8000': must be an http:// or https:// address"),
+    ('[perspectives.tone]\nrubric = "Warm and direct."\nweigth = 2',
+     "line 4: [perspectives.tone] unknown setting 'weigth'; valid settings: description, rubric, weight, two_step"),
+    ('[perspectives.tone]\nrubric = "Warm and direct."\nengine = "openai:gpt-4o"',
+     "line 4: [perspectives.tone] unknown setting 'engine'; valid settings: description, rubric, weight"),
+    ('[engins.local]\nmodel = "m"', "line 2: unknown setting 'engins'; valid settings: engines, perspectives"),
+    ('[providers.openai]\nmax_concurency = 4', "line 3: [providers.openai] unknown setting 'max_concurency'; "
+                                               "valid settings: max_concurrency"),
+])
+def test_a_wrong_setting_is_named_with_its_file_line_and_the_valid_settings(tmp_path, body, message):
+    path = tmp_path / "parallax.toml"
+    path.write_text("# Parallax settings\n" + body + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, env={})
+    assert str(refused.value) == f"{path}, {message}" or str(refused.value).startswith(f"{path}, {message}")
+
+
+def test_a_key_pasted_where_its_variable_name_belongs_is_refused_and_not_repeated(tmp_path):
+    key = "sk-" + "proj-" + "a1b2c3d4e5f6g7h8"
+    path = tmp_path / "parallax.toml"
+    path.write_text(f'[engines.vllm]\nbase_url = "http://gpu:8000/v1"\nmodel = "m"\napi_key_env = "{key}"\n')
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, env={})
+    assert "api_key_env = …: must be the name of an environment variable" in str(refused.value)
+    assert key not in str(refused.value)
+
+
+def test_the_example_configuration_is_valid():
+    config = load_config(Path(__file__).resolve().parent.parent / "parallax.toml.example", env={})
+    assert {"ollama", "vllm", "llama-cpp-python"} <= set(config.engines) and "plain-language" in config.perspectives

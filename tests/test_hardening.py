@@ -86,11 +86,14 @@ def test_a_batch_whose_results_cannot_be_written_stops_and_keeps_what_it_wrote(t
 
 
 @pytest.mark.parametrize("table,message", [
-    ('[perspectives.x]\ndescription = "x"\nrubric = "x"\nweight = nan', "weight must be a finite number ≥ 0, not nan"),
-    ('[perspectives.x]\ndescription = "x"\nrubric = "x"\nweight = inf', "weight must be a finite number ≥ 0, not inf"),
-    ('[prices."openai:m"]\ninput = "0.6"\noutput = 1', "input and output prices: finite numbers ≥ 0"),
-    ('[prices."openai:m"]\ninput = -1\noutput = 1', "input and output prices: finite numbers ≥ 0"),
-    ('[engines.local]\nbase_url = "http://x/v1"\nmodel = "m"\nprice_output = "0.6"', "price_output must be a number"),
+    ('[perspectives.x]\ndescription = "x"\nrubric = "x"\nweight = nan',
+     r"line 4: \[perspectives.x\] weight = nan: input should be a finite number"),
+    ('[perspectives.x]\ndescription = "x"\nrubric = "x"\nweight = inf',
+     r"line 4: \[perspectives.x\] weight = inf: input should be a finite number"),
+    ('[prices."openai:m"]\ninput = "0.6"\noutput = 1', "line 2: .* input = '0.6': input should be a valid number"),
+    ('[prices."openai:m"]\ninput = -1\noutput = 1', "input = -1: input should be greater than or equal to 0"),
+    ('[engines.local]\nbase_url = "http://x/v1"\nmodel = "m"\nprice_output = "0.6"',
+     r"line 4: \[engines.local\] price_output = '0.6': input should be a valid number"),
 ])
 def test_bad_numbers_in_the_configuration_are_refused_before_any_call(tmp_path, table, message):
     path = tmp_path / "parallax.toml"

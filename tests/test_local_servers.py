@@ -123,11 +123,11 @@ def test_a_transient_server_error_is_still_retried(fake, tmp_path):
 def test_invalid_settings_are_named(fake, tmp_path):
     with pytest.raises(ConfigError, match="structured = 'xml'; use one of auto, json_schema"):
         local_config(fake, tmp_path, structured="xml")
-    with pytest.raises(ConfigError, match="max_concurrency must be a whole number of at least 1, not 0"):
+    with pytest.raises(ConfigError, match="max_concurrency = 0: input should be greater than or equal to 1"):
         local_config(fake, tmp_path, max_concurrency=0)
     with pytest.raises(ConfigError, match="unknown setting 'max_concurency'; valid settings: base_url"):
         local_config(fake, tmp_path, max_concurency=1)
-    with pytest.raises(ConfigError, match="price_input must be a number"):
+    with pytest.raises(ConfigError, match="price_input = '0.6': input should be a valid number"):
         local_config(fake, tmp_path, price_input="0.6")
 
 

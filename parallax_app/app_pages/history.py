@@ -77,6 +77,11 @@ with run_tab:
     if message := st.session_state.pop("history_retried", None):
         st.success(message)
     st.caption(f"Run `{record.run_id}` · {record.mode} · **{record.status}** · started {record.created_at[:19]}")
+    if record.status == "running":
+        # Going on in another tab, or ending after a refresh: shown as it is, and drawn again until it ends.
+        st.info(f"This run is still going: {len(record.results)} of {len(record.branches)} branches have finished. "
+                "This view updates until it ends.")
+        live.rerun_soon(1.0)
     with st.expander("The text of this run"):
         st.text(record.input_text)
     retry_col, delete_col, confirm_col = st.columns([2, 1, 2], vertical_alignment="center")

@@ -154,6 +154,7 @@ def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
     page.get_by_role("heading", name="History").wait_for()
     wait_idle(page)
     # the reopened run: its finished branches kept, the unfinished ones shown as cancelled
+    # (if the stopped run was still ending when History opened, History says so and updates when it has ended)
     page.wait_for_function(f"() => ({BADGE_COUNT})('cancelled') === 3")
     assert page.evaluate(BADGE_COUNT, "done") == 3
     wait_idle(page)

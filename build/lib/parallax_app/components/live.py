@@ -314,7 +314,7 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
             loop.close()
 
 
-def rerun_when_stopped(delay_s: float = 0.3) -> None:
+def rerun_soon(delay_s: float = 0.3) -> None:
     """Ask this session for one rerun shortly, from another thread: after a Stop every `st` call of the current
     run raises, so only the next run can draw. Streamlit's run-on-save does the same (its own client state, so
     the same page reruns). Nothing happens when the tab is gone."""
@@ -374,7 +374,7 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
             # Streamlit's own Stop (the header's): the run has ended cleanly in run_live, but this script run can
             # draw nothing more — not even write the session state. One rerun, once it has ended, shows the
             # cancelled branches and the aggregate.
-            rerun_when_stopped()
+            rerun_soon()
             raise
         except Exception as exc:  # noqa: BLE001 - a message, not a traceback
             st.error(f"The run stopped unexpectedly: {md_escape(str(exc))}")
