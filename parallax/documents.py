@@ -123,7 +123,7 @@ def _pdf(data: bytes, name: str) -> Extracted:
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
         reason = "it is encrypted" if "encrypt" in str(exc).lower() else "damaged or not a PDF"
         raise InputError(f"{name} cannot be read as a PDF ({reason}): {exc}") from None
-    return Extracted(PAGE_BREAK.join(pages), "PDF", len(pages))
+    return Extracted(f"\n{PAGE_BREAK}\n".join(pages), "PDF", len(pages))  # the break on a line of its own: seen
 
 
 def _docx(data: bytes, name: str) -> Extracted:

@@ -20,7 +20,7 @@ from .config import SECRET_VARIABLES, Config
 from .documents import InputError, check_document
 from .engines import EngineError, resolve_engine
 from .engines.base import Engine
-from .languages import check_pair, deepl_supports, language_name
+from .languages import check_pair
 from .reducers import REDUCERS, reduce
 from .results import Aggregate, BranchResult, BranchSpec, locate_findings
 from .runner import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, CallCache, ChunkFinished
@@ -165,8 +165,10 @@ def plan_translate(
         raise InputError("the reference translation is empty")
     engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_translation_engines())))
     built = resolve_engines(engine_ids, config, "translate")
-    if "deepl" in built and not deepl_supports(source, target):
-        raise InputError(f"DeepL does not translate {language_name(source)} → {language_name(target)}")
+    for engine in built.values():  # a service that cannot do the pair says so before anything is sent
+        problem = engine.pair_problem(source, target) if hasattr(engine, "pair_problem") else None
+        if problem:
+            raise InputError(problem)
     if settings.judge:
         if "|" in settings.judge:
             raise InputError("the judge must be one engine, not a fallback chain")

@@ -27,7 +27,7 @@ def here(monkeypatch, tmp_path):
 
 def test_each_format_gives_its_text_in_reading_order():
     pdf = read_document(make.pdf(TERMS), "terms.pdf")
-    assert pdf.text == ("Terms of service\nThe supplier provides the service as described.\f"
+    assert pdf.text == ("Terms of service\nThe supplier provides the service as described.\n\f\n"
                         "Data\nWrite to jane.doe@example.com to have your data deleted.")
     assert pdf.describe() == "PDF · 2 pages · 19 words"
     word = read_document(make.docx(["Master agreement", "Fees are due in 30 days."], [["Fee", "Due"], ["$10", "May"]]),

@@ -152,7 +152,7 @@ def test_unreadable_judgement_is_marked_never_a_number(fake, tconfig):
 
 @pytest.mark.parametrize("engines,source,target,message", [
     (["deepl"], "en", "xx", "unknown target language 'xx'"),
-    (["deepl"], "en", "hi", "DeepL does not translate English → Hindi"),
+    (["deepl"], "en", "hi", "DeepL does not translate into Hindi"),
     (["deepl"], "en", "en", "source and target are both English"),
     (["offline:rules"], "en", "de", "offline:rules cannot translate: it is for review only"),
     (["deepl|"], "en", "de", "has an empty link"),

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar, cast
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -121,3 +125,23 @@ def new_request() -> None:
     counter = ATTEMPTS.get(None)
     if counter is not None:
         counter.new_request()
+
+
+_REMEMBERED: dict[str, tuple[float, Any]] = {}
+RETRY_ASKING_S = 60.0
+
+
+def remembered(key: str, ask: Callable[[], T], fallback: T) -> T:
+    """A service's answer that rarely changes (its language list), asked once per process. When it cannot be
+    asked, the fallback, and no new attempt for a minute (the page plans on every rerun)."""
+    now = time.monotonic()
+    if key in _REMEMBERED:
+        until, value = _REMEMBERED[key]
+        if until == math.inf or now < until:
+            return cast(T, value)
+    try:
+        value, until = ask(), math.inf
+    except Exception:  # unreachable, refused, not the API we expected: the service's own reply will tell
+        value, until = fallback, now + RETRY_ASKING_S
+    _REMEMBERED[key] = (until, value)
+    return value

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from ..languages import DEEPL_TARGET_VARIANT
-from .base import Event, Finish, Request, Usage
+from ..languages import DEEPL_SOURCES, DEEPL_TARGETS, deepl_code, language_name
+from .base import Event, Finish, Request, Usage, remembered
 
 
 class DeepLEngine:
@@ -24,11 +24,32 @@ class DeepLEngine:
         deepl.http_client.max_network_retries = 2  # like the LLM SDKs: 3 attempts; the branch deadline cuts the rest
 
         self._translator = deepl.Translator(auth_key, server_url=server_url, send_platform_info=False)
+        self._server = server_url or "deepl"
+
+    def _languages(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The codes this DeepL account translates from and into, as its server says (documented list if it
+        cannot be asked)."""
+        def ask() -> tuple[frozenset[str], frozenset[str]]:
+            return (frozenset(x.code.upper() for x in self._translator.get_source_languages()),
+                    frozenset(x.code.upper() for x in self._translator.get_target_languages()))
+
+        return remembered(f"deepl-languages {self._server}", ask, (DEEPL_SOURCES, DEEPL_TARGETS))
+
+    def pair_problem(self, source: str, target: str) -> str | None:
+        """Why DeepL cannot translate this pair (asked before any translation is sent), or None."""
+        sources, targets = self._languages()
+        if deepl_code(source, "source") not in sources:
+            return f"DeepL does not translate from {language_name(source)}"
+        if deepl_code(target, "target") not in targets:
+            near = sorted(t for t in targets if t.split("-")[0] == deepl_code(target, "source"))
+            return (f"DeepL does not translate into {language_name(target)}"
+                    + (f"; it offers {', '.join(near)}" if near else ""))
+        return None
 
     def _translate(self, request: Request) -> str:
         task = request.task
-        target = DEEPL_TARGET_VARIANT.get(task.target, task.target.upper())
-        result = self._translator.translate_text(task.document, source_lang=task.source.upper(), target_lang=target)
+        result = self._translator.translate_text(task.document, source_lang=deepl_code(task.source, "source"),
+                                                 target_lang=deepl_code(task.target, "target"))
         return result.text if not isinstance(result, list) else "".join(r.text for r in result)
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import Event, Finish, Request, count_attempt
+from ..languages import language_name, libretranslate_code
+from .base import Event, Finish, Request, count_attempt, remembered
 
 
 class LibreTranslateError(Exception):
@@ -27,13 +28,43 @@ class LibreTranslateEngine:
     def __init__(self, url: str, api_key: str | None = None) -> None:
         import httpx2
 
-        self._url = url.rstrip("/") + "/translate"
+        self._base = url.rstrip("/")
+        self._url = self._base + "/translate"
         self._api_key = api_key
         self._client = httpx2.AsyncClient(timeout=60, event_hooks={"request": [count_attempt]})
 
+    def _languages(self) -> dict[str, set[str]] | None:
+        """Source code → the target codes the server offers (its /languages), or None if it cannot be asked."""
+        def ask() -> dict[str, set[str]]:
+            import httpx2
+
+            reply = httpx2.get(self._base + "/languages", timeout=3)
+            reply.raise_for_status()
+            return {str(item["code"]): set(item.get("targets") or []) for item in reply.json()}
+
+        return remembered(f"libretranslate-languages {self._base}", ask, None)
+
+    def _codes(self, source: str, target: str) -> tuple[str, str]:
+        offered = self._languages() or {}
+        codes = set(offered) | {t for targets in offered.values() for t in targets}
+        return libretranslate_code(source, codes), libretranslate_code(target, codes)
+
+    def pair_problem(self, source: str, target: str) -> str | None:
+        """Why this server cannot translate the pair (asked before any translation is sent), or None."""
+        offered = self._languages()
+        if offered is None:
+            return None  # the server could not be asked: its answer to the translation will say
+        source_code, target_code = self._codes(source, target)
+        if source_code not in offered:
+            return f"this LibreTranslate server does not translate from {language_name(source)}"
+        if target_code not in offered[source_code]:
+            return f"this LibreTranslate server does not translate {language_name(source)} → {language_name(target)}"
+        return None
+
     async def stream(self, request: Request) -> AsyncIterator[Event]:
         task = request.task
-        payload: dict[str, Any] = {"q": task.document, "source": task.source, "target": task.target, "format": "text"}
+        source, target = self._codes(task.source, task.target)
+        payload: dict[str, Any] = {"q": task.document, "source": source, "target": target, "format": "text"}
         if self._api_key:
             payload["api_key"] = self._api_key
         response = await self._client.post(self._url, json=payload)

@@ -23,7 +23,7 @@ from parallax.batch import (
     score_summary,
 )
 from parallax.documents import InputError
-from parallax.languages import LANGUAGES
+from parallax.languages import language_name, offered_languages
 from parallax.reducers import reduce
 from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
 from parallax.storage import DEFAULT_PATH
@@ -90,11 +90,11 @@ with right:
             engines = pickers.engine_picker(config, "batch_engines")
             plan = plan_review("(each document)", config, perspectives, engines, "mean", None, 120.0)
         else:
-            codes = sorted(LANGUAGES, key=LANGUAGES.get)
+            codes = offered_languages()
             a, b = st.columns(2)
-            source_lang = a.selectbox("From", codes, index=codes.index("en"), format_func=LANGUAGES.get,
+            source_lang = a.selectbox("From", codes, index=codes.index("en"), format_func=language_name,
                                       key="batch_source")
-            target_lang = b.selectbox("To", codes, index=codes.index("de"), format_func=LANGUAGES.get,
+            target_lang = b.selectbox("To", codes, index=codes.index("de"), format_func=language_name,
                                       key="batch_target")
             engines = pickers.translation_engine_picker(config, "batch_tengines")
             plan = plan_translate("(each document)", config, TranslationSettings(source_lang, target_lang,

@@ -6,7 +6,7 @@ import streamlit as st
 
 from parallax.config import DEMO_JUDGE, SUGGESTED_MODELS
 from parallax.documents import InputError
-from parallax.languages import LANGUAGES
+from parallax.languages import language_name, offered_languages
 from parallax.run import RunPlan, plan_translate
 from parallax.translation import JUDGE_PROTOCOLS, TranslationSettings, parse_glossary
 from parallax_app.components import live, pickers, results
@@ -41,7 +41,7 @@ if not config.configured_providers():
             "`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `DEEPL_AUTH_KEY` or `LIBRETRANSLATE_URL` for real translations.",
             icon=":material/key:")
 
-codes = sorted(LANGUAGES, key=LANGUAGES.get)
+codes = offered_languages()
 left, right = st.columns([3, 2], gap="large")
 with left:
     text = document_input("translate", "Text to translate", SAMPLE, height=240)
@@ -53,8 +53,8 @@ with left:
                                  key="translate_reference", height=100)
 with right:
     a, b = st.columns(2)
-    source = a.selectbox("From", codes, index=codes.index("en"), format_func=LANGUAGES.get, key="translate_source")
-    target = b.selectbox("To", codes, index=codes.index("de"), format_func=LANGUAGES.get, key="translate_target")
+    source = a.selectbox("From", codes, index=codes.index("en"), format_func=language_name, key="translate_source")
+    target = b.selectbox("To", codes, index=codes.index("de"), format_func=language_name, key="translate_target")
     engines = pickers.translation_engine_picker(config, "translate_engines")
     # Any engine that can judge: the suggested models, the named engines of parallax.toml (a local server),
     # or an id the user types (checked before any call, like every other engine id).

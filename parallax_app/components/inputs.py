@@ -35,7 +35,7 @@ def document_input(prefix: str, label: str, sample: str, height: int = 300) -> s
                      type=[t.lstrip(".") for t in DOCUMENT_TYPES], key=f"{prefix}_upload",
                      on_change=_load_upload, args=(prefix,))
     if st.session_state.get(f"{prefix}_upload_error"):
-        st.error(md_escape(sentence(st.session_state[f"{prefix}_upload_error"])))
+        st.error(md_escape(st.session_state[f"{prefix}_upload_error"]))  # it begins with the file's name
     elif st.session_state.get(f"{prefix}_upload_note"):
         st.info(md_escape(st.session_state[f"{prefix}_upload_note"]))
     pages = f"{text.count(PAGE_BREAK) + 1:,} pages · " if PAGE_BREAK in text else ""

@@ -174,3 +174,40 @@ def test_the_app_follows_a_dark_system_setting(page, start_app):
     red, green, blue = (int(v) for v in background[background.index("(") + 1:background.index(")")].split(",")[:3])
     assert red + green + blue < 150, background  # dark, not the light theme forced before
     shot(page, "review-dark")
+
+
+def test_an_uploaded_pdf_is_shown_for_checking_and_its_findings_name_their_page(page, start_app, tmp_path):
+    from tests.fakes import documents
+
+    (tmp_path / "terms.pdf").write_bytes(documents.pdf([["Terms of service", "We may change these terms."],
+                                                        ["Questions? Write to jane.doe@example.com today."]]))
+    server = start_app()
+    open_app(page, server)
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(tmp_path / "terms.pdf")
+    # (a file name is kept from becoming a link by an invisible joiner before its dot)
+    page.get_by_text(re.compile(r"The text of terms\W?\.pdf \(PDF · 2 pages · 13 words\) is below")).wait_for()
+    text_area = page.get_by_label("Text to review")
+    expect(text_area).to_have_value(re.compile(r"^Terms of service\n.*terms\.\n\f\nQuestions"))  # the page break
+    page.get_by_text(re.compile(r"^2 pages · 13 words · ")).wait_for()
+    shot(page, "review-uploaded-pdf")
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(f"() => ({BADGE_COUNT})('done') === 3")
+    finding = page.get_by_test_id("stExpander").filter(has_text="Critical").get_by_role("listitem")
+    expect(finding).to_have_count(1)
+    expect(finding).to_contain_text(re.compile(r"Personal data\W?: an e-mail address is exposed\W?\. — .jane\W?\.doe"))
+    expect(finding).to_contain_text(re.compile(r"legal · offline\W?:rules · page 2\s*$"))
+    assert "Traceback" not in page.content()
+    shot(page, "review-pdf-findings")
+
+
+def test_a_scanned_pdf_is_refused_with_a_clear_message_and_the_text_is_kept(page, start_app, tmp_path):
+    from tests.fakes import documents
+
+    (tmp_path / "scan.pdf").write_bytes(documents.pdf([[], []]))
+    server = start_app()
+    open_app(page, server)
+    before = page.get_by_label("Text to review").input_value()
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(tmp_path / "scan.pdf")
+    page.get_by_text(re.compile(r"scan\W?\.pdf has no text to review \(a scanned PDF without a text layer\?")) \
+        .wait_for()
+    assert page.get_by_label("Text to review").input_value() == before

@@ -49,7 +49,7 @@ def ok(text: str | None = None, **kw: Any) -> Reply:
 
 
 def status(code: int, body: str | bytes | dict[str, Any] = "", headers: dict[str, str] | None = None) -> Reply:
-    raw = json.dumps(body) if isinstance(body, dict) else body
+    raw = json.dumps(body) if isinstance(body, dict | list) else body
     return Reply("status", status=code, body=raw, headers=headers or {})
 
 
@@ -97,6 +97,7 @@ class FakeProviders:
         self._lock = threading.Lock()
         self._queues: dict[str, list[Reply]] = {}
         self.requests: list[dict[str, Any]] = []
+        self.lookups: list[str] = []  # GETs of the services' language lists
         # Replies that depend on the request (a judge reading its prompt): (model, body) → Reply, or None to fall
         # back on the queue. Safe under concurrent requests, unlike looking at `requests[-1]`.
         self.answer: Callable[[str, dict[str, Any]], Reply | None] | None = None
@@ -104,6 +105,12 @@ class FakeProviders:
         self.max_active = 0
         self.disconnects = 0  # streams the client closed before we finished
         self.stop_event = threading.Event()
+        # The language lists the services publish (GET /v2/languages, GET /languages), as their docs show them.
+        self.deepl_languages = {"source": ["DE", "EN", "FR", "JA", "PT", "ZH"],
+                                "target": ["DE", "EN-GB", "EN-US", "FR", "JA", "PT-BR", "PT-PT", "ZH", "ZH-HANS",
+                                           "ZH-HANT"]}
+        self.libretranslate_languages = [{"code": "en", "name": "English", "targets": ["de", "fr", "pt-BR", "zh-Hant"]},
+                                         {"code": "de", "name": "German", "targets": ["en", "fr"]}]
         handler = type("Handler", (_Handler,), {"fake": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -152,6 +159,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        length = int(self.headers.get("content-length", 0))
+        query += "&" + self.rfile.read(length).decode() if length else ""  # the deepl package sends GET data as a form
+        with self.fake._lock:
+            self.fake.lookups.append(self.path)  # free look-ups, not calls: kept apart from `requests`
+        if path == "/v2/languages":
+            kind = "target" if "type=target" in query else "source"
+            self._send_status(status(200, [{"language": code, "name": code, "supports_formality": False}
+                                           for code in self.fake.deepl_languages[kind]]))
+        elif path == "/languages":
+            self._send_status(status(200, self.fake.libretranslate_languages))
+        else:
+            self._send_status(status(404, {"error": {"message": "not found"}}))
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
