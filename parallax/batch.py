@@ -17,7 +17,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -480,9 +480,11 @@ def _ignore(_event: object) -> None:
 
 def _job(ctx: RunContext, plan: RunPlan, doc: _Doc, spec: BranchSpec) -> BranchJob:
     text = doc.row.text or ""
+    # Nobody watches a batch arrive: each branch asks for its whole reply and reads it once (less CPU a call).
     if plan.settings is not None:
-        return job_for(ctx, spec, translation_request(text, plan.settings), None)
-    return job_for(ctx, spec, review_request(text, plan.config.perspectives[spec.perspective]), read_judgement)
+        return job_for(ctx, spec, replace(translation_request(text, plan.settings), streamed=False), None)
+    request = review_request(text, plan.config.perspectives[spec.perspective])
+    return job_for(ctx, spec, replace(request, streamed=False), read_judgement)
 
 
 def ideal_seconds(documents: int, branches: int, concurrency: int, latency_s: float) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -37,6 +38,16 @@ class AnthropicEngine:
                 }
             ]
             kwargs["tool_choice"] = {"type": "tool", "name": request.schema_name}
+        if not request.streamed:  # the whole reply, read once (the SDK still does auth, retries and errors)
+            raw = await self._client.messages.with_raw_response.create(
+                model=self.model, system=request.system,
+                messages=[{"role": m.role, "content": m.content} for m in request.messages],  # type: ignore[misc]
+                max_tokens=request.max_tokens, **kwargs)
+            if request.schema is not None:
+                yield Structured("tool")
+            for event in _reply_events(raw.http_response.json()):
+                yield event
+            return
         # The SDK's overloads cannot see stream=True through **kwargs; the events are read by their `type`.
         stream: Any = await self._client.messages.create(
             model=self.model,
@@ -66,3 +77,17 @@ class AnthropicEngine:
                 elif event.type == "message_stop":
                     # Only a stream that reached message_stop is complete.
                     yield Finish("length" if stop_reason == "max_tokens" else "stop")
+
+
+def _reply_events(data: Any) -> list[Event]:
+    """A whole Messages reply (JSON) → the same events a stream gives: text (or the tool's input), usage, finish."""
+    events: list[Event] = []
+    for block in data.get("content") or ():
+        if block.get("type") == "text" and block.get("text"):
+            events.append(block["text"])
+        elif block.get("type") == "tool_use":
+            events.append(json.dumps(block.get("input") or {}, ensure_ascii=False))
+    usage = data.get("usage") or {}
+    events.append(Usage(usage.get("input_tokens"), usage.get("output_tokens")))
+    events.append(Finish("length" if data.get("stop_reason") == "max_tokens" else "stop"))
+    return events

@@ -40,6 +40,7 @@ class Request:
     schema: dict[str, Any] | None = None
     schema_name: str = "judgement"
     max_tokens: int = 1500
+    streamed: bool = True  # False: ask for the whole reply at once (a batch: nobody watches it arrive)
 
 
 @dataclass(frozen=True)

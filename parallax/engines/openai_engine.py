@@ -91,6 +91,10 @@ class OpenAIEngine:
         response, mode = await self._open(request)
         if mode is not None:
             yield Structured(mode)
+        if not request.streamed:  # the whole reply, read once (the SDK still does auth, retries and errors)
+            for event in _reply_events(response.http_response.json()):
+                yield event
+            return
         try:
             async for event in _read_events(response.response):
                 yield event
@@ -137,10 +141,14 @@ class OpenAIEngine:
             kwargs["tool_choice"] = {"type": "function", "function": {"name": request.schema_name}}
         elif mode == "prompt":
             system += schema_instructions(request)
-        if self._usage_in_stream:
-            kwargs["stream_options"] = {"include_usage": True}
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        if not request.streamed:
+            return await self._client.chat.completions.with_raw_response.create(
+                model=self.model, messages=messages, **kwargs  # type: ignore[arg-type]
+            )
+        if self._usage_in_stream:
+            kwargs["stream_options"] = {"include_usage": True}
         return await self._client.chat.completions.create(
             model=self.model, messages=messages, stream=True, **kwargs  # type: ignore[arg-type]
         )
@@ -218,6 +226,25 @@ def _chunk_events(chunk: Any, event_name: str) -> list[Event]:
         elif reason is not None:
             events.append(Finish("stop"))
     usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        events.append(Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")))
+    return events
+
+
+def _reply_events(data: Any) -> list[Event]:
+    """A whole chat completion (JSON) → the same events a stream gives: text, usage, finish."""
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise StreamError(_error_message(data) if isinstance(data, dict) else "the reply was not a chat completion")
+    events: list[Event] = []
+    for choice in data["choices"][:1]:
+        message = choice.get("message") or {}
+        if message.get("content"):
+            events.append(message["content"])
+        for call in message.get("tool_calls") or ():
+            if arguments := (call.get("function") or {}).get("arguments"):
+                events.append(arguments)
+        events.append(Finish("length" if choice.get("finish_reason") == "length" else "stop"))
+    usage = data.get("usage")
     if isinstance(usage, dict):
         events.append(Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")))
     return events

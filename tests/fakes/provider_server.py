@@ -250,7 +250,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(raw), raw))
         self.wfile.flush()
 
+    def _whole(self, reply: Reply, fmt: _Format) -> None:
+        """A request without `stream: true`: the whole reply as one JSON body (batch mode)."""
+        text = reply.text if reply.text is not None else json.dumps(DEFAULT_JUDGEMENT)
+        n = max(1, reply.chunks)
+        limit = self._token_limit(fmt.request)
+        if n > limit:  # cut at the limit the server applies, as a stream would be
+            text = text[:round(limit * len(text) / n)]
+            reply = Reply(**{**reply.__dict__, "kind": "length", "usage": (reply.usage[0], limit)})
+        if reply.delay:
+            time.sleep(reply.delay * n)
+        self._send_status(status(200, fmt.whole(reply, text)))
+
     def _stream(self, reply: Reply, fmt: _Format) -> None:
+        if not fmt.request.get("stream"):
+            return self._whole(reply, fmt)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
@@ -326,6 +340,9 @@ class _Format:
     def error(self, message: str) -> str:
         raise NotImplementedError
 
+    def whole(self, reply: Reply, text: str) -> dict[str, Any]:
+        raise NotImplementedError
+
     def event_line(self, name: str) -> str:
         return ""
 
@@ -366,6 +383,18 @@ class _OpenAIFormat(_Format):
 
     def error(self, message: str) -> str:
         return _sse({"error": {"message": message, "type": "server_error"}})
+
+    def whole(self, reply: Reply, text: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if self.request.get("tools"):
+            name = self.request["tools"][0]["function"]["name"]
+            message = {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_fake", "type": "function", "function": {"name": name, "arguments": text}}]}
+        reason = "length" if reply.kind == "length" else ("tool_calls" if self.request.get("tools") else "stop")
+        p, c = reply.usage
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": self.model,
+                "choices": [{"index": 0, "message": message, "finish_reason": reason}],
+                "usage": {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}}
 
 
 class _AnthropicFormat(_Format):
@@ -418,3 +447,12 @@ class _AnthropicFormat(_Format):
 
     def error(self, message: str) -> str:
         return _sse({"type": "error", "error": {"type": "overloaded_error", "message": message}}, "error")
+
+    def whole(self, reply: Reply, text: str) -> dict[str, Any]:
+        tools = self.request.get("tools")
+        block = ({"type": "tool_use", "id": "toolu_fake", "name": tools[0]["name"], "input": json.loads(text)}
+                 if tools else {"type": "text", "text": text})
+        reason = "max_tokens" if reply.kind == "length" else ("tool_use" if tools else "end_turn")
+        return {"id": "msg_fake", "type": "message", "role": "assistant", "model": self.model, "content": [block],
+                "stop_reason": reason, "stop_sequence": None,
+                "usage": {"input_tokens": reply.usage[0], "output_tokens": reply.usage[1]}}
