@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,8 +50,11 @@ def installed(tmp_path_factory) -> Path:
     ours = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     Path(purelib, "borrowed.pth").write_text(ours + "\n")  # a plain path: the editable install's .pth is not run
+    source = where / "source"  # built from a copy: the build leaves nothing in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "test-artifacts",
+                                                                "*.egg-info", "__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet",
-                    "--no-deps", str(ROOT)], check=True, cwd=where)
+                    "--no-deps", str(source)], check=True, cwd=where)
     return venv / "bin"
 
 
