@@ -23,6 +23,7 @@ import socket
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,8 +127,7 @@ async def parallax_batch(port: int, documents: int, concurrency: int, streamed: 
     plan.cache = None  # every call goes to the server
     if streamed:  # the page's path: the same batch with streamed replies
         plain_job = batch._job
-        batch._job = lambda *a: (lambda job: job.__class__(**{**job.__dict__, "request": job.request.__class__(
-            **{**job.request.__dict__, "streamed": True})}))(plain_job(*a))  # type: ignore[assignment]
+        batch._job = lambda *a: (lambda job: replace(job, request=replace(job.request, streamed=True)))(plain_job(*a))
     rows = (Row(i + 1, str(i), f"Document {i}: version 2 cuts start-up time from 4 s to 1 s.")
             for i in range(documents))
     out = Path(tempfile.mkdtemp()) / "out.csv"

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .perspectives import BUILTIN, Perspective, PerspectiveSpec, parse_custom
+from .perspectives import BUILTIN, Perspective, PerspectiveSpec, custom_perspective
+from .validation import problem
 
 MAX_CHARS = int(os.environ.get("PARALLAX_MAX_CHARS", "200000"))
 DEFAULT_TIMEOUT_S = 120.0
@@ -59,10 +59,6 @@ class NamedEngine:
     max_concurrency: int | None = None  # calls at once to this server, across every run of the process
 
 
-STRUCTURED_MODES = ("auto", "json_schema", "json_object", "tool", "prompt")
-TOKEN_LIMIT_PARAMS = ("max_tokens", "max_completion_tokens")
-
-
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -88,7 +84,7 @@ AtLeastOne = Annotated[int, Field(ge=1)]
 
 class EngineSpec(_Strict):
     base_url: Annotated[str, AfterValidator(_http_url)]
-    model: Annotated[str, Field(min_length=1)]
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     api_key_env: Annotated[str, AfterValidator(_variable_name)] | None = None
     price_input: Price | None = None
     price_output: Price | None = None
@@ -126,22 +122,9 @@ def explain(exc: ValidationError, source: Path | str, text: str) -> str:
     loc = [str(part) for part in error["loc"]]
     table, key = (loc[:2], loc[2:]) if len(loc) >= 2 else ([], loc)
     model: type[BaseModel] = _TABLES.get(loc[0], ConfigFile) if table else ConfigFile
-    name = ".".join(key)
     where = "[" + ".".join(p if re.fullmatch(r"[\w-]+", p) else f'"{p}"' for p in table) + "] " if table else ""
-    kind, value = error["type"], error.get("input")
-    if kind == "missing":
-        problem = f"{where}needs {name}"
-    elif kind == "extra_forbidden":
-        problem = f"{where}unknown setting {name!r}; valid settings: {', '.join(model.model_fields)}"
-    elif kind == "literal_error":
-        problem = f"{where}{name} = {value!r}; use one of {error['ctx']['expected'].replace(chr(39), '')}"
-    else:
-        message = str(error["msg"]).removeprefix("Value error, ")
-        shown = "…" if "key" in name else repr(value)  # a key pasted where its variable's name belongs stays unsaid
-        setting = f"{name} = {shown}" if name else "must be a table"
-        problem = f"{where}{setting}: {message[:1].lower()}{message[1:]}"
     line = _line_of(text, table, key[:1])
-    return f"{source}{f', line {line}' if line else ''}: {problem}"
+    return f"{source}{f', line {line}' if line else ''}: {where}{problem(error, '.'.join(key), model.model_fields)}"
 
 
 def _line_of(text: str, table: list[str], key: list[str]) -> int | None:
@@ -249,7 +232,7 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
             raise ConfigError(f"{source}: engine name {name!r} may not contain ':', '|' or '?'")
         config.engines[name] = NamedEngine(name=name, **spec.model_dump())
     try:
-        config.perspectives.update(parse_custom(data.get("perspectives") or {}))
+        config.perspectives.update({name: custom_perspective(name, spec) for name, spec in parsed.perspectives.items()})
     except ValueError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     for provider, limits in parsed.providers.items():
@@ -265,7 +248,3 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
             config.prices[named.name] = {"input": named.price_input, "output": named.price_output}
     return config
 
-
-def is_price(value: Any) -> bool:
-    """A price in USD per 1M tokens: a finite number, 0 or more (a string, nan, inf or a negative is not)."""
-    return not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value < math.inf

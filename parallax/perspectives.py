@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from .validation import problem
 
 
 @dataclass(frozen=True)
@@ -52,43 +54,31 @@ BUILTIN: dict[str, Perspective] = {
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
-def _rubric(value: str) -> str:
-    if not value.strip():
-        raise ValueError("needs a rubric")
-    return value.strip()
-
-
 class PerspectiveSpec(BaseModel):
     """A custom perspective as written in `[perspectives.NAME]` (or added on the page)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     description: str = ""
-    rubric: Annotated[str, AfterValidator(_rubric)]
+    rubric: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
     two_step: bool = False
+
+
+def custom_perspective(name: str, spec: PerspectiveSpec) -> Perspective:
+    if not _NAME.match(name):
+        raise ValueError(f"perspective name {name!r}: use lowercase letters, digits, '-' or '_' (max 40)")
+    return Perspective(name, spec.description or name, spec.rubric, spec.weight, two_step=spec.two_step)
 
 
 def parse_custom(table: dict[str, Any]) -> dict[str, Perspective]:
     """Custom perspectives from `[perspectives.NAME]` tables; ValueError names the perspective and the problem."""
     found: dict[str, Perspective] = {}
     for name, spec in table.items():
-        if not _NAME.match(name):
-            raise ValueError(f"perspective name {name!r}: use lowercase letters, digits, '-' or '_' (max 40)")
         try:
             parsed = PerspectiveSpec.model_validate(spec)
         except ValidationError as exc:
             error = exc.errors()[0]
             setting = ".".join(str(p) for p in error["loc"])
-            if error["type"] == "missing" or setting == "rubric":
-                raise ValueError(f"perspective {name!r} needs a rubric") from None
-            if error["type"] == "extra_forbidden":
-                raise ValueError(f"perspective {name!r}: unknown setting {setting!r}; valid settings: "
-                                 f"{', '.join(PerspectiveSpec.model_fields)}") from None
-            if setting == "weight":
-                raise ValueError(f"perspective {name!r}: weight must be a finite number ≥ 0, not "
-                                 f"{error.get('input')!r}") from None
-            raise ValueError(f"perspective {name!r}: {setting} = {error.get('input')!r}: "
-                             f"{str(error['msg']).lower()}") from None
-        found[name] = Perspective(name, parsed.description or name, parsed.rubric, parsed.weight,
-                                  two_step=parsed.two_step)
+            raise ValueError(f"perspective {name!r} {problem(error, setting, PerspectiveSpec.model_fields)}") from None
+        found[name] = custom_perspective(name, parsed)
     return found

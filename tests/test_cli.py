@@ -177,7 +177,7 @@ def test_named_openai_compatible_engine_from_config(fake, tmp_path):
 def test_bad_config_file(tmp_path):
     (tmp_path / "parallax.toml").write_text("[engines.local]\nmodel = 'x'\n")
     code, _, err = call(["review", "-"], b"hello")
-    assert code == 2 and "parallax.toml, line 1: [engines.local] needs base_url" in err
+    assert code == 2 and "parallax.toml, line 1: [engines.local] needs a base_url" in err
 
 
 def test_as_a_subprocess(tmp_path):

@@ -28,35 +28,23 @@ class AnthropicEngine:
         )
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
-        kwargs: dict[str, Any] = {}
+        params: dict[str, Any] = {
+            "model": self.model, "system": request.system, "max_tokens": request.max_tokens,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
         if request.schema is not None:
-            kwargs["tools"] = [
-                {
-                    "name": request.schema_name,
-                    "description": "Submit the structured result.",
-                    "input_schema": request.schema,
-                }
-            ]
-            kwargs["tool_choice"] = {"type": "tool", "name": request.schema_name}
+            params["tools"] = [{"name": request.schema_name, "description": "Submit the structured result.",
+                                "input_schema": request.schema}]
+            params["tool_choice"] = {"type": "tool", "name": request.schema_name}
         if not request.streamed:  # the whole reply, read once (the SDK still does auth, retries and errors)
-            raw = await self._client.messages.with_raw_response.create(
-                model=self.model, system=request.system,
-                messages=[{"role": m.role, "content": m.content} for m in request.messages],  # type: ignore[misc]
-                max_tokens=request.max_tokens, **kwargs)
+            raw = await self._client.messages.with_raw_response.create(**params)
             if request.schema is not None:
                 yield Structured("tool")
             for event in _reply_events(raw.http_response.json()):
                 yield event
             return
-        # The SDK's overloads cannot see stream=True through **kwargs; the events are read by their `type`.
-        stream: Any = await self._client.messages.create(
-            model=self.model,
-            system=request.system,
-            messages=[{"role": m.role, "content": m.content} for m in request.messages],  # type: ignore[misc]
-            max_tokens=request.max_tokens,
-            stream=True,
-            **kwargs,
-        )
+        # The SDK's overloads cannot see stream=True through **params; the events are read by their `type`.
+        stream: Any = await self._client.messages.create(**params, stream=True)
         if request.schema is not None:
             yield Structured("tool")
         input_tokens: int | None = None

@@ -136,10 +136,8 @@ def remembered(key: str, ask: Callable[[], T], fallback: T) -> T:
     """A service's answer that rarely changes (its language list), asked once per process. When it cannot be
     asked, the fallback, and no new attempt for a minute (the page plans on every rerun)."""
     now = time.monotonic()
-    if key in _REMEMBERED:
-        until, value = _REMEMBERED[key]
-        if until == math.inf or now < until:
-            return cast(T, value)
+    if key in _REMEMBERED and now < _REMEMBERED[key][0]:
+        return cast(T, _REMEMBERED[key][1])
     try:
         value, until = ask(), math.inf
     except Exception:  # unreachable, refused, not the API we expected: the service's own reply will tell
