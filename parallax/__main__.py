@@ -1,3 +1,4 @@
 from .cli import console
 
-console()
+if __name__ == "__main__":  # not when a batch's worker process (spawned) imports the main module again
+    console()

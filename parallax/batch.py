@@ -15,8 +15,9 @@ import io
 import json
 import math
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -32,6 +33,7 @@ from .results import BranchResult, BranchSpec
 from .run import RunPlan, run_context
 from .runner import BranchJob, run_branch
 from .stats import Comparison, Estimate, compare_columns
+from .storage import GroupedCache, Store
 from .translation import translation_request
 
 # Documents can be long: the csv module's default cell limit (128 kB) is below our text limit.
@@ -255,19 +257,25 @@ def prepare_resume(out: Path, retry_failed: bool = True) -> dict[str, str]:
 
 
 class RateLimiter:
-    """At most `rpm` calls a minute for one provider, spaced evenly (a token bucket of one)."""
+    """At most `rpm` calls a minute for one provider, spaced evenly (a token bucket of one). With `shared`, a
+    number in shared memory, every worker process of a batch draws from the same bucket."""
 
-    def __init__(self, rpm: float) -> None:
+    def __init__(self, rpm: float, shared: Any = None) -> None:
         self.interval = 60.0 / rpm
+        self.shared = shared  # multiprocessing.Value("d"): the time the next call may start, for every process
         self.next_at = 0.0
         self.lock = asyncio.Lock()
 
     async def wait(self) -> None:
         async with self.lock:
-            loop = asyncio.get_running_loop()
-            now = loop.time()
-            start = max(now, self.next_at)
-            self.next_at = start + self.interval
+            now = time.monotonic()  # one clock for every process of the machine
+            if self.shared is None:
+                start = max(now, self.next_at)
+                self.next_at = start + self.interval
+            else:
+                with self.shared.get_lock():
+                    start = max(now, self.shared.value)
+                    self.shared.value = start + self.interval
         if start > now:
             await asyncio.sleep(start - now)
 
@@ -307,7 +315,7 @@ class BatchWriter:
 
 
 def _document_row(doc: _Doc, plan: RunPlan) -> dict[str, Any]:
-    ordered = sorted(doc.results, key=lambda r: r.order)
+    ordered = doc.results
     aggregate = reduce(ordered, plan.reducer)
     costs = [r.cost_usd for r in ordered]
     ok = sum(r.status == "ok" for r in ordered)
@@ -386,36 +394,96 @@ async def run_batch(
     rpm: dict[str, float] | None = None,
     on_document: Callable[[dict[str, Any], BatchProgress], None] | None = None,
     retry_failed: bool = True,
+    workers: int = 1,
+    streamed: bool = False,
 ) -> BatchProgress:
-    """Run every row's document through the plan's branches with at most `concurrency` calls at once."""
+    """Run every row's document through the plan's branches with at most `concurrency` calls at once, in this
+    process or in `workers` processes (the calls at once and the rate limits shared between them).
+
+    One writer, here, whatever the number of workers: a document is written once all its branches are done, so
+    after a kill the results file holds whole documents only and a rerun runs exactly the others."""
+    if workers < 1 or workers > concurrency:
+        raise BatchError(f"workers must be between 1 and the calls at once ({concurrency})")
     done_ids = prepare_resume(out, retry_failed)
     writer = BatchWriter(out, branch_columns(plan), append=out.exists() and out.stat().st_size > 0)
     branches = branches_path(out).open("a", encoding="utf-8")  # every document's branches, for a closer look
     progress = BatchProgress(total=total)
-    limiters = {p: RateLimiter(n) for p, n in (rpm or {}).items()}
+    lock = threading.Lock()  # with workers, rows arrive on a collector thread while the feeder writes invalid ones
+
+    def finish(row: Row, results: list[BranchResult], written: dict[str, Any]) -> None:
+        with lock:
+            if results:
+                branches.write(json.dumps({"id": row.doc_id, "results": [r.to_dict() for r in results]},
+                                          ensure_ascii=False) + "\n")
+                branches.flush()
+            progress.done += 1
+            progress.cached += sum(r.cached for r in results)
+            if written["status"] != "ok":
+                progress.failed_rows += 1
+                cause = written["error"] or written["status"]
+                key = cause.split(";")[0].split(":", 1)[-1].strip()[:60] if written["error"] else written["status"]
+                progress.failures[key] = progress.failures.get(key, 0) + 1
+            progress.cost_usd += written.get("cost_usd") or 0.0
+            writer.write(written)
+            if on_document is not None:
+                on_document(written, progress)
+
+    def to_run() -> Iterator[Row]:
+        """The rows to call: those finished earlier are counted, invalid ones written, named, not called."""
+        for row in rows:
+            earlier = done_ids.get(safe_cell(row.doc_id))
+            if earlier is not None:
+                with lock:
+                    progress.done += 1
+                    progress.skipped += 1
+                    progress.failed_rows += earlier != "ok"  # still failed or invalid: counted as such again
+            elif row.error is not None:
+                finish(row, [], {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
+            else:
+                yield row
+
+    try:
+        if workers == 1:
+            limiters = {p: RateLimiter(n) for p, n in (rpm or {}).items()}
+            cache = GroupedCache(plan.cache) if isinstance(plan.cache, Store) else plan.cache
+            try:
+                await run_documents(replace(plan, cache=cache), _as_async(to_run()), finish, concurrency,
+                                    limiters, streamed)
+            finally:
+                if isinstance(cache, GroupedCache):
+                    await asyncio.to_thread(cache.flush)
+        else:
+            from .workers import in_processes
+
+            await in_processes(plan, to_run(), finish, workers, concurrency, rpm or {}, streamed)
+    except BaseExceptionGroup as failed:
+        raise BatchError(f"the batch stopped: {_first_cause(failed)}") from failed.exceptions[0]
+    finally:
+        writer.close()
+        branches.close()
+    return progress
+
+
+async def _as_async(rows: Iterator[Row]) -> AsyncIterator[Row]:
+    for row in rows:
+        yield row
+
+
+Finish = Callable[[Row, list[BranchResult], dict[str, Any]], None]
+
+
+async def run_documents(plan: RunPlan, rows: AsyncIterator[Row], finish: Finish, concurrency: int,
+                        limiters: dict[str, RateLimiter], streamed: bool = False) -> None:
+    """Documents through the plan's branches with at most `concurrency` calls at once; each document's row is
+    handed to `finish` when its last branch is done. Used by the batch's own process and by each worker."""
     queue: asyncio.Queue[tuple[_Doc, BranchSpec] | None] = asyncio.Queue(maxsize=concurrency * 2)
     ctx = run_context(plan)
-
-    def finish(doc: _Doc, row: dict[str, Any]) -> None:
-        if doc.results:
-            branches.write(json.dumps({"id": doc.row.doc_id, "results": [r.to_dict() for r in doc.results]},
-                                      ensure_ascii=False) + "\n")
-            branches.flush()
-        progress.done += 1
-        if row["status"] != "ok":
-            progress.failed_rows += 1
-            cause = row["error"] or row["status"]
-            key = cause.split(";")[0].split(":", 1)[-1].strip()[:60] if row["error"] else row["status"]
-            progress.failures[key] = progress.failures.get(key, 0) + 1
-        progress.cost_usd += row.get("cost_usd") or 0.0
-        writer.write(row)
-        if on_document is not None:
-            on_document(row, progress)
 
     async def complete(doc: _Doc) -> None:
         if plan.settings is not None:  # translations: agreement and the judge over this document's engines
             doc.results = (await assess(doc.row.text or "", doc.results, plan.settings, ctx, doc.row.doc_id)).results
-        finish(doc, _document_row(doc, plan))
+        doc.results.sort(key=lambda r: r.order)
+        finish(doc.row, doc.results, _document_row(doc, plan))
 
     async def worker() -> None:
         while (item := await queue.get()) is not None:
@@ -423,26 +491,16 @@ async def run_batch(
             limiter = limiters.get(provider_of(spec.engine.split("|")[0]))
             if limiter is not None:
                 await limiter.wait()
-            job = _job(ctx, plan, doc, spec)
+            job = _job(ctx, plan, doc, spec, streamed)
             sampled = plan.mode == "review" and plan.samples > 1
             result = await (sampled_branch(job, plan.samples, _ignore) if sampled else run_branch(job, _ignore))
             doc.results.append(result)
-            progress.cached += result.cached
             doc.remaining -= 1
             if doc.remaining == 0:
                 await complete(doc)
 
     async def feed() -> None:
-        for row in rows:
-            earlier = done_ids.get(safe_cell(row.doc_id))
-            if earlier is not None:
-                progress.done += 1
-                progress.skipped += 1
-                progress.failed_rows += earlier != "ok"  # still failed or invalid: counted as such again
-                continue
-            if row.error is not None:  # named, not called; the rest goes on
-                finish(_Doc(row), {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
-                continue
+        async for row in rows:
             doc = _Doc(row, remaining=len(plan.branches))
             for spec in plan.branches:
                 await queue.put((doc, spec))
@@ -452,17 +510,10 @@ async def run_batch(
     # Structured concurrency: if a worker fails (a results file that cannot be written, a full disk, a bug), the
     # feeder and the other workers are cancelled and the error reaches the caller: nothing waits forever on a
     # queue no one reads. Rows already written stay in the file.
-    try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(feed())
-            for _ in range(concurrency):
-                group.create_task(worker())
-    except BaseExceptionGroup as failed:
-        raise BatchError(f"the batch stopped: {_first_cause(failed)}") from failed.exceptions[0]
-    finally:
-        writer.close()
-        branches.close()
-    return progress
+    async with asyncio.TaskGroup() as group:
+        group.create_task(feed())
+        for _ in range(concurrency):
+            group.create_task(worker())
 
 
 def _first_cause(group: BaseExceptionGroup) -> str:  # type: ignore[type-arg]
@@ -478,13 +529,13 @@ def _ignore(_event: object) -> None:
     pass
 
 
-def _job(ctx: RunContext, plan: RunPlan, doc: _Doc, spec: BranchSpec) -> BranchJob:
+def _job(ctx: RunContext, plan: RunPlan, doc: _Doc, spec: BranchSpec, streamed: bool = False) -> BranchJob:
     text = doc.row.text or ""
     # Nobody watches a batch arrive: each branch asks for its whole reply and reads it once (less CPU a call).
     if plan.settings is not None:
-        return job_for(ctx, spec, replace(translation_request(text, plan.settings), streamed=False), None)
+        return job_for(ctx, spec, replace(translation_request(text, plan.settings), streamed=streamed), None)
     request = review_request(text, plan.config.perspectives[spec.perspective])
-    return job_for(ctx, spec, replace(request, streamed=False), read_judgement)
+    return job_for(ctx, spec, replace(request, streamed=streamed), read_judgement)
 
 
 def ideal_seconds(documents: int, branches: int, concurrency: int, latency_s: float) -> float:

@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--perspective", "-p", action="append", default=[], metavar="NAME")
     batch.add_argument("--reducer", choices=sorted(REDUCERS))
     batch.add_argument("--concurrency", type=int, default=32, metavar="N", help="calls at once (default 32)")
+    batch.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="worker processes sharing the calls at once and the rate limits (default 1; one "
+                            "process uses about one core)")
     batch.add_argument("--rpm", action="append", default=[], metavar="PROVIDER=N",
                        help="at most N requests a minute to PROVIDER (e.g. openai=500); repeatable")
     batch.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S")
@@ -254,6 +257,8 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             rpm[provider] = float(value)
         if args.concurrency < 1:
             raise InputError("concurrency must be at least 1")
+        if not 1 <= args.workers <= args.concurrency:
+            raise InputError(f"--workers must be between 1 and --concurrency ({args.concurrency})")
         if args.mode == "translate" and not (args.source and args.target):
             raise InputError("a translate batch needs --source and --target")
         config = load_config(args.config)
@@ -271,8 +276,9 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_BAD_INPUT
     store = _store(err)
     plan.cache = store if store is not None and not args.no_cache else None
-    print(f"batch: {total} documents × {len(plan.branches)} branches, {args.concurrency} at once → {args.out}",
-          file=err, flush=True)
+    processes = f" in {args.workers} worker processes" if args.workers > 1 else ""
+    print(f"batch: {total} documents × {len(plan.branches)} branches, {args.concurrency} at once{processes} → "
+          f"{args.out}", file=err, flush=True)
 
     def on_document(row: dict[str, object], progress: BatchProgress) -> None:
         eta = f"ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else "ETA –"
@@ -285,7 +291,7 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     t0 = time.perf_counter()
     try:
         progress = asyncio.run(run_batch(plan, rows, Path(args.out), total, args.concurrency, rpm, on_document,
-                                         retry_failed=not args.skip_failed))
+                                         retry_failed=not args.skip_failed, workers=args.workers))
     except KeyboardInterrupt:
         print(f"parallax: stopped; finished documents are in {args.out} and a rerun resumes from there", file=err)
         return EXIT_INTERRUPTED
@@ -298,6 +304,7 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                "answers_from_cache": progress.cached,
                "cost_usd": round(progress.cost_usd, 8), "wall_s": round(wall, 3),
                "branches_per_document": len(plan.branches), "concurrency": args.concurrency,
+               "workers": args.workers,
                "out": str(Path(args.out))}
     estimates, comparisons = score_summary(Path(args.out))
     summary["scores"] = {name: e.to_dict() for name, e in estimates.items()}

@@ -140,6 +140,15 @@ def resolve_engines(engine_ids: Sequence[str], config: Config, kind: str) -> dic
     return built
 
 
+def with_engines(plan: RunPlan) -> RunPlan:
+    """The plan with its engines built afresh (in another process: engines hold clients and connections)."""
+    kind = "translate" if plan.mode == "translate" else "review"
+    built = resolve_engines(list(dict.fromkeys(b.engine for b in plan.branches)), plan.config, kind)
+    if plan.settings is not None and plan.settings.judge:
+        built.update(resolve_engines([plan.settings.judge], plan.config, "judge"))
+    return dataclasses.replace(plan, engines=built)
+
+
 def plan_translate(
     document: str,
     config: Config,

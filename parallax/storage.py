@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -325,11 +326,54 @@ class Store:
         return json.loads(data) if data else None
 
     def cache_put(self, key: str, engine: str, data: dict[str, Any]) -> None:
+        self.cache_put_many([(key, engine, data)])
+
+    def cache_put_many(self, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Several answers in one transaction (one commit); keys already there are kept as they are."""
+        rows = {key: {"k": key, "e": engine, "d": _dump(data), "t": _now()} for key, engine, data in entries}
+        if not rows:
+            return
         with self._tx() as conn:
-            exists = conn.execute(sa.text("SELECT 1 FROM cache WHERE key = :k"), {"k": key}).scalar()
-            if not exists:
+            found = conn.execute(sa.text("SELECT key FROM cache WHERE key IN :keys").bindparams(
+                sa.bindparam("keys", expanding=True)), {"keys": list(rows)}).scalars().all()
+            new = [row for key, row in rows.items() if key not in set(found)]
+            if new:
                 conn.execute(sa.text("INSERT INTO cache (key, engine, data, created_at) VALUES (:k, :e, :d, :t)"),
-                             {"k": key, "e": engine, "d": _dump(data), "t": _now()})
+                             new)
+
+
+class GroupedCache:
+    """The call cache for a batch: answers are written in groups (one commit per `size` answers, or when the
+    oldest has waited `wait_s`), not one commit per call — a commit per call was 13% of a batch's CPU. Reads see
+    the answers still waiting. `flush()` at the end; a kill loses at most one group (a missed saving only)."""
+
+    def __init__(self, store: Store, size: int = 200, wait_s: float = 2.0) -> None:
+        self.store, self.size, self.wait_s = store, size, wait_s
+        self._pending: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        self._since = 0.0
+        self._lock = threading.Lock()
+        self.commits = 0
+
+    def cache_get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            waiting = self._pending.get(key)
+        return waiting[2] if waiting is not None else self.store.cache_get(key)
+
+    def cache_put(self, key: str, engine: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            if not self._pending:
+                self._since = time.monotonic()
+            self._pending[key] = (key, engine, data)
+            due = len(self._pending) >= self.size or time.monotonic() - self._since >= self.wait_s
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            entries, self._pending = list(self._pending.values()), {}
+        if entries:
+            self.store.cache_put_many(entries)
+            self.commits += 1
 
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .batch_api import BatchAPI
+
 DEFAULT_JUDGEMENT = {
     "summary": "Fake provider review.",
     "strengths": ["clear"],
@@ -98,6 +100,8 @@ class FakeProviders:
         self._queues: dict[str, list[Reply]] = {}
         self.requests: list[dict[str, Any]] = []
         self.lookups: list[str] = []  # GETs of the services' language lists
+        self.batches = BatchAPI(self)  # the providers' batch APIs
+        self.batched: list[dict[str, Any]] = []  # requests answered inside a batch (not HTTP calls of their own)
         # Replies that depend on the request (a judge reading its prompt): (model, body) → Reply, or None to fall
         # back on the queue. Safe under concurrent requests, unlike looking at `requests[-1]`.
         self.answer: Callable[[str, dict[str, Any]], Reply | None] | None = None
@@ -166,7 +170,24 @@ class _Handler(BaseHTTPRequestHandler):
         query += "&" + self.rfile.read(length).decode() if length else ""  # the deepl package sends GET data as a form
         with self.fake._lock:
             self.fake.lookups.append(self.path)  # free look-ups, not calls: kept apart from `requests`
-        if path == "/v2/languages":
+        batches = self.fake.batches
+        if path.startswith("/v1/batches/"):
+            found = batches.read_openai(path.rsplit("/", 1)[1])
+            self._send_status(status(200, found) if found else status(404, {"error": {"message": "no such batch"}}))
+        elif path.startswith("/v1/files/") and path.endswith("/content"):
+            data = batches.file_content(path.split("/")[3])
+            self._send_status(Reply("status", status=200, body=data) if data is not None
+                              else status(404, {"error": {"message": "no such file"}}))
+        elif path.startswith("/v1/messages/batches/") and path.endswith("/results"):
+            data = batches.anthropic_results(path.split("/")[4])
+            self._send_status(Reply("status", status=200, body=data) if data is not None
+                              else status(404, {"type": "error", "error": {"type": "not_found_error",
+                                                                           "message": "no results"}}))
+        elif path.startswith("/v1/messages/batches/"):
+            found = batches.read_anthropic(path.rsplit("/", 1)[1])
+            self._send_status(status(200, found) if found else status(404, {"type": "error", "error": {
+                "type": "not_found_error", "message": "no such batch"}}))
+        elif path == "/v2/languages":
             kind = "target" if "type=target" in query else "source"
             self._send_status(status(200, [{"language": code, "name": code, "supports_formality": False}
                                            for code in self.fake.deepl_languages[kind]]))
@@ -177,11 +198,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
-        body = json.loads(self.rfile.read(length) or b"{}")
+        raw = self.rfile.read(length)
+        if self.path in ("/v1/files", "/v1/batches", "/v1/messages/batches"):
+            return self._batch_post(raw)
+        body = json.loads(raw or b"{}")
         model = {"/v2/translate": "deepl", "/translate": "libretranslate"}.get(self.path, body.get("model"))
         fake = self.fake
         with fake._lock:
-            fake.requests.append({"path": self.path, "model": model, "body": body, "headers": dict(self.headers)})
+            fake.requests.append({"path": self.path, "model": model, "body": body, "headers": dict(self.headers),
+                                 "at": time.monotonic()})
             fake.active += 1
             fake.max_active = max(fake.max_active, fake.active)
         try:
@@ -221,6 +246,17 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with fake._lock:
                 fake.active -= 1
+
+    def _batch_post(self, raw: bytes) -> None:
+        batches = self.fake.batches
+        with self.fake._lock:
+            self.fake.requests.append({"path": self.path, "model": None, "body": {}, "headers": dict(self.headers),
+                                       "at": time.monotonic()})
+        if self.path == "/v1/files":
+            return self._send_status(status(200, batches.upload(self.headers.get("content-type", ""), raw)))
+        create = batches.create_openai if self.path == "/v1/batches" else batches.create_anthropic
+        code, answer = create(json.loads(raw or b"{}"))
+        return self._send_status(status(code, answer))
 
     def _rejected_form(self, body: dict[str, Any]) -> str | None:
         kind = (body.get("response_format") or {}).get("type")

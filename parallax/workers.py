@@ -1,0 +1,151 @@
+"""A batch over several processes: one process reaches about one core (the SDKs, JSON and the event loop are
+Python), so `--workers N` runs N worker processes that pull documents from one queue.
+
+The parent reads the input, hands out rows, and is the only writer of the results file: a worker sends back
+each document's row when all its branches are done. So the file holds whole documents only, a kill loses
+only the documents in flight, and a rerun resumes exactly (`batch.prepare_resume`). The calls at once are
+split between the workers; a rate limit (`--rpm`) is one bucket in shared memory that every worker draws from.
+A worker whose parent is gone stops at once (it would otherwise go on paying for calls nobody writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from typing import Any
+
+from .results import BranchResult
+from .run import RunPlan, with_engines
+
+POLL_S = 0.2  # how often a blocked queue read looks up (a stop, a dead worker, a dead parent)
+
+
+async def in_processes(plan: RunPlan, rows: Iterator[Any], finish: Any, workers: int, concurrency: int,
+                       rpm: dict[str, float], streamed: bool) -> None:
+    """Run `rows` (batch.Row) in `workers` processes; `finish(row, results, written)` is called here, in the
+    parent, for each finished document."""
+    from .batch import BatchError
+
+    spawn = multiprocessing.get_context("spawn")  # not fork: the parent has threads and an event loop
+    inbox: Any = spawn.Queue(maxsize=concurrency * 2)
+    outbox: Any = spawn.Queue()
+    rates = {provider: spawn.Value("d", 0.0) for provider in rpm}
+    cache_url = getattr(plan.cache, "url", None)
+    shipped = replace(plan, engines={}, cache=None)  # engines hold clients and sockets: each worker builds its own
+    shares = [concurrency // workers + (i < concurrency % workers) for i in range(workers)]
+    processes = [spawn.Process(target=_worker, name=f"parallax-worker-{i + 1}", daemon=True,
+                               args=(shipped, cache_url, inbox, outbox, shares[i], rpm, rates, streamed, os.getpid()))
+                 for i in range(workers)]
+    for process in processes:
+        process.start()
+    stop = threading.Event()
+    held: dict[int, Any] = {}  # row number → row, handed out and not yet back
+
+    def feed() -> None:
+        for row in rows:
+            held[row.number] = row
+            while not stop.is_set():
+                try:
+                    inbox.put((row.number, row.doc_id, row.text), timeout=POLL_S)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        for _ in processes:
+            inbox.put(None)
+
+    def collect() -> None:
+        ended, suspect = 0, False
+        while ended < workers and not stop.is_set():
+            try:
+                message = outbox.get(timeout=POLL_S)
+            except queue.Empty:
+                dead = [p for p in processes if p.exitcode not in (None, 0)]
+                if dead and not suspect:  # once more: its last words may still be in the pipe
+                    suspect = True
+                elif dead:
+                    raise BatchError(f"{dead[0].name} stopped (exit code {dead[0].exitcode}); the documents it was "
+                                     "running are not written: run the batch again to resume") from None
+                continue
+            if message[0] == "row":
+                _, number, results, written = message
+                finish(held.pop(number), [BranchResult.from_dict(r) for r in results], written)
+            elif message[0] == "failed":
+                raise BatchError(message[1])
+            else:
+                ended += 1
+
+    feeder = threading.Thread(target=feed, name="parallax-feeder", daemon=True)
+    feeder.start()
+    try:
+        await asyncio.to_thread(collect)
+    finally:
+        stop.set()
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            await asyncio.to_thread(process.join, 5)
+        feeder.join(5)
+        inbox.cancel_join_thread()
+        outbox.cancel_join_thread()
+
+
+def _worker(plan: RunPlan, cache_url: str | None, inbox: Any, outbox: Any, concurrency: int,
+            rpm: dict[str, float], rates: dict[str, Any], streamed: bool, parent: int) -> None:
+    """A worker process: documents from `inbox` through the branches, each finished row to `outbox`."""
+    from .batch import RateLimiter, Row, run_documents
+    from .storage import GroupedCache, open_store
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    _die_with(parent)
+    cache = GroupedCache(open_store(cache_url)) if cache_url else None
+    plan = replace(with_engines(plan), cache=cache)
+    limiters = {p: RateLimiter(n, rates[p]) for p, n in rpm.items()}
+
+    def send(row: Row, results: list[BranchResult], written: dict[str, Any]) -> None:
+        outbox.put(("row", row.number, [r.to_dict() for r in results], written))
+
+    async def incoming() -> AsyncIterator[Row]:
+        while True:
+            item = await asyncio.to_thread(_get, inbox, parent)
+            if item is None:
+                return
+            yield Row(*item)
+
+    try:
+        asyncio.run(run_documents(plan, incoming(), send, concurrency, limiters, streamed))
+        if cache is not None:
+            cache.flush()
+    except BaseException as exc:  # noqa: BLE001 - told to the parent, which stops the batch with it
+        outbox.put(("failed", f"a worker failed: {type(exc).__name__}: {exc}"))
+        sys.exit(1)
+    outbox.put(("ended",))
+
+
+def _get(inbox: Any, parent: int) -> Any:
+    while True:
+        try:
+            return inbox.get(timeout=POLL_S)
+        except queue.Empty:
+            if os.getppid() != parent:
+                os._exit(1)
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to kill this worker when the parent dies (a kill -9 of `parallax batch`); elsewhere the inbox
+    poll notices within POLL_S."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
