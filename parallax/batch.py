@@ -385,6 +385,58 @@ def branch_columns(plan: RunPlan) -> list[str]:
     return [f"{name}:{b.branch_id}" for b in plan.branches for name in ("score", *extra)]
 
 
+class BatchOutput:
+    """The results file, its branches file and the batch's progress, with one writer (thread-safe): documents
+    finished earlier are counted, not run; invalid rows are written, named, not called; each finished document is
+    written whole."""
+
+    def __init__(self, plan: RunPlan, out: Path, total: int, retry_failed: bool = True,
+                 on_document: Callable[[dict[str, Any], BatchProgress], None] | None = None) -> None:
+        self.done_ids = prepare_resume(out, retry_failed)
+        self.writer = BatchWriter(out, branch_columns(plan), append=out.exists() and out.stat().st_size > 0)
+        self.branches = branches_path(out).open("a", encoding="utf-8")  # every document's branches, for a look
+        self.progress = BatchProgress(total=total)
+        self.on_document = on_document
+        self.lock = threading.Lock()  # with workers, rows arrive on a collector thread while invalid ones are written
+
+    def finish(self, row: Row, results: list[BranchResult], written: dict[str, Any]) -> None:
+        progress = self.progress
+        with self.lock:
+            if results:
+                self.branches.write(json.dumps({"id": row.doc_id, "results": [r.to_dict() for r in results]},
+                                               ensure_ascii=False) + "\n")
+                self.branches.flush()
+            progress.done += 1
+            progress.cached += sum(r.cached for r in results)
+            if written["status"] != "ok":
+                progress.failed_rows += 1
+                cause = written["error"] or written["status"]
+                key = cause.split(";")[0].split(":", 1)[-1].strip()[:60] if written["error"] else written["status"]
+                progress.failures[key] = progress.failures.get(key, 0) + 1
+            progress.cost_usd += written.get("cost_usd") or 0.0
+            self.writer.write(written)
+            if self.on_document is not None:
+                self.on_document(written, progress)
+
+    def to_run(self, rows: Iterator[Row]) -> Iterator[Row]:
+        """The rows to call: those finished earlier are counted, invalid ones written, named, not called."""
+        for row in rows:
+            earlier = self.done_ids.get(safe_cell(row.doc_id))
+            if earlier is not None:
+                with self.lock:
+                    self.progress.done += 1
+                    self.progress.skipped += 1
+                    self.progress.failed_rows += earlier != "ok"  # still failed or invalid: counted as such again
+            elif row.error is not None:
+                self.finish(row, [], {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
+            else:
+                yield row
+
+    def close(self) -> None:
+        self.writer.close()
+        self.branches.close()
+
+
 async def run_batch(
     plan: RunPlan,
     rows: Iterator[Row],
@@ -404,67 +456,29 @@ async def run_batch(
     after a kill the results file holds whole documents only and a rerun runs exactly the others."""
     if workers < 1 or workers > concurrency:
         raise BatchError(f"workers must be between 1 and the calls at once ({concurrency})")
-    done_ids = prepare_resume(out, retry_failed)
-    writer = BatchWriter(out, branch_columns(plan), append=out.exists() and out.stat().st_size > 0)
-    branches = branches_path(out).open("a", encoding="utf-8")  # every document's branches, for a closer look
-    progress = BatchProgress(total=total)
-    lock = threading.Lock()  # with workers, rows arrive on a collector thread while the feeder writes invalid ones
-
-    def finish(row: Row, results: list[BranchResult], written: dict[str, Any]) -> None:
-        with lock:
-            if results:
-                branches.write(json.dumps({"id": row.doc_id, "results": [r.to_dict() for r in results]},
-                                          ensure_ascii=False) + "\n")
-                branches.flush()
-            progress.done += 1
-            progress.cached += sum(r.cached for r in results)
-            if written["status"] != "ok":
-                progress.failed_rows += 1
-                cause = written["error"] or written["status"]
-                key = cause.split(";")[0].split(":", 1)[-1].strip()[:60] if written["error"] else written["status"]
-                progress.failures[key] = progress.failures.get(key, 0) + 1
-            progress.cost_usd += written.get("cost_usd") or 0.0
-            writer.write(written)
-            if on_document is not None:
-                on_document(written, progress)
-
-    def to_run() -> Iterator[Row]:
-        """The rows to call: those finished earlier are counted, invalid ones written, named, not called."""
-        for row in rows:
-            earlier = done_ids.get(safe_cell(row.doc_id))
-            if earlier is not None:
-                with lock:
-                    progress.done += 1
-                    progress.skipped += 1
-                    progress.failed_rows += earlier != "ok"  # still failed or invalid: counted as such again
-            elif row.error is not None:
-                finish(row, [], {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
-            else:
-                yield row
-
+    output = BatchOutput(plan, out, total, retry_failed, on_document)
     try:
         if workers == 1:
             limiters = {p: RateLimiter(n) for p, n in (rpm or {}).items()}
             cache = GroupedCache(plan.cache) if isinstance(plan.cache, Store) else plan.cache
             try:
-                await run_documents(replace(plan, cache=cache), _as_async(to_run()), finish, concurrency,
-                                    limiters, streamed)
+                await run_documents(replace(plan, cache=cache), as_async(output.to_run(rows)), output.finish,
+                                    concurrency, limiters, streamed)
             finally:
                 if isinstance(cache, GroupedCache):
                     await asyncio.to_thread(cache.flush)
         else:
             from .workers import in_processes
 
-            await in_processes(plan, to_run(), finish, workers, concurrency, rpm or {}, streamed)
+            await in_processes(plan, output.to_run(rows), output.finish, workers, concurrency, rpm or {}, streamed)
     except BaseExceptionGroup as failed:
         raise BatchError(f"the batch stopped: {_first_cause(failed)}") from failed.exceptions[0]
     finally:
-        writer.close()
-        branches.close()
-    return progress
+        output.close()
+    return output.progress
 
 
-async def _as_async(rows: Iterator[Row]) -> AsyncIterator[Row]:
+async def as_async(rows: Iterator[Row]) -> AsyncIterator[Row]:
     for row in rows:
         yield row
 

@@ -12,9 +12,9 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from . import __version__
 from .config import DEFAULT_TIMEOUT_S, Config, ConfigError, load_config
@@ -28,9 +28,10 @@ from .documents import (
     read_file,
 )
 from .estimate import usd
+from .provider_batch import POLL_S, WINDOW
 from .reducers import REDUCERS
 from .results import RUN_STATUSES
-from .runner import BranchFinished, BranchRestarted, BranchStarted
+from .runner import BranchFinished, BranchRestarted, BranchStarted, describe_failure
 
 if TYPE_CHECKING:  # the heavy parts (LangGraph, SQLAlchemy) are imported by the commands that use them
     from .run import OnEvent, RunEvent, RunOutcome, RunPlan
@@ -148,11 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
     translate.add_argument("--glossary", metavar="FILE", help="required term translations: 'term,translation' lines")
     translate.add_argument("--tone", default="", help="e.g. formal, friendly")
     batch = sub.add_parser("batch", help="run every document of a CSV or JSONL file (resumes an interrupted run)")
-    batch.add_argument("input", help="a .csv or .jsonl file")
-    batch.add_argument("--column", required=True, metavar="NAME", help="the column (or JSON field) with the text")
+    batch.add_argument("input", nargs="?", help="a .csv or .jsonl file")
+    batch.add_argument("--column", metavar="NAME", help="the column (or JSON field) with the text (required)")
     batch.add_argument("--id-column", metavar="NAME", help="kept in the output (default: 'id' if present)")
     batch.add_argument("--mode", choices=["review", "translate"], default="review")
-    batch.add_argument("--out", required=True, metavar="PATH", help="results CSV, one row per document")
+    batch.add_argument("--out", metavar="PATH", help="results CSV, one row per document (required)")
+    batch.add_argument("--provider-batch", action="store_true",
+                       help="send the calls through the providers' batch APIs (OpenAI Batch, Anthropic Message "
+                            f"Batches): half the price, {WINDOW}; the job is kept in the history")
+    batch.add_argument("--no-wait", action="store_true", help="with --provider-batch: send, then return at once")
+    batch.add_argument("--resume", nargs="?", const="", metavar="JOB",
+                       help="collect provider batches sent earlier (all waiting ones, or JOB) into their results "
+                            "files, waiting until they end")
+    batch.add_argument("--poll", type=float, default=POLL_S, metavar="S", help=argparse.SUPPRESS)
     batch.add_argument("--json", metavar="PATH", help="a summary of the batch as JSON")
     batch.add_argument("--engine", "-e", action="append", default=[], metavar="ID")
     batch.add_argument("--perspective", "-p", action="append", default=[], metavar="NAME")
@@ -246,9 +255,13 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
 
 
 def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .batch import BatchError, BatchProgress, check_output, count_rows, read_rows, run_batch, score_summary
+    from .batch import BatchError, BatchProgress, check_output, count_rows, read_rows, run_batch
 
+    if args.resume is not None:
+        return collect_main(args.resume, args.poll, out, err)
     try:
+        if not (args.input and args.column and args.out):
+            raise InputError("a batch needs INPUT, --column and --out (or --resume to collect provider batches)")
         rpm = {}
         for item in args.rpm:
             provider, _, value = item.partition("=")
@@ -276,6 +289,8 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_BAD_INPUT
     store = _store(err)
     plan.cache = store if store is not None and not args.no_cache else None
+    if args.provider_batch:
+        return submit_main(args, plan, rows, total, store, out, err)
     processes = f" in {args.workers} worker processes" if args.workers > 1 else ""
     print(f"batch: {total} documents × {len(plan.branches)} branches, {args.concurrency} at once{processes} → "
           f"{args.out}", file=err, flush=True)
@@ -298,13 +313,31 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except BatchError as exc:  # a worker failed mid-batch: what was written stays; a rerun resumes
         print(f"parallax: {exc}; finished documents are in {args.out}", file=err)
         return EXIT_ALL_FAILED
-    wall = time.perf_counter() - t0
+    return _batch_summary(args, plan, progress, time.perf_counter() - t0, out)
+
+
+def _document_line(err: TextIO) -> Callable[[dict[str, Any], Any], None]:
+    def on_document(row: dict[str, Any], progress: Any) -> None:
+        eta = f"ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else "ETA –"
+        line = (f"  [{progress.done}/{progress.total}] {row['status']:<8} {row['id']}  {eta}  "
+                f"cost so far {usd(progress.cost_usd)}")
+        if row.get("error") and row["status"] == "invalid":
+            line += f"  ({row['error']})"
+        print(line, file=err, flush=True)
+
+    return on_document
+
+
+def _batch_summary(args: argparse.Namespace, plan: Any, progress: Any, wall: float, out: TextIO) -> int:
+    """The batch's summary (JSON with --json, a table and a line on standard output) and its exit code."""
+    from .batch import score_summary
+
     summary = {"documents": progress.total, "done": progress.done, "resumed_from_earlier_run": progress.skipped,
                "failed_or_invalid": progress.failed_rows, "failures_by_cause": progress.failures,
                "answers_from_cache": progress.cached,
                "cost_usd": round(progress.cost_usd, 8), "wall_s": round(wall, 3),
                "branches_per_document": len(plan.branches), "concurrency": args.concurrency,
-               "workers": args.workers,
+               "workers": args.workers, "provider_batch": bool(args.provider_batch),
                "out": str(Path(args.out))}
     estimates, comparisons = score_summary(Path(args.out))
     summary["scores"] = {name: e.to_dict() for name, e in estimates.items()}
@@ -322,6 +355,91 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
           f"{progress.failed_rows} failed or invalid{cached}, cost {usd(progress.cost_usd)}, {wall:.1f} s → "
           f"{args.out}", file=out)
     return EXIT_OK if progress.done - progress.failed_rows > 0 else EXIT_ALL_FAILED
+
+
+_PATH_ARGS = ("input", "out", "json", "config", "glossary", "reference")
+
+
+def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, store: Store | None, out: TextIO,
+                err: TextIO) -> int:
+    """Send the batch to the providers' batch APIs, keep the job in the history, then wait and collect (unless
+    --no-wait)."""
+    from .batch import BatchOutput
+    from .provider_batch import batch_engines, describe, submit
+
+    try:
+        batch_engines(plan)
+        if store is None:
+            raise InputError("--provider-batch keeps the job in the history, which is unavailable")
+    except InputError as exc:
+        print(f"parallax: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    kept = {k: (str(Path(v).resolve()) if k in _PATH_ARGS and v else v) for k, v in vars(args).items()
+            if k not in ("resume", "poll", "no_wait", "provider_batch")}
+    output = BatchOutput(plan, Path(args.out), total, not args.skip_failed, _document_line(err))
+    try:
+        record = asyncio.run(submit(plan, output.to_run(rows), store, Path(args.out), kept))
+    except Exception as exc:  # the provider refused the batch: nothing was sent, nothing is waiting
+        print(f"parallax: the provider batch could not be sent: {describe_failure(exc, 'provider', 1)}", file=err)
+        return EXIT_ALL_FAILED
+    finally:
+        output.close()
+    print(f"provider batch {record['job_id']} sent ({describe(record['parts'])}); {WINDOW}, at half the price",
+          file=err, flush=True)
+    if args.no_wait:
+        print(f"collect the results later with: parallax batch --resume {record['job_id']}", file=out)
+        return EXIT_OK
+    return collect_main(record["job_id"], args.poll, out, err)
+
+
+def collect_main(job_id: str, poll_s: float, out: TextIO, err: TextIO) -> int:
+    """Wait for provider batches sent earlier (all waiting ones, or `job_id`) and write their results."""
+    from .batch import BatchError, BatchOutput, as_async, count_rows, read_rows, run_documents
+    from .provider_batch import collected_plan, rows_of, wait
+
+    store = _store(err, "provider batches are kept there")
+    if store is None:
+        return EXIT_NO_HISTORY
+    records = [r for r in store.provider_batches() if job_id in ("", r["job_id"])]
+    if not records:
+        print(f"parallax: no provider batch {job_id + ' ' if job_id else ''}is waiting to be collected", file=err)
+        return EXIT_BAD_INPUT
+    code = EXIT_OK
+    for record in records:
+        args = argparse.Namespace(**record["job"]["args"], provider_batch=True)
+        try:
+            plan = _plan(args, "(each document of the batch)", load_config(args.config))
+            rows = read_rows(Path(args.input), args.column, args.id_column)
+            total = count_rows(Path(args.input))
+        except (InputError, ConfigError, BatchError) as exc:
+            print(f"parallax: provider batch {record['job_id']}: {exc}", file=err)
+            code = EXIT_BAD_INPUT
+            continue
+        plan.cache = None if args.no_cache else store
+        print(f"provider batch {record['job_id']} → {args.out}; {WINDOW}", file=err, flush=True)
+        t0 = time.perf_counter()
+        output = BatchOutput(plan, Path(args.out), total, True, _document_line(err))
+
+        async def collect(plan: Any = plan, record: dict[str, Any] = record, rows: Any = rows,
+                          output: Any = output, concurrency: int = args.concurrency) -> None:
+            """Wait for every part to end, then run the documents on its answers (one event loop: the engines'
+            connections belong to it)."""
+            await wait(plan, record, store, lambda line: print(f"  {line}", file=err, flush=True), poll_s)
+            answering = await collected_plan(plan, record)
+            todo = output.to_run(rows_of(record, rows, output.done_ids))
+            await run_documents(answering, as_async(todo), output.finish, concurrency, {})
+
+        try:
+            asyncio.run(collect())
+        except KeyboardInterrupt:
+            print(f"parallax: stopped; the batch goes on at the provider: collect it with "
+                  f"'parallax batch --resume {record['job_id']}'", file=err)
+            return EXIT_INTERRUPTED
+        finally:
+            output.close()
+        store.update_provider_batch(record["job_id"], record["parts"], "collected")
+        code = max(code, _batch_summary(args, plan, output.progress, time.perf_counter() - t0, out))
+    return code
 
 
 def suggest_main(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -> int:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .engines.base import ATTEMPTS, Attempts, Engine, Finish, Request, StreamError, Structured, Usage
+from .engines.base import ATTEMPTS, Attempts, BatchRequestError, Engine, Finish, Request, StreamError, Structured, Usage
 from .engines.slots import Slots
 from .judgement import read_judgement, reask_request
 from .results import BranchResult, BranchSpec
@@ -130,7 +130,9 @@ def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: 
     name = type(exc).__name__
     message = _server_message(exc) if isinstance(exc, Exception) else ""
     said = f": {_cut(message)}" if message else ""
-    if isinstance(exc, StreamError):
+    if isinstance(exc, BatchRequestError):
+        text = f"in the provider batch{f' (HTTP {code})' if code else ''}: {_cut(str(exc))}"
+    elif isinstance(exc, StreamError):
         text = TOO_LONG if _CONTEXT_OVERFLOW.search(str(exc)) else f"the stream reported an error: {_cut(str(exc))}"
     elif isinstance(code, int):
         if code == 429:
@@ -214,6 +216,8 @@ class _Tally:
     attempts: Attempts = field(default_factory=Attempts)
     input_tokens: int = 0
     output_tokens: int = 0
+    billed_input: float = 0.0  # tokens times the price factor (a provider batch's answers cost half)
+    billed_output: float = 0.0
     have_usage: bool = False
     cached: bool = False
 
@@ -221,13 +225,15 @@ class _Tally:
         self.have_usage = True
         self.input_tokens += usage.input_tokens or 0
         self.output_tokens += usage.output_tokens or 0
+        self.billed_input += (usage.input_tokens or 0) * usage.price_factor
+        self.billed_output += (usage.output_tokens or 0) * usage.price_factor
 
     def cost(self, engine: Engine, price: dict[str, float] | None) -> float | None:
         if engine.free or self.cached or (price is not None and price["input"] == price["output"] == 0):
             return 0.0  # a free engine (a local server priced 0) costs nothing, usage reported or not
         if price is None or not self.have_usage:
             return None
-        return (self.input_tokens * price["input"] + self.output_tokens * price["output"]) / 1e6
+        return (self.billed_input * price["input"] + self.billed_output * price["output"]) / 1e6
 
 
 async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:

@@ -62,6 +62,18 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0002_run_owner", ["ALTER TABLE runs ADD COLUMN owner VARCHAR(128)"]),
     # Translations: the chrF agreement matrix, kept so that reopening a run does not compute it again.
     ("0003_run_agreement", ["ALTER TABLE runs ADD COLUMN agreement TEXT"]),
+    # Batches handed to the providers' batch APIs: waiting until collected, whatever happens to the process.
+    ("0004_provider_batches", [
+        """CREATE TABLE provider_batches (
+            job_id VARCHAR(64) PRIMARY KEY,
+            created_at VARCHAR(32) NOT NULL,
+            updated_at VARCHAR(32) NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            out_path TEXT NOT NULL,
+            parts TEXT NOT NULL,
+            job TEXT NOT NULL
+        )""",
+    ]),
 ]
 
 
@@ -319,6 +331,29 @@ class Store:
             return conn.execute(sa.text("DELETE FROM runs WHERE run_id = :r"), {"r": run_id}).rowcount > 0
 
     # --- the cache of identical calls ---
+
+    # --- provider batches ---
+
+    def save_provider_batch(self, job_id: str, out_path: str, parts: list[dict[str, Any]],
+                            job: dict[str, Any]) -> None:
+        now = _now()
+        with self._tx() as conn:
+            conn.execute(sa.text("INSERT INTO provider_batches (job_id, created_at, updated_at, status, out_path, "
+                                 "parts, job) VALUES (:i, :t, :t, 'waiting', :o, :p, :j)"),
+                         {"i": job_id, "t": now, "o": out_path, "p": _dump(parts), "j": _dump(job)})
+
+    def update_provider_batch(self, job_id: str, parts: list[dict[str, Any]], status: str = "waiting") -> None:
+        with self._tx() as conn:
+            conn.execute(sa.text("UPDATE provider_batches SET parts = :p, status = :s, updated_at = :t "
+                                 "WHERE job_id = :i"), {"p": _dump(parts), "s": status, "t": _now(), "i": job_id})
+
+    def provider_batches(self, status: str | None = "waiting") -> list[dict[str, Any]]:
+        """Provider batches, newest first: each with its parts (one provider batch per engine) and its job."""
+        query = "SELECT job_id, created_at, updated_at, status, out_path, parts, job FROM provider_batches"
+        with self._tx() as conn:
+            rows = conn.execute(sa.text(query + (" WHERE status = :s" if status else "") + " ORDER BY created_at DESC"),
+                                {"s": status} if status else {}).mappings().all()
+        return [{**row, "parts": json.loads(row["parts"]), "job": json.loads(row["job"])} for row in rows]
 
     def cache_get(self, key: str) -> dict[str, Any] | None:
         with self._tx() as conn:

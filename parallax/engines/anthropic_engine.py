@@ -6,8 +6,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import Event, Finish, Request, Structured, Usage, count_attempt
+from .base import BatchState, Event, Finish, Outcome, Request, Structured, Usage, count_attempt
 from .slots import Slots
+
+# Anthropic's error types and the HTTP status each stands for (an errored request of a batch gives only the type).
+_ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
+                 "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "api_error": 500,
+                 "overloaded_error": 529}
 
 
 class AnthropicEngine:
@@ -27,7 +32,8 @@ class AnthropicEngine:
             http_client=anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [count_attempt]}),
         )
 
-    async def stream(self, request: Request) -> AsyncIterator[Event]:
+    def params(self, request: Request, mode: str | None = None) -> dict[str, Any]:
+        """The body of a request (structured output through a forced tool): for a call, or a provider batch."""
         params: dict[str, Any] = {
             "model": self.model, "system": request.system, "max_tokens": request.max_tokens,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
@@ -36,6 +42,47 @@ class AnthropicEngine:
             params["tools"] = [{"name": request.schema_name, "description": "Submit the structured result.",
                                 "input_schema": request.schema}]
             params["tool_choice"] = {"type": "tool", "name": request.schema_name}
+        return params
+
+    @staticmethod
+    def batch_mode(request: Request) -> str | None:
+        return None if request.schema is None else "tool"
+
+    @staticmethod
+    def reply_events(data: Any) -> list[Event]:
+        return _reply_events(data)
+
+    # --- Message Batches: up to 100,000 requests answered within 24 hours at half the price ---
+
+    async def submit_batch(self, items: list[tuple[str, dict[str, Any]]]) -> str:
+        requests: Any = [{"custom_id": custom_id, "params": params} for custom_id, params in items]
+        batch = await self._client.messages.batches.create(requests=requests)
+        return batch.id
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        batch = await self._client.messages.batches.retrieve(batch_id)
+        c = batch.request_counts
+        total = c.processing + c.succeeded + c.errored + c.canceled + c.expired
+        return BatchState(batch.processing_status, batch.processing_status == "ended", total, c.succeeded,
+                          c.errored + c.canceled + c.expired)
+
+    async def batch_results(self, batch_id: str) -> dict[str, Outcome]:
+        outcomes: dict[str, Outcome] = {}
+        async for item in await self._client.messages.batches.results(batch_id):
+            result = item.result
+            if result.type == "succeeded":
+                outcomes[item.custom_id] = Outcome(reply=result.message.model_dump(mode="json"))
+            elif result.type == "errored":
+                error = result.error.error
+                outcomes[item.custom_id] = Outcome(error=error.message, status_code=_ERROR_STATUS.get(error.type))
+            elif result.type == "expired":
+                outcomes[item.custom_id] = Outcome(error="expired: the 24-hour window ended before it ran")
+            else:
+                outcomes[item.custom_id] = Outcome(error="cancelled with the batch")
+        return outcomes
+
+    async def stream(self, request: Request) -> AsyncIterator[Event]:
+        params = self.params(request)
         if not request.streamed:  # the whole reply, read once (the SDK still does auth, retries and errors)
             raw = await self._client.messages.with_raw_response.create(**params)
             if request.schema is not None:

@@ -47,6 +47,36 @@ class Request:
 class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
+    price_factor: float = 1.0  # 0.5: answered inside a provider batch, at the batch price
+
+
+@dataclass(frozen=True)
+class BatchState:
+    """A provider batch as its provider reports it: its own state word, whether it has ended, request counts."""
+
+    state: str
+    ended: bool
+    total: int
+    succeeded: int
+    failed: int  # errored, expired or cancelled requests
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request of a provider batch: the whole reply, or what the provider said instead."""
+
+    reply: dict[str, Any] | None = None
+    error: str | None = None
+    status_code: int | None = None
+
+
+class BatchRequestError(Exception):
+    """A request of a provider batch came back without a reply (rejected, expired, cancelled)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error or "no result")
+        self.status_code = outcome.status_code
+        self.body = {"error": {"message": outcome.error or ""}}
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Final
 
-from .base import Event, Finish, Request, StreamError, Structured, Usage, count_attempt, new_request
+from .base import (
+    BatchState,
+    Event,
+    Finish,
+    Outcome,
+    Request,
+    StreamError,
+    Structured,
+    Usage,
+    count_attempt,
+    new_request,
+)
 from .slots import Slots, slots_for
 
 # How structured output is asked for, in the order they are tried when the server's support is unknown.
 MODES = ("json_schema", "json_object", "tool", "prompt")
+BATCH_ENDPOINT: Final = "/v1/chat/completions"
+BATCH_ENDED = ("completed", "failed", "expired", "cancelled")
 # What worked per (server, model), for the rest of the process: later calls go straight to it.
 LEARNED: dict[tuple[str, str], str] = {}
 # A 4xx/5xx that names the structured-output request form: the server cannot do that mode.
@@ -123,35 +136,90 @@ class OpenAIEngine:
                 return response, mode
         raise AssertionError("the prompt mode needs no server support")  # pragma: no cover
 
-    async def _create(self, request: Request, mode: str | None) -> Any:
+    def params(self, request: Request, mode: str | None) -> dict[str, Any]:
+        """The body of a whole-reply request in structured `mode` (None: no schema): what `_create` sends, and
+        one line of a provider batch."""
         system = request.system
-        kwargs: dict[str, Any] = {self.token_param: request.max_tokens}
+        params: dict[str, Any] = {"model": self.model, self.token_param: request.max_tokens}
         if mode == "json_schema":
-            kwargs["response_format"] = {
+            params["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
             }
         elif mode == "json_object":
-            kwargs["response_format"] = {"type": "json_object", "schema": request.schema}
+            params["response_format"] = {"type": "json_object", "schema": request.schema}
             system += schema_instructions(request)
         elif mode == "tool":
-            kwargs["tools"] = [{"type": "function", "function": {
+            params["tools"] = [{"type": "function", "function": {
                 "name": request.schema_name, "description": "Submit the structured result.",
                 "parameters": request.schema}}]
-            kwargs["tool_choice"] = {"type": "function", "function": {"name": request.schema_name}}
+            params["tool_choice"] = {"type": "function", "function": {"name": request.schema_name}}
         elif mode == "prompt":
             system += schema_instructions(request)
-        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
-        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        params["messages"] = [{"role": "system", "content": system},
+                              *({"role": m.role, "content": m.content} for m in request.messages)]
+        return params
+
+    def batch_mode(self, request: Request) -> str | None:
+        """The structured mode a provider batch uses (nothing can be tried and learned inside a batch)."""
+        return None if request.schema is None else (self.known_mode or MODES[0])
+
+    @staticmethod
+    def reply_events(data: Any) -> list[Event]:
+        return _reply_events(data)
+
+    # --- the OpenAI Batch API: a JSONL file of requests, answered within 24 hours at half the price ---
+
+    async def submit_batch(self, items: list[tuple[str, dict[str, Any]]]) -> str:
+        lines = "".join(json.dumps({"custom_id": custom_id, "method": "POST", "url": BATCH_ENDPOINT, "body": body},
+                                   ensure_ascii=False) + "\n" for custom_id, body in items)
+        uploaded = await self._client.files.create(file=("parallax-batch.jsonl", lines.encode()), purpose="batch")
+        batch = await self._client.batches.create(input_file_id=uploaded.id, endpoint=BATCH_ENDPOINT,
+                                                  completion_window="24h")
+        return batch.id
+
+    async def batch_state(self, batch_id: str) -> BatchState:
+        batch = await self._client.batches.retrieve(batch_id)
+        counts = batch.request_counts
+        total, done, failed = (counts.total, counts.completed, counts.failed) if counts else (0, 0, 0)
+        return BatchState(batch.status, batch.status in BATCH_ENDED, total, done, failed)
+
+    async def batch_results(self, batch_id: str) -> dict[str, Outcome]:
+        """Each request's outcome by custom id: the output file's replies, the error file's errors. Requests in
+        neither (a batch that failed, expired or was cancelled) are left out: the caller names them."""
+        batch = await self._client.batches.retrieve(batch_id)
+        outcomes: dict[str, Outcome] = {}
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if not file_id:
+                continue
+            content = await self._client.files.content(file_id)
+            for line in content.text.splitlines():
+                if not line.strip():
+                    continue
+                item = json.loads(line)
+                response, error = item.get("response"), item.get("error")
+                if response and response.get("status_code") == 200:
+                    outcomes[item["custom_id"]] = Outcome(reply=response.get("body"))
+                elif response:
+                    outcomes[item["custom_id"]] = Outcome(error=_error_message(response.get("body")),
+                                                          status_code=response.get("status_code"))
+                else:
+                    error = error or {}
+                    said = "expired: the 24-hour window ended before it ran" if error.get("code") == "batch_expired" \
+                        else str(error.get("message") or error.get("code") or "no reply")
+                    outcomes[item["custom_id"]] = Outcome(error=said)
+        if batch.status == "failed" and batch.errors and batch.errors.data:
+            said = "; ".join(str(e.message) for e in batch.errors.data[:3])
+            outcomes.setdefault("*", Outcome(error=f"the batch failed: {said}"))
+        return outcomes
+
+    async def _create(self, request: Request, mode: str | None) -> Any:
+        params = self.params(request, mode)
         if not request.streamed:
-            return await self._client.chat.completions.with_raw_response.create(
-                model=self.model, messages=messages, **kwargs  # type: ignore[arg-type]
-            )
+            return await self._client.chat.completions.with_raw_response.create(**params)
         if self._usage_in_stream:
-            kwargs["stream_options"] = {"include_usage": True}
-        return await self._client.chat.completions.create(
-            model=self.model, messages=messages, stream=True, **kwargs  # type: ignore[arg-type]
-        )
+            params["stream_options"] = {"include_usage": True}
+        return await self._client.chat.completions.create(**params, stream=True)
 
 
 def _rejects_form(exc: Exception) -> bool:

@@ -1,0 +1,164 @@
+"""Batches through the providers' own batch APIs (OpenAI Batch, Anthropic Message Batches): half the price,
+results within 24 hours.
+
+Submitting builds every (document, branch) request exactly as a direct call would send it, one provider batch
+per engine, and stores the job in the history before anything else: the process may stop while the provider
+works. Collecting waits for every part to end, reads the results, and runs each document through the same
+branch runner as any batch, with an engine that answers from the batch's results (`Collected`): parsing, the
+re-ask of an unreadable reply, cost (at the batch price), statuses and the results file are the ones every
+batch has. Requests are matched to results by the call cache's key of the request, so a document collected
+after a restart finds its answer whatever order the provider returns them in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .documents import InputError
+from .engines.base import BatchRequestError, BatchState, Engine, Event, Outcome, Request, Structured, Usage
+from .runner import cache_key
+
+if TYPE_CHECKING:  # the CLI reads this module's constants at start: no SQLAlchemy or LangGraph import here
+    from .run import RunPlan
+    from .storage import Store
+
+BATCH_PRICE_FACTOR = 0.5  # both providers bill batch requests at half the normal price
+WINDOW = "results within 24 hours"
+POLL_S = 30.0
+
+
+def batch_engines(plan: RunPlan) -> dict[str, Any]:
+    """The plan's branch engines, each able to take a provider batch; an InputError (before anything is sent)
+    names what cannot."""
+    if plan.samples > 1:
+        raise InputError("--provider-batch asks each branch once: leave out --samples")
+    found: dict[str, Any] = {}
+    for spec in plan.branches:
+        if "|" in spec.engine:
+            raise InputError(f"--provider-batch takes single engines, not the fallback chain {spec.engine}")
+        engine = plan.engines[spec.engine]
+        if not hasattr(engine, "submit_batch") or spec.engine.split(":", 1)[0] not in ("openai", "anthropic"):
+            raise InputError(f"{spec.engine} has no batch API: --provider-batch works with openai: and "
+                             "anthropic: engines")
+        found[spec.engine] = engine
+    return found
+
+
+class Collected:
+    """An engine answering from a provider batch's results, under the real engine's id and model (so cache keys
+    and prices are the same). A request not in the batch — the re-ask of a reply that did not parse — is sent to
+    the real engine directly, at the normal price."""
+
+    def __init__(self, engine: Any, outcomes: dict[str, Outcome]) -> None:
+        self.engine, self.outcomes = engine, outcomes
+        self.engine_id, self.provider, self.model = engine.engine_id, engine.provider, engine.model
+        self.free, self.kinds, self.streams = engine.free, engine.kinds, False
+
+    async def stream(self, request: Request) -> AsyncIterator[Event]:
+        outcome = self.outcomes.get(cache_key(self.engine, request)) or self.outcomes.get("*")
+        if outcome is None:
+            async for event in self.engine.stream(dataclasses.replace(request, streamed=False)):
+                yield event
+            return
+        if outcome.reply is None:
+            raise BatchRequestError(outcome)
+        mode = self.engine.batch_mode(request)
+        if mode is not None:
+            yield Structured(mode)
+        for event in self.engine.reply_events(outcome.reply):
+            yield dataclasses.replace(event, price_factor=BATCH_PRICE_FACTOR) if isinstance(event, Usage) else event
+
+
+def requests_of(plan: RunPlan, rows: Iterator[Any]) -> Iterator[tuple[Any, str, Request]]:
+    """(row, engine id, request) for every branch of every row, as a batch would call them."""
+    from .batch import _Doc, _job
+    from .run import run_context
+
+    ctx = run_context(plan)
+    for row in rows:
+        doc = _Doc(row)
+        for spec in plan.branches:
+            yield row, spec.engine, _job(ctx, plan, doc, spec).request
+
+
+async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, args: dict[str, Any]) -> dict[str, Any]:
+    """Hand every row's requests to the providers (one batch per engine) and record the job in the history.
+    Requests the cache already answers are not sent. Returns the stored job."""
+    engines = batch_engines(plan)
+    groups: dict[str, dict[str, dict[str, Any]]] = {}
+    numbers: dict[int, str] = {}
+    for row, engine_id, request in requests_of(plan, rows):
+        numbers[row.number] = row.doc_id
+        engine = engines[engine_id]
+        key = cache_key(engine, request)
+        if plan.cache is not None and await asyncio.to_thread(plan.cache.cache_get, key) is not None:
+            continue
+        groups.setdefault(engine_id, {})[key] = engine.params(request, engine.batch_mode(request))
+    parts = []
+    for engine_id, items in groups.items():
+        batch_id = await engines[engine_id].submit_batch(list(items.items()))
+        parts.append({"engine": engine_id, "batch_id": batch_id, "state": "submitted", "total": len(items),
+                      "succeeded": 0, "failed": 0})
+    job_id = uuid.uuid4().hex[:12]
+    job = {"args": args, "rows": numbers}
+    store.save_provider_batch(job_id, str(out), parts, job)
+    return {"job_id": job_id, "out_path": str(out), "parts": parts, "job": job, "status": "waiting"}
+
+
+def describe(parts: list[dict[str, Any]]) -> str:
+    """One line for the page and the CLI: each part's state and counts."""
+    return "; ".join(f"{p['engine']} batch {p['batch_id']}: {p['state']}, {p['succeeded']} of {p['total']} answered"
+                     + (f", {p['failed']} failed" if p["failed"] else "") for p in parts) or "nothing to send"
+
+
+async def wait(plan: RunPlan, record: dict[str, Any], store: Store, on_state: Callable[[str], None],
+               poll_s: float = POLL_S, once: bool = False) -> bool:
+    """Ask each part's state until all have ended (or once); the states are stored and told. True when ended."""
+    engines = batch_engines(plan)
+    while True:
+        parts = record["parts"]
+        for part in parts:
+            if part.get("ended"):
+                continue
+            state: BatchState = await engines[part["engine"]].batch_state(part["batch_id"])
+            part.update(state=state.state, ended=state.ended, total=state.total or part["total"],
+                        succeeded=state.succeeded, failed=state.failed)
+        await asyncio.to_thread(store.update_provider_batch, record["job_id"], parts)
+        on_state(describe(parts))
+        if all(p.get("ended") for p in parts) or once:
+            return all(p.get("ended") for p in parts)
+        await asyncio.sleep(poll_s)
+
+
+async def collected_plan(plan: RunPlan, record: dict[str, Any]) -> RunPlan:
+    """The plan whose branch engines answer from the ended batches' results."""
+    engines = batch_engines(plan)
+    outcomes: dict[str, dict[str, Outcome]] = {engine_id: {} for engine_id in engines}
+    for part in record["parts"]:
+        outcomes[part["engine"]].update(await engines[part["engine"]].batch_results(part["batch_id"]))
+    collected: dict[str, Engine] = {engine_id: Collected(engine, outcomes[engine_id])
+                                    for engine_id, engine in engines.items()}
+    return dataclasses.replace(plan, engines={**plan.engines, **collected})
+
+
+def rows_of(record: dict[str, Any], rows: Iterator[Any], written: Any) -> Iterator[Any]:
+    """The job's rows from the input file read again, and the rows already in the results file (`written`: ids
+    as stored, to be counted as done earlier); a job row whose id changed since submitting is an error."""
+    from .export import safe_cell
+
+    wanted = {int(number): doc_id for number, doc_id in record["job"]["rows"].items()}
+    for row in rows:
+        if row.number not in wanted:
+            if safe_cell(row.doc_id) in written:
+                yield row
+        else:
+            if row.doc_id != wanted[row.number]:
+                yield dataclasses.replace(row, text=None, error=f"row {row.number}: the input file changed since the "
+                                          f"batch was sent (id {wanted[row.number]!r} is now {row.doc_id!r})")
+            else:
+                yield row
