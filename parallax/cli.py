@@ -235,23 +235,9 @@ def read_input(file: str | None, stdin: TextIO) -> str:
 
 
 def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
-    from .run import plan_review, plan_translate
-    from .translation import TranslationSettings, parse_glossary
+    from .run import plan_from_options
 
-    if args.command == "review":
-        return plan_review(text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout,
-                           args.samples)
-    glossary: tuple[tuple[str, str], ...] = ()
-    if args.glossary:
-        try:
-            glossary = parse_glossary(decode_document(read_file(args.glossary), args.glossary))
-        except ValueError as exc:
-            raise InputError(f"{args.glossary}: {exc}") from None
-    reference = decode_document(read_file(args.reference), args.reference) if args.reference else None
-    judge = None if args.no_judge else (args.judge or config.default_judge())
-    settings = TranslationSettings(args.source, args.target, glossary, args.tone, reference, judge,
-                                   args.judge_samples, args.judge_protocol)
-    return plan_translate(text, config, settings, args.engine, args.reducer, args.concurrency, args.timeout)
+    return plan_from_options(vars(args), text, config)
 
 
 def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -394,8 +380,8 @@ def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, stor
 
 def collect_main(job_id: str, poll_s: float, out: TextIO, err: TextIO) -> int:
     """Wait for provider batches sent earlier (all waiting ones, or `job_id`) and write their results."""
-    from .batch import BatchError, BatchOutput, as_async, count_rows, read_rows, run_documents
-    from .provider_batch import collected_plan, rows_of, wait
+    from .batch import BatchError
+    from .provider_batch import collect_job
 
     store = _store(err, "provider batches are kept there")
     if store is None:
@@ -407,38 +393,22 @@ def collect_main(job_id: str, poll_s: float, out: TextIO, err: TextIO) -> int:
     code = EXIT_OK
     for record in records:
         args = argparse.Namespace(**record["job"]["args"], provider_batch=True)
+        print(f"provider batch {record['job_id']} → {args.out}; {WINDOW}", file=err, flush=True)
+        t0 = time.perf_counter()
         try:
-            plan = _plan(args, "(each document of the batch)", load_config(args.config))
-            rows = read_rows(Path(args.input), args.column, args.id_column)
-            total = count_rows(Path(args.input))
+            collected = collect_job(record, store, lambda line: print(f"  {line}", file=err, flush=True),
+                                    _document_line(err), poll_s)
         except (InputError, ConfigError, BatchError) as exc:
             print(f"parallax: provider batch {record['job_id']}: {exc}", file=err)
             code = EXIT_BAD_INPUT
             continue
-        plan.cache = None if args.no_cache else store
-        print(f"provider batch {record['job_id']} → {args.out}; {WINDOW}", file=err, flush=True)
-        t0 = time.perf_counter()
-        output = BatchOutput(plan, Path(args.out), total, True, _document_line(err))
-
-        async def collect(plan: Any = plan, record: dict[str, Any] = record, rows: Any = rows,
-                          output: Any = output, concurrency: int = args.concurrency) -> None:
-            """Wait for every part to end, then run the documents on its answers (one event loop: the engines'
-            connections belong to it)."""
-            await wait(plan, record, store, lambda line: print(f"  {line}", file=err, flush=True), poll_s)
-            answering = await collected_plan(plan, record)
-            todo = output.to_run(rows_of(record, rows, output.done_ids))
-            await run_documents(answering, as_async(todo), output.finish, concurrency, {})
-
-        try:
-            asyncio.run(collect())
         except KeyboardInterrupt:
             print(f"parallax: stopped; the batch goes on at the provider: collect it with "
                   f"'parallax batch --resume {record['job_id']}'", file=err)
             return EXIT_INTERRUPTED
-        finally:
-            output.close()
-        store.update_provider_batch(record["job_id"], record["parts"], "collected")
-        code = max(code, _batch_summary(args, plan, output.progress, time.perf_counter() - t0, out))
+        assert collected is not None  # waited until the end
+        plan, progress = collected
+        code = max(code, _batch_summary(args, plan, progress, time.perf_counter() - t0, out))
     return code
 
 

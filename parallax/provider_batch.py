@@ -162,3 +162,37 @@ def rows_of(record: dict[str, Any], rows: Iterator[Any], written: Any) -> Iterat
                                           f"batch was sent (id {wanted[row.number]!r} is now {row.doc_id!r})")
             else:
                 yield row
+
+
+def collect_job(record: dict[str, Any], store: Store, on_state: Callable[[str], None],
+                on_document: Callable[[dict[str, Any], Any], None] | None = None, poll_s: float = POLL_S,
+                once: bool = False) -> tuple[RunPlan, Any] | None:
+    """Collect one stored job into its results file: its plan rebuilt from the stored options, each part's
+    state asked (until all have ended, or once), then every document run on the batch's answers and written.
+    Returns (plan, progress), or None when `once` found a part still running. One event loop for it all: the
+    engines' connections belong to it."""
+    from .batch import BatchOutput, as_async, count_rows, read_rows, run_documents
+    from .config import load_config
+    from .run import plan_from_options
+
+    options = record["job"]["args"]
+    plan = plan_from_options(options, "(each document of the batch)", load_config(options.get("config")))
+    plan.cache = None if options.get("no_cache") else store
+    source = Path(options["input"])
+    rows, total = read_rows(source, options["column"], options.get("id_column")), count_rows(source)
+
+    async def run() -> Any:
+        if not await wait(plan, record, store, on_state, poll_s, once):
+            return None
+        answering = await collected_plan(plan, record)
+        output = BatchOutput(plan, Path(options["out"]), total, True, on_document)
+        try:
+            todo = output.to_run(rows_of(record, rows, output.done_ids))
+            await run_documents(answering, as_async(todo), output.finish, int(options.get("concurrency") or 32), {})
+        finally:
+            output.close()
+        await asyncio.to_thread(store.update_provider_batch, record["job_id"], record["parts"], "collected")
+        return output.progress
+
+    progress = asyncio.run(run())
+    return None if progress is None else (plan, progress)

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .assess import Assessed
@@ -345,3 +346,27 @@ async def execute(plan: RunPlan, on_event: OnEvent | None = None, outcome: RunOu
         outcome.cancel_unfinished()
         raise
     return outcome
+
+
+def plan_from_options(options: dict[str, Any], text: str, config: Config) -> RunPlan:
+    """A plan from the command line's options (a dict of them): the CLI, and a provider batch collected later
+    from its stored options, build it the same way."""
+    from .documents import decode_document, read_file
+    from .translation import parse_glossary
+
+    args = SimpleNamespace(**{"reference": None, "glossary": None, "tone": "", "samples": 1, "judge": None,
+                              "no_judge": False, "judge_samples": 1, "judge_protocol": "compare", **options})
+    if args.command == "review":
+        return plan_review(text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout,
+                           args.samples)
+    glossary: tuple[tuple[str, str], ...] = ()
+    if args.glossary:
+        try:
+            glossary = parse_glossary(decode_document(read_file(args.glossary), args.glossary))
+        except ValueError as exc:
+            raise InputError(f"{args.glossary}: {exc}") from None
+    reference = decode_document(read_file(args.reference), args.reference) if args.reference else None
+    judge = None if args.no_judge else (args.judge or config.default_judge())
+    settings = TranslationSettings(args.source, args.target, glossary, args.tone, reference, judge,
+                                   args.judge_samples, args.judge_protocol)
+    return plan_translate(text, config, settings, args.engine, args.reducer, args.concurrency, args.timeout)

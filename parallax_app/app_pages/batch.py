@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,6 +15,7 @@ import streamlit as st
 
 from parallax.batch import (
     BatchError,
+    BatchOutput,
     BatchProgress,
     count_rows,
     document_branches,
@@ -23,9 +25,12 @@ from parallax.batch import (
     score_summary,
 )
 from parallax.documents import InputError
+from parallax.estimate import usd
 from parallax.languages import language_name, offered_languages
+from parallax.provider_batch import WINDOW, batch_engines, collect_job, describe, submit
 from parallax.reducers import reduce
 from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
+from parallax.runner import describe_failure
 from parallax.storage import DEFAULT_PATH
 from parallax.translation import TranslationSettings
 from parallax_app.components import live, pickers, results
@@ -41,6 +46,44 @@ st.caption("Every document of a CSV or JSONL file through the same branches: bou
            "ETA and cost so far, results written as each document finishes — and a stopped batch resumes where "
            "it left off.")
 
+
+def waiting_batches() -> None:
+    """Provider batches sent earlier and not yet collected, with a button that asks their state and collects the
+    ended ones into their results files."""
+    store = history_store()
+    waiting = store.provider_batches() if store is not None else []
+    if store is None or not waiting:
+        return
+    with st.container(border=True):
+        st.markdown(f"**Provider batches waiting** ({len(waiting)}) — {WINDOW}, at half the price")
+        table = st.empty()
+        if st.button("Check and collect", key="batch_collect", icon=":material/refresh:"):
+            for record in waiting:
+                try:
+                    with st.spinner(f"Asking the providers about {record['job_id']}…"):
+                        got = collect_job(record, store, lambda _line: None, once=True)
+                except Exception as exc:  # noqa: BLE001 - a message, not a traceback
+                    st.error(f"{record['job_id']}: {md_escape(describe_failure(exc, 'provider', 1))}")
+                    continue
+                if got is None:
+                    st.info(f"{record['job_id']}: still running — {md_escape(describe(record['parts']))}")
+                    continue
+                progress, out_path = got[1], Path(record["out_path"])
+                st.success(f"{record['job_id']}: collected {progress.done} of {progress.total} documents "
+                           f"({progress.failed_rows} failed or invalid), cost {usd(progress.cost_usd)} → "
+                           f"{md_escape(out_path.name)}")
+                st.download_button(f"Download {out_path.name}", out_path.read_bytes(), out_path.name, "text/csv",
+                                   on_click="ignore", icon=":material/download:", key=f"collected_{record['job_id']}")
+            waiting = store.provider_batches()
+        if waiting:
+            table.dataframe(pd.DataFrame([{"job": r["job_id"], "sent (UTC)": r["created_at"][:19].replace("T", " "),
+                                           "state": describe(r["parts"]), "results file": Path(r["out_path"]).name}
+                                          for r in waiting]), hide_index=True, width="stretch")
+        else:
+            table.caption("Every provider batch has been collected.")
+
+
+waiting_batches()
 UPLOAD_MB = 200  # a batch file is larger than one document (5 MB on the Review and Translate pages)
 uploaded = st.file_uploader(f"Documents (.csv with a header row, or .jsonl) — up to {UPLOAD_MB} MB",
                             type=["csv", "jsonl"], key="batch_upload", max_upload_size=UPLOAD_MB)
@@ -81,6 +124,11 @@ with left:
     retry_failed = st.toggle("On resume, run documents that failed earlier again", value=True, key="batch_retry")
     use_cache = st.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
                           key="batch_cache")
+    provider_batch = st.toggle("Provider batch APIs: half the price, results within 24 h", value=False,
+                               key="batch_provider",
+                               help="OpenAI Batch and Anthropic Message Batches, for openai: and anthropic: engines. "
+                                    "The job is kept in the history: collect it on this page, or with "
+                                    "`parallax batch --resume`, even after a restart.")
 with right:
     plan: RunPlan | None = None
     problem: str | None = None
@@ -125,12 +173,45 @@ if plan is not None and not problem:
         note = ""
     st.caption(f"**{total} documents × {len(plan.branches)} branches**{note}")
 
-run_col, stop_col, _ = st.columns([1, 1, 6])
+run_col, stop_col, _ = st.columns([2, 1, 5])
 # "Resume" only when an earlier run left something to do; nothing to run when every document is done.
 label = "Resume batch" if 0 < done_before < total else "Run batch"
+if provider_batch:
+    label = "Send provider batch"
 clicked = run_col.button(label, type="primary", disabled=plan is None or (total > 0 and done_before >= total),
                          key="batch_run", icon=":material/play_arrow:")
-if clicked and plan is not None:
+if clicked and plan is not None and provider_batch:
+    store = history_store(now=True)
+    try:
+        batch_engines(plan)
+        if store is None:
+            raise InputError("the history is unavailable, and a provider batch is kept there")
+    except InputError as exc:
+        st.error(md_escape(sentence(str(exc).replace("--provider-batch", "The provider batch"))))
+    else:
+        plan.cache = store if use_cache else None
+        options = {"command": mode, "mode": mode, "input": str(source), "column": column,
+                   "id_column": None if id_column == "(row number)" else id_column, "out": str(out),
+                   "perspective": list(dict.fromkeys(b.perspective for b in plan.branches)) if mode == "review" else [],
+                   "engine": list(dict.fromkeys(b.engine for b in plan.branches)), "reducer": plan.reducer,
+                   "concurrency": concurrency, "timeout": 120.0, "config": None, "no_cache": not use_cache,
+                   "source": plan.settings.source if plan.settings else None,
+                   "target": plan.settings.target if plan.settings else None,
+                   "judge": plan.settings.judge if plan.settings else None,
+                   "no_judge": bool(plan.settings and not plan.settings.judge)}
+        output = BatchOutput(plan, out, total, retry_failed)
+        try:
+            with st.spinner("Sending the batch to the providers…"):
+                record = asyncio.run(submit(plan, output.to_run(rows), store, out, options))
+        except Exception as exc:  # noqa: BLE001 - a message, not a traceback
+            st.error(f"The provider batch could not be sent: {md_escape(describe_failure(exc, 'provider', 1))}")
+        else:
+            st.success(f"Sent provider batch {record['job_id']} ({md_escape(describe(record['parts']))}). "
+                       f"Results within 24 hours, at half the price: collect them with **Check and collect** at the "
+                       f"top of this page, or with `parallax batch --resume {record['job_id']}`.")
+        finally:
+            output.close()
+elif clicked and plan is not None:
     stop_slot = stop_col.empty()
     stop_slot.button("Stop", key="batch_stop", icon=":material/stop:")
     store = history_store()
@@ -169,8 +250,8 @@ if clicked and plan is not None:
         loop.close()
     stop_slot.empty()
 
-if out.exists():
-    frame = pd.read_csv(out, dtype={"id": str}).sort_values("row", kind="stable")  # input order
+frame = pd.read_csv(out, dtype={"id": str}).sort_values("row", kind="stable") if out.exists() else None  # input order
+if frame is not None and len(frame):
     st.subheader(f"Results ({len(frame)} documents)")
     st.dataframe(frame, hide_index=True, width="stretch")
     with st.expander("Open one document: its branches in the usual cards"):

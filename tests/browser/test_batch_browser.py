@@ -61,3 +61,42 @@ def test_a_translate_batch_writes_the_translations(page, start_app, tmp_path):
     demo = [c for c in rows[0] if c.startswith("text:sim:")]
     assert len(demo) == 2 and all(r[c].startswith("[simulated de]") for r in rows for c in demo)
     assert {r["best"] for r in rows} <= {c.removeprefix("text:") for c in demo}  # never the pseudo-localisation
+
+
+def test_a_provider_batch_is_sent_listed_and_collected_on_the_page(page, start_app, tmp_path, fake):
+    fake.batches.polls = 0
+    source = tmp_path / "docs.csv"
+    source.write_text("id,text\nd1,We guarantee uptime.\nd2,Refunds within 30 days.\n", encoding="utf-8")
+    server = start_app({"PARALLAX_HOME": str(tmp_path / "home"), "OPENAI_API_KEY": "fake-key-page-batch-0123456789ab",
+                        "OPENAI_BASE_URL": fake.openai_url})
+    page.goto(f"{server.url}/batch")
+    wait_idle(page)
+    page.locator("input[type=file]").set_input_files(str(source))
+    page.get_by_text("2 documents ×").wait_for()
+    page.get_by_text("Provider batch APIs").click()
+    page.get_by_role("button", name="Send provider batch").click()
+    wait_idle(page)
+    if page.get_by_text("has no batch API").count():  # the default selection holds an offline engine: pick OpenAI
+        page.get_by_role("button", name="Clear all").first.click()
+        wait_idle(page)
+        page.get_by_text("Use another engine id").first.click()
+        page.get_by_role("textbox", name="Engine id").first.fill("openai:gpt-4o-mini")
+        page.keyboard.press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Send provider batch").click()
+    page.get_by_text("Sent provider batch").wait_for()
+    shot(page, "batch-provider-sent")
+    assert [r["path"] for r in fake.requests] == ["/v1/files", "/v1/batches"]  # no direct call
+    page.reload()
+    wait_idle(page)
+    page.get_by_text("Provider batches waiting (1)").wait_for()  # listed after a refresh: kept in the history
+    page.get_by_role("button", name="Check and collect").click()
+    page.get_by_text("collected 2 of 2 documents").wait_for()
+    page.get_by_text("Every provider batch has been collected").wait_for()
+    wait_idle(page)
+    assert page.get_by_role("button", name="Download").count() == 1
+    shot(page, "batch-provider-collected")
+    (results,) = (tmp_path / "home" / "batches").glob("*.results.csv")
+    rows = list(csv.DictReader(results.open()))
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert not [r for r in fake.requests if r["path"].endswith("/chat/completions")]
