@@ -1,7 +1,7 @@
 """Batches over real HTTP: documents × 3 perspectives against a loopback OpenAI-compatible server that answers
 every call after 0.2 s with ~200 tokens (streamed as SSE when asked, else one JSON body).
 
-    .venv/bin/python bench/http_batch.py [--documents 1000] [--concurrency 32 128]
+    .venv/bin/python bench/http_batch.py [--documents 1000] [--concurrency 32 128] [--workers 2]
 
 Side by side in one run, per concurrency:
   - raw: a bare asyncio client reading the same streams, no parsing — the floor (checked against the
@@ -23,7 +23,6 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,8 +112,7 @@ async def raw_client(port: int, calls: int, concurrency: int) -> None:
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-async def parallax_batch(port: int, documents: int, concurrency: int, streamed: bool) -> int:
-    from parallax import batch
+async def parallax_batch(port: int, documents: int, concurrency: int, streamed: bool, workers: int = 1) -> int:
     from parallax.batch import Row, run_batch
     from parallax.config import load_config
     from parallax.run import plan_review
@@ -125,17 +123,10 @@ async def parallax_batch(port: int, documents: int, concurrency: int, streamed: 
     config = load_config(config_file, env={"PATH": "/usr/bin"})
     plan = plan_review("A document to review.", config, PERSPECTIVES, ["bench"], timeout_s=600)
     plan.cache = None  # every call goes to the server
-    if streamed:  # the page's path: the same batch with streamed replies
-        plain_job = batch._job
-        batch._job = lambda *a: (lambda job: replace(job, request=replace(job.request, streamed=True)))(plain_job(*a))
     rows = (Row(i + 1, str(i), f"Document {i}: version 2 cuts start-up time from 4 s to 1 s.")
             for i in range(documents))
     out = Path(tempfile.mkdtemp()) / "out.csv"
-    try:
-        progress = await run_batch(plan, rows, out, documents, concurrency=concurrency)
-    finally:
-        if streamed:
-            batch._job = plain_job
+    progress = await run_batch(plan, rows, out, documents, concurrency=concurrency, workers=workers, streamed=streamed)
     assert progress.done == documents and progress.failed_rows == 0, progress.failures
     return documents * len(PERSPECTIVES)
 
@@ -150,6 +141,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--workers", type=int, default=2, help="also: the streamed path in 1 and N processes at 128")
     args = parser.parse_args()
     port, ready = free_port(), multiprocessing.Event()
     server = multiprocessing.Process(target=serve, args=(port, ready), daemon=True)
@@ -177,6 +169,16 @@ def main() -> None:
                 failed.append(f"CPU per call {per_call_ms:.1f} ms at concurrency {c} (target ≤ 3 ms)")
             if c == 128 and wall > 2 * raw_wall:
                 failed.append(f"wall {wall:.1f}s at 128 is {wall / raw_wall:.2f}× the raw client's (target ≤ 2×)")
+        if args.workers > 1:  # more than one core: the SDK streaming path, one process against N
+            rates = []
+            for w in (1, args.workers):
+                wall, _ = measure(f"workers {w}", parallax_batch(port, args.documents, 128, True, w))
+                rates.append(calls / wall)
+                print(f"\nstreamed at 128, {w} worker process{'es' if w > 1 else ''}: {wall:.1f}s, "
+                      f"{calls / wall:.0f} calls/s")
+            print(f"{args.workers} workers / 1: {rates[1] / rates[0]:.2f}× the calls per second")
+            if rates[1] < 1.7 * rates[0]:
+                failed.append(f"{args.workers} workers reached {rates[1] / rates[0]:.2f}× one (target ≥ 1.7×)")
     finally:
         server.terminate()
     print("\n" + ("\n".join(f"FAIL: {f}" for f in failed) if failed else "PASS: all targets met"))
