@@ -241,7 +241,7 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
 
 
 def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .batch import BatchError, BatchProgress, check_output, count_rows, read_rows, run_batch
+    from .batch import BatchError, check_output, count_rows, read_rows, run_batch
 
     if args.resume is not None:
         return collect_main(args.resume, args.poll, out, err)
@@ -281,17 +281,9 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     print(f"batch: {total} documents × {len(plan.branches)} branches, {args.concurrency} at once{processes} → "
           f"{args.out}", file=err, flush=True)
 
-    def on_document(row: dict[str, object], progress: BatchProgress) -> None:
-        eta = f"ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else "ETA –"
-        line = (f"  [{progress.done}/{progress.total}] {row['status']:<8} {row['id']}  {eta}  "
-                f"cost so far {usd(progress.cost_usd)}")
-        if row.get("error") and row["status"] == "invalid":
-            line += f"  ({row['error']})"
-        print(line, file=err, flush=True)
-
     t0 = time.perf_counter()
     try:
-        progress = asyncio.run(run_batch(plan, rows, Path(args.out), total, args.concurrency, rpm, on_document,
+        progress = asyncio.run(run_batch(plan, rows, Path(args.out), total, args.concurrency, rpm, _document_line(err),
                                          retry_failed=not args.skip_failed, workers=args.workers))
     except KeyboardInterrupt:
         print(f"parallax: stopped; finished documents are in {args.out} and a rerun resumes from there", file=err)
@@ -303,6 +295,8 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _document_line(err: TextIO) -> Callable[[dict[str, Any], Any], None]:
+    """The progress line printed as each document of a batch is written."""
+
     def on_document(row: dict[str, Any], progress: Any) -> None:
         eta = f"ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else "ETA –"
         line = (f"  [{progress.done}/{progress.total}] {row['status']:<8} {row['id']}  {eta}  "

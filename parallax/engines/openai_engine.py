@@ -208,9 +208,12 @@ class OpenAIEngine:
                     said = "expired: the 24-hour window ended before it ran" if error.get("code") == "batch_expired" \
                         else str(error.get("message") or error.get("code") or "no reply")
                     outcomes[item["custom_id"]] = Outcome(error=said)
-        if batch.status == "failed" and batch.errors and batch.errors.data:
-            said = "; ".join(str(e.message) for e in batch.errors.data[:3])
-            outcomes.setdefault("*", Outcome(error=f"the batch failed: {said}"))
+        # A request in neither file never ran: it is an error too, never a direct call at the full price.
+        if batch.status == "failed":
+            said = "; ".join(str(e.message) for e in (batch.errors.data or [])[:3]) if batch.errors else ""
+            outcomes["*"] = Outcome(error=f"the batch failed{': ' + said if said else ''}")
+        elif batch.status in ("expired", "cancelled"):
+            outcomes["*"] = Outcome(error=f"the batch was {batch.status} before this request ran")
         return outcomes
 
     async def _create(self, request: Request, mode: str | None) -> Any:
