@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib.util
 import io
+import itertools
 import json
 import os
 import re
@@ -364,8 +365,16 @@ def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, stor
         return EXIT_ALL_FAILED
     finally:
         output.close()
-    print(f"provider batch {record['job_id']} sent ({describe(record['parts'])}); {WINDOW}, at half the price",
-          file=err, flush=True)
+    from .batch import read_rows
+    from .estimate import estimate_batch
+    from .provider_batch import BATCH_PRICE_FACTOR
+
+    texts = (r.text for r in read_rows(Path(args.input), args.column, args.id_column) if r.text)
+    sample = list(itertools.islice(texts, 20))
+    estimate = estimate_batch(plan, sample, total, BATCH_PRICE_FACTOR)
+    cost = f", estimated {usd(estimate.cost_usd)}" if estimate is not None and estimate.cost_usd else ""
+    print(f"provider batch {record['job_id']} sent ({describe(record['parts'])}); {WINDOW}, at half the price"
+          f"{cost}", file=err, flush=True)
     if args.no_wait:
         print(f"collect the results later with: parallax batch --resume {record['job_id']}", file=out)
         return EXIT_OK

@@ -65,9 +65,10 @@ class Estimate:
     unpriced: tuple[str, ...]
 
 
-def estimate_run(plan: RunPlan) -> Estimate:
+def estimate_run(plan: RunPlan, branch_price_factor: float = 1.0) -> Estimate:
     """Branches × tokens × price, summed, plus the judge's calls. Fallback engines are not counted: they are
-    only called when the first one fails. Free engines cost 0; engines without a price are listed."""
+    only called when the first one fails. Free engines cost 0; engines without a price are listed. With
+    `branch_price_factor` 0.5, the branches are priced as a provider batch (the judge is called directly)."""
     calls: list[tuple[str, int, int]] = []  # (engine id, input tokens, output tokens)
     for spec in plan.branches:
         first = spec.engine.split("|")[0]
@@ -77,6 +78,7 @@ def estimate_run(plan: RunPlan) -> Estimate:
         else:
             request = review_request(plan.document, plan.config.perspectives[spec.perspective])
             calls.append((first, _prompt_tokens(request), EXPECTED_REVIEW_TOKENS))
+    branch_calls = len(calls)
     if plan.settings is not None and plan.settings.judge:
         translations = sum(out for _, _, out in calls)
         judged_in = estimate_tokens(plan.document) + translations + 300
@@ -84,13 +86,29 @@ def estimate_run(plan: RunPlan) -> Estimate:
         calls += [(plan.settings.judge, judged_in, judged_out)] * plan.settings.judge_samples
     cost = 0.0
     unpriced: list[str] = []
-    for engine_id, tokens_in, tokens_out in calls:
+    for i, (engine_id, tokens_in, tokens_out) in enumerate(calls):
         price = plan.config.price(engine_id)
         if plan.engines[engine_id].free:
             continue
         if price is None:
             unpriced += [engine_id] if engine_id not in unpriced else []
             continue
-        cost += (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
+        factor = branch_price_factor if i < branch_calls else 1.0
+        cost += factor * (tokens_in * price["input"] + tokens_out * price["output"]) / 1e6
     return Estimate(len(plan.branches), sum(c[1] for c in calls), sum(c[2] for c in calls),
                     None if unpriced else cost, tuple(unpriced))
+
+
+def estimate_batch(plan: RunPlan, texts: list[str], documents: int,
+                   branch_price_factor: float = 1.0) -> Estimate | None:
+    """A batch's cost: the mean of `estimate_run` over sample documents (the first rows), times the documents."""
+    import dataclasses
+
+    found = [estimate_run(dataclasses.replace(plan, document=text), branch_price_factor) for text in texts]
+    if not found:
+        return None
+    costs = [e.cost_usd for e in found]
+    per_document = None if None in costs else sum(c for c in costs if c is not None) / len(found)
+    return Estimate(found[0].branches * documents, round(sum(e.input_tokens for e in found) / len(found) * documents),
+                    round(sum(e.output_tokens for e in found) / len(found) * documents),
+                    None if per_document is None else per_document * documents, found[0].unpriced)

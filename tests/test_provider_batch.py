@@ -163,3 +163,25 @@ def test_engines_without_a_batch_api_are_refused_before_anything_is_sent(tmp_pat
     assert code == 2 and "leave out --samples" in err
     assert fake.requests == [] and open_store().provider_batches() == []
     assert not (tmp_path / "out.csv").exists() or results(tmp_path / "out.csv") == []
+
+
+def test_the_estimate_prices_a_provider_batchs_branches_at_half_and_its_judge_in_full(keys):
+    from parallax.config import load_config
+    from parallax.estimate import estimate_batch
+    from parallax.provider_batch import BATCH_PRICE_FACTOR
+    from parallax.run import plan_review, plan_translate
+    from parallax.translation import TranslationSettings
+
+    config = load_config(None)
+    texts = ["A first text to review, with a few words.", "A second, longer text to review " * 5]
+    review = plan_review("x", config, ["legal", "technical"], ["openai:gpt-4o-mini"], "mean", None, 60.0)
+    normal, halved = estimate_batch(review, texts, 100), estimate_batch(review, texts, 100, BATCH_PRICE_FACTOR)
+    assert normal.cost_usd > 0 and halved.cost_usd == pytest.approx(normal.cost_usd / 2)
+    assert normal.branches == 200
+    settings = TranslationSettings("en", "de", judge="openai:gpt-4o-mini")
+    translate = plan_translate("x", config, settings, ["openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"])
+    without_judge = plan_translate("x", config, TranslationSettings("en", "de"),
+                                   ["openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"])
+    full, half = estimate_batch(translate, texts, 10), estimate_batch(translate, texts, 10, BATCH_PRICE_FACTOR)
+    branches_only = estimate_batch(without_judge, texts, 10).cost_usd
+    assert half.cost_usd == pytest.approx(full.cost_usd - branches_only / 2)  # the judge is not discounted

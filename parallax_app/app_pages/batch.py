@@ -6,6 +6,7 @@ import asyncio
 import csv
 import hashlib
 import io
+import itertools
 import json
 from pathlib import Path
 
@@ -25,9 +26,9 @@ from parallax.batch import (
     score_summary,
 )
 from parallax.documents import InputError
-from parallax.estimate import usd
+from parallax.estimate import estimate_batch, usd
 from parallax.languages import language_name, offered_languages
-from parallax.provider_batch import WINDOW, batch_engines, collect_job, describe, submit
+from parallax.provider_batch import BATCH_PRICE_FACTOR, WINDOW, batch_engines, collect_job, describe, submit
 from parallax.reducers import reduce
 from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
 from parallax.runner import describe_failure
@@ -171,7 +172,16 @@ if plan is not None and not problem:
         note = f" · {done_before} done in an earlier run: Resume runs the other {total - done_before}"
     else:
         note = ""
-    st.caption(f"**{total} documents × {len(plan.branches)} branches**{note}")
+    sample = list(itertools.islice((r.text for r in read_rows(source, column, None if id_column == "(row number)"
+                                                               else id_column) if r.text), 20))
+    normal = estimate_batch(plan, sample, total)
+    halved = estimate_batch(plan, sample, total, BATCH_PRICE_FACTOR)
+    if normal is not None and normal.cost_usd and halved is not None:
+        cost = (f" · estimated cost {usd(normal.cost_usd)}, or {usd(halved.cost_usd)} as a provider batch (half the "
+                "price for the branches)")
+    else:
+        cost = ""
+    st.caption(f"**{total} documents × {len(plan.branches)} branches**{note}{cost}")
 
 run_col, stop_col, _ = st.columns([2, 1, 5])
 # "Resume" only when an earlier run left something to do; nothing to run when every document is done.
