@@ -247,7 +247,7 @@ elif clicked and plan is not None:
                 cached = f" · {progress.cached} answers from the cache" if progress.cached else ""
                 bar.progress(progress.done / max(1, progress.total),
                              text=f"{progress.done} of {progress.total} documents · {progress.failed_rows} failed "
-                                  f"or invalid{cached} · cost so far ${progress.cost_usd:.4f}{eta}")
+                                  f"or invalid{cached} · cost so far {usd(progress.cost_usd)}{eta}")
                 table.dataframe(pd.DataFrame(latest[::-1]), hide_index=True, width="stretch")
         task.result()
         st.success(f"Done: results are in {md_escape(str(out))}")
@@ -287,9 +287,12 @@ if frame is not None and len(frame):
                      hide_index=True, width="stretch")
         for c in comparisons:
             st.caption(md_escape(c.describe()))
-    score_columns = [c for c in frame.columns if c.startswith("score:")]
+    score_columns = [c for c in frame.columns if c.startswith("score:") and frame[c].notna().any()]
     left, right = st.columns(2)
-    if score_columns:
+    if not score_columns:
+        left.caption("No scores to chart: no branch was scored (a translation batch without a judge is compared "
+                     "by agreement only).")
+    else:
         fig = go.Figure([go.Box(y=frame[c], name=c.removeprefix("score:").split("?")[0], boxpoints="outliers")
                          for c in score_columns])
         fig.update_layout(title="Score distribution per branch", height=380, showlegend=False)
