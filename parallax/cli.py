@@ -395,7 +395,8 @@ def collect_main(job_id: str, poll_s: float, out: TextIO, err: TextIO) -> int:
         return EXIT_BAD_INPUT
     code = EXIT_OK
     for record in records:
-        args = argparse.Namespace(**record["job"]["args"], provider_batch=True)
+        # A job sent from the page stores only what the page sets: the summary's other options get defaults.
+        args = argparse.Namespace(**{"workers": 1, "json": None, **record["job"]["args"], "provider_batch": True})
         print(f"provider batch {record['job_id']} → {args.out}; {WINDOW}", file=err, flush=True)
         t0 = time.perf_counter()
         try:

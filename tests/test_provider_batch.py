@@ -185,3 +185,28 @@ def test_the_estimate_prices_a_provider_batchs_branches_at_half_and_its_judge_in
     full, half = estimate_batch(translate, texts, 10), estimate_batch(translate, texts, 10, BATCH_PRICE_FACTOR)
     branches_only = estimate_batch(without_judge, texts, 10).cost_usd
     assert half.cost_usd == pytest.approx(full.cost_usd - branches_only / 2)  # the judge is not discounted
+
+
+def test_a_job_stored_with_only_the_pages_options_is_collected_by_the_cli(tmp_path, keys):
+    import asyncio
+
+    from parallax.batch import BatchOutput, read_rows
+    from parallax.config import load_config
+    from parallax.provider_batch import submit
+    from parallax.run import plan_review
+
+    keys.batches.polls = 0
+    source = write_csv(tmp_path / "in.csv", [["d1", "First text."]])
+    out = tmp_path / "out.csv"
+    plan = plan_review("x", load_config(None), ["legal"], ["openai:gpt-4o-mini"], "mean", None, 120.0)
+    options = {"command": "review", "mode": "review", "input": str(source), "column": "text", "id_column": None,
+               "out": str(out), "perspective": ["legal"], "engine": ["openai:gpt-4o-mini"], "reducer": "mean",
+               "concurrency": 32, "timeout": 120.0, "config": None, "no_cache": True}  # what the Batch page keeps
+    output = BatchOutput(plan, out, 1)
+    try:
+        asyncio.run(submit(plan, output.to_run(read_rows(source, "text")), open_store(), out, options))
+    finally:
+        output.close()
+    code, stdout, err = batch(["--resume", "--poll", "0.01"])
+    assert code == 0, err
+    assert [r["status"] for r in results(out)] == ["ok"] and "1 of 1 documents done" in stdout
