@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -187,6 +188,11 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
         yield from iterator
 
     return all_rows()
+
+
+def sample_texts(path: Path, column: str, id_column: str | None = None, n: int = 20) -> list[str]:
+    """The texts of the first `n` valid rows (to estimate a batch's cost), read lazily."""
+    return list(itertools.islice((r.text for r in read_rows(path, column, id_column) if r.text), n))
 
 
 def count_rows(path: Path) -> int:

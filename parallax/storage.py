@@ -330,8 +330,6 @@ class Store:
             conn.execute(sa.text("DELETE FROM branches WHERE run_id = :r"), {"r": run_id})
             return conn.execute(sa.text("DELETE FROM runs WHERE run_id = :r"), {"r": run_id}).rowcount > 0
 
-    # --- the cache of identical calls ---
-
     # --- provider batches ---
 
     def save_provider_batch(self, job_id: str, out_path: str, parts: list[dict[str, Any]],
@@ -355,6 +353,8 @@ class Store:
                                 {"s": status} if status else {}).mappings().all()
         return [{**row, "parts": json.loads(row["parts"]), "job": json.loads(row["job"])} for row in rows]
 
+    # --- the cache of identical calls ---
+
     def cache_get(self, key: str) -> dict[str, Any] | None:
         with self._tx() as conn:
             data = conn.execute(sa.text("SELECT data FROM cache WHERE key = :k"), {"k": key}).scalar()
@@ -371,7 +371,8 @@ class Store:
         with self._tx() as conn:
             found = conn.execute(sa.text("SELECT key FROM cache WHERE key IN :keys").bindparams(
                 sa.bindparam("keys", expanding=True)), {"keys": list(rows)}).scalars().all()
-            new = [row for key, row in rows.items() if key not in set(found)]
+            kept = set(found)
+            new = [row for key, row in rows.items() if key not in kept]
             if new:
                 conn.execute(sa.text("INSERT INTO cache (key, engine, data, created_at) VALUES (:k, :e, :d, :t)"),
                              new)
@@ -387,7 +388,6 @@ class GroupedCache:
         self._pending: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._since = 0.0
         self._lock = threading.Lock()
-        self.commits = 0
 
     def cache_get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -408,7 +408,6 @@ class GroupedCache:
             entries, self._pending = list(self._pending.values()), {}
         if entries:
             self.store.cache_put_many(entries)
-            self.commits += 1
 
 
 OWNER = f"{socket.gethostname()}:{os.getpid()}"

@@ -6,7 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import BatchState, Event, Finish, Outcome, Request, Structured, Usage, count_attempt
+from .base import EXPIRED, BatchState, Event, Finish, Outcome, Request, Structured, Usage, count_attempt
 from .slots import Slots
 
 # Anthropic's error types and the HTTP status each stands for (an errored request of a batch gives only the type).
@@ -76,7 +76,7 @@ class AnthropicEngine:
                 error = result.error.error
                 outcomes[item.custom_id] = Outcome(error=error.message, status_code=_ERROR_STATUS.get(error.type))
             elif result.type == "expired":
-                outcomes[item.custom_id] = Outcome(error="expired: the 24-hour window ended before it ran")
+                outcomes[item.custom_id] = Outcome(error=EXPIRED)
             else:
                 outcomes[item.custom_id] = Outcome(error="cancelled with the batch")
         return outcomes

@@ -70,6 +70,9 @@ class Outcome:
     status_code: int | None = None
 
 
+EXPIRED = "expired: the 24-hour window ended before it ran"  # a provider batch's request that never ran
+
+
 class BatchRequestError(Exception):
     """A request of a provider batch came back without a reply (rejected, expired, cancelled)."""
 

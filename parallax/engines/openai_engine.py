@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from .base import (
+    EXPIRED,
     BatchState,
     Event,
     Finish,
@@ -205,7 +206,7 @@ class OpenAIEngine:
                                                           status_code=response.get("status_code"))
                 else:
                     error = error or {}
-                    said = "expired: the 24-hour window ended before it ran" if error.get("code") == "batch_expired" \
+                    said = EXPIRED if error.get("code") == "batch_expired" \
                         else str(error.get("message") or error.get("code") or "no reply")
                     outcomes[item["custom_id"]] = Outcome(error=said)
         # A request in neither file never ran: it is an error too, never a direct call at the full price.
