@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import importlib.util
 import io
-import itertools
 import json
 import os
 import re
@@ -345,8 +344,9 @@ def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, stor
                 err: TextIO) -> int:
     """Send the batch to the providers' batch APIs, keep the job in the history, then wait and collect (unless
     --no-wait)."""
-    from .batch import BatchOutput
-    from .provider_batch import batch_engines, describe, submit
+    from .batch import BatchOutput, sample_texts
+    from .estimate import estimate_batch
+    from .provider_batch import BATCH_PRICE_FACTOR, batch_engines, describe, submit
 
     try:
         batch_engines(plan)
@@ -355,26 +355,23 @@ def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, stor
     except InputError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
+    estimate = estimate_batch(plan, sample_texts(Path(args.input), args.column, args.id_column), total,
+                              BATCH_PRICE_FACTOR)
+    cost = f", estimated {usd(estimate.cost_usd)} at the batch price" if estimate and estimate.cost_usd else ""
+    print(f"provider batch: {total} documents × {len(plan.branches)} branches{cost} → {args.out}", file=err,
+          flush=True)
     kept = {k: (str(Path(v).resolve()) if k in _PATH_ARGS and v else v) for k, v in vars(args).items()
             if k not in ("resume", "poll", "no_wait", "provider_batch")}
     output = BatchOutput(plan, Path(args.out), total, not args.skip_failed, _document_line(err))
     try:
         record = asyncio.run(submit(plan, output.to_run(rows), store, Path(args.out), kept))
-    except Exception as exc:  # the provider refused the batch: nothing was sent, nothing is waiting
+    except Exception as exc:  # every part refused: nothing was sent, nothing is waiting
         print(f"parallax: the provider batch could not be sent: {describe_failure(exc, 'provider', 1)}", file=err)
         return EXIT_ALL_FAILED
     finally:
         output.close()
-    from .batch import read_rows
-    from .estimate import estimate_batch
-    from .provider_batch import BATCH_PRICE_FACTOR
-
-    texts = (r.text for r in read_rows(Path(args.input), args.column, args.id_column) if r.text)
-    sample = list(itertools.islice(texts, 20))
-    estimate = estimate_batch(plan, sample, total, BATCH_PRICE_FACTOR)
-    cost = f", estimated {usd(estimate.cost_usd)}" if estimate is not None and estimate.cost_usd else ""
-    print(f"provider batch {record['job_id']} sent ({describe(record['parts'])}); {WINDOW}, at half the price"
-          f"{cost}", file=err, flush=True)
+    print(f"provider batch {record['job_id']} sent ({describe(record['parts'])}); {WINDOW}, at half the price",
+          file=err, flush=True)
     if args.no_wait:
         print(f"collect the results later with: parallax batch --resume {record['job_id']}", file=out)
         return EXIT_OK

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .documents import InputError
 from .engines.base import BatchRequestError, BatchState, Engine, Event, Outcome, Request, Structured, Usage
-from .runner import cache_key
+from .runner import cache_key, describe_failure
 
 if TYPE_CHECKING:  # the CLI reads this module's constants at start: no SQLAlchemy or LangGraph import here
     from .run import RunPlan
@@ -36,15 +36,15 @@ def batch_engines(plan: RunPlan) -> dict[str, Any]:
     """The plan's branch engines, each able to take a provider batch; an InputError (before anything is sent)
     names what cannot."""
     if plan.samples > 1:
-        raise InputError("--provider-batch asks each branch once: leave out --samples")
+        raise InputError("a provider batch asks each branch once: leave out --samples")
     found: dict[str, Any] = {}
     for spec in plan.branches:
         if "|" in spec.engine:
-            raise InputError(f"--provider-batch takes single engines, not the fallback chain {spec.engine}")
+            raise InputError(f"a provider batch takes single engines, not the fallback chain {spec.engine}")
         engine = plan.engines[spec.engine]
         if not hasattr(engine, "submit_batch") or spec.engine.split(":", 1)[0] not in ("openai", "anthropic"):
-            raise InputError(f"{spec.engine} has no batch API: --provider-batch works with openai: and "
-                             "anthropic: engines")
+            raise InputError(f"{spec.engine} has no batch API: provider batches work with openai: and anthropic: "
+                             "engines")
         found[spec.engine] = engine
     return found
 
@@ -88,7 +88,12 @@ def requests_of(plan: RunPlan, rows: Iterator[Any]) -> Iterator[tuple[Any, str, 
 
 async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, args: dict[str, Any]) -> dict[str, Any]:
     """Hand every row's requests to the providers (one batch per engine) and record the job in the history.
-    Requests the cache already answers are not sent. Returns the stored job."""
+    Requests the cache already answers are not sent. Returns the stored job.
+
+    The job is stored before anything is sent and again after each part: a batch the provider accepted is never
+    left billed with nobody to collect it. A part the provider refused is kept as "not sent" (its documents get
+    that error when collected) while the others go on; when every part is refused, nothing waits and the first
+    refusal is raised."""
     engines = batch_engines(plan)
     groups: dict[str, dict[str, dict[str, Any]]] = {}
     numbers: dict[int, str] = {}
@@ -99,20 +104,33 @@ async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, ar
         if plan.cache is not None and await asyncio.to_thread(plan.cache.cache_get, key) is not None:
             continue
         groups.setdefault(engine_id, {})[key] = engine.params(request, engine.batch_mode(request))
-    parts = []
+    record: dict[str, Any] = {"job_id": uuid.uuid4().hex[:12], "out_path": str(out), "parts": [],
+                              "job": {"args": args, "rows": numbers}, "status": "waiting"}
+    await asyncio.to_thread(store.save_provider_batch, record["job_id"], str(out), [], record["job"])
+    refused: list[Exception] = []
     for engine_id, items in groups.items():
-        batch_id = await engines[engine_id].submit_batch(list(items.items()))
-        parts.append({"engine": engine_id, "batch_id": batch_id, "state": "submitted", "total": len(items),
-                      "succeeded": 0, "failed": 0})
-    job_id = uuid.uuid4().hex[:12]
-    job = {"args": args, "rows": numbers}
-    store.save_provider_batch(job_id, str(out), parts, job)
-    return {"job_id": job_id, "out_path": str(out), "parts": parts, "job": job, "status": "waiting"}
+        engine = engines[engine_id]
+        part = {"engine": engine_id, "batch_id": None, "state": "submitted", "total": len(items), "succeeded": 0,
+                "failed": 0}
+        try:
+            part["batch_id"] = await engine.submit_batch(list(items.items()))
+        except Exception as exc:  # noqa: BLE001 - kept on the part; raised below when no part was accepted
+            refused.append(exc)
+            part.update(state="not sent", ended=True, failed=len(items),
+                        error=describe_failure(exc, engine.provider, 1))
+        record["parts"].append(part)
+        await asyncio.to_thread(store.update_provider_batch, record["job_id"], record["parts"])
+    if refused and len(refused) == len(groups):
+        record["status"] = "failed"
+        await asyncio.to_thread(store.update_provider_batch, record["job_id"], record["parts"], "failed")
+        raise refused[0]
+    return record
 
 
 def describe(parts: list[dict[str, Any]]) -> str:
     """One line for the page and the CLI: each part's state and counts."""
-    return "; ".join(f"{p['engine']} batch {p['batch_id']}: {p['state']}, {p['succeeded']} of {p['total']} answered"
+    return "; ".join(f"{p['engine']}: not sent ({p.get('error')})" if p["batch_id"] is None else
+                     f"{p['engine']} batch {p['batch_id']}: {p['state']}, {p['succeeded']} of {p['total']} answered"
                      + (f", {p['failed']} failed" if p["failed"] else "") for p in parts) or "nothing to send"
 
 
@@ -130,8 +148,9 @@ async def wait(plan: RunPlan, record: dict[str, Any], store: Store, on_state: Ca
                         succeeded=state.succeeded, failed=state.failed)
         await asyncio.to_thread(store.update_provider_batch, record["job_id"], parts)
         on_state(describe(parts))
-        if all(p.get("ended") for p in parts) or once:
-            return all(p.get("ended") for p in parts)
+        ended = all(p.get("ended") for p in parts)
+        if ended or once:
+            return ended
         await asyncio.sleep(poll_s)
 
 
@@ -140,7 +159,10 @@ async def collected_plan(plan: RunPlan, record: dict[str, Any]) -> RunPlan:
     engines = batch_engines(plan)
     outcomes: dict[str, dict[str, Outcome]] = {engine_id: {} for engine_id in engines}
     for part in record["parts"]:
-        outcomes[part["engine"]].update(await engines[part["engine"]].batch_results(part["batch_id"]))
+        if part["batch_id"] is None:  # refused when sent: every request of that engine has the refusal
+            outcomes[part["engine"]]["*"] = Outcome(error=f"not sent: {part.get('error')}")
+        else:
+            outcomes[part["engine"]].update(await engines[part["engine"]].batch_results(part["batch_id"]))
     collected: dict[str, Engine] = {engine_id: Collected(engine, outcomes[engine_id])
                                     for engine_id, engine in engines.items()}
     return dataclasses.replace(plan, engines={**plan.engines, **collected})
@@ -153,15 +175,15 @@ def rows_of(record: dict[str, Any], rows: Iterator[Any], written: Any) -> Iterat
 
     wanted = {int(number): doc_id for number, doc_id in record["job"]["rows"].items()}
     for row in rows:
-        if row.number not in wanted:
+        sent_as = wanted.get(row.number)
+        if sent_as is None:
             if safe_cell(row.doc_id) in written:
                 yield row
+        elif row.doc_id != sent_as:
+            yield dataclasses.replace(row, text=None, error=f"row {row.number}: the input file changed since the "
+                                      f"batch was sent (id {sent_as!r} is now {row.doc_id!r})")
         else:
-            if row.doc_id != wanted[row.number]:
-                yield dataclasses.replace(row, text=None, error=f"row {row.number}: the input file changed since the "
-                                          f"batch was sent (id {wanted[row.number]!r} is now {row.doc_id!r})")
-            else:
-                yield row
+            yield row
 
 
 def collect_job(record: dict[str, Any], store: Store, on_state: Callable[[str], None],
@@ -185,7 +207,7 @@ def collect_job(record: dict[str, Any], store: Store, on_state: Callable[[str], 
         if not await wait(plan, record, store, on_state, poll_s, once):
             return None
         answering = await collected_plan(plan, record)
-        output = BatchOutput(plan, Path(options["out"]), total, True, on_document)
+        output = BatchOutput(plan, Path(options["out"]), total, not options.get("skip_failed"), on_document)
         try:
             todo = output.to_run(rows_of(record, rows, output.done_ids))
             await run_documents(answering, as_async(todo), output.finish, int(options.get("concurrency") or 32), {})

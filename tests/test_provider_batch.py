@@ -50,8 +50,10 @@ def test_both_providers_batches_are_sent_polled_and_collected_at_half_the_price(
     assert sent["gpt-4o-mini"]["response_format"]["type"] == "json_schema"
     assert "stream" not in sent["gpt-4o-mini"] and sent["gpt-4o-mini"]["max_completion_tokens"] > 0
     assert sent["claude-haiku-4-5"]["tool_choice"]["type"] == "tool"
-    assert "First text." in sent["gpt-4o-mini"]["messages"][-1]["content"] or any(
-        "First text." in b["body"]["messages"][-1]["content"] for b in fake.batched)
+    for model in ("gpt-4o-mini", "claude-haiku-4-5"):  # each document once per engine, delimited as in a call
+        contents = [b["body"]["messages"][-1]["content"] for b in fake.batched if b["model"] == model]
+        assert len(contents) == 2 and sum("First text." in c for c in contents) == 1
+        assert sum("Second text." in c for c in contents) == 1
     # Waiting is shown: each part's state and counts, then the end.
     assert "in_progress, 0 of 2 answered" in err and "completed, 2 of 2 answered" in err and "ended" in err
     rows = {r["id"]: r for r in results(out)}
@@ -66,7 +68,7 @@ def test_both_providers_batches_are_sent_polled_and_collected_at_half_the_price(
     full = sum((120 * prices[e]["input"] + 40 * prices[e]["output"]) / 1e6
                for e in ("openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"))
     assert float(rows["d1"]["cost_usd"]) == pytest.approx(full / 2, rel=1e-6)
-    assert "2 of 3 documents done" not in stdout and "3 of 3 documents done" in stdout
+    assert "3 of 3 documents done" in stdout and "1 failed or invalid" in stdout
     assert open_store().provider_batches() == []  # collected: nothing waits any more
     assert open_store().provider_batches(None)[0]["status"] == "collected"
 
@@ -210,3 +212,37 @@ def test_a_job_stored_with_only_the_pages_options_is_collected_by_the_cli(tmp_pa
     code, stdout, err = batch(["--resume", "--poll", "0.01"])
     assert code == 0, err
     assert [r["status"] for r in results(out)] == ["ok"] and "1 of 1 documents done" in stdout
+
+
+def test_a_refused_part_is_its_documents_error_and_the_accepted_part_is_still_collected(tmp_path, keys):
+    fake = keys
+    fake.batches.polls, fake.batches.refuse = 0, {"anthropic"}
+    source = write_csv(tmp_path / "in.csv", [["d1", "First text."]])
+    out = tmp_path / "out.csv"
+    args = [str(source), "--column", "text", "--out", str(out), "-p", "legal", "-e", "openai:gpt-4o-mini",
+            "-e", "anthropic:claude-haiku-4-5", "--provider-batch", "--poll", "0.01", "--no-cache"]
+    code, _, err = batch(args)
+    assert code == 1, err  # no document succeeded whole (the exit codes' rule for a batch)
+    assert "anthropic:claude-haiku-4-5: not sent (Anthropic: request rejected (HTTP 400): too many batches" in err
+    (row,) = results(out)
+    assert row["status"] == "partial" and row[f"score:{OPENAI_BRANCH}"] == "7.0"
+    assert "not sent: Anthropic: request rejected (HTTP 400)" in row["error"]
+    assert _direct_calls(fake) == []  # the refused engine is not called directly either
+    # Every part refused: nothing waits, the refusal is said, nothing was called.
+    fake.batches.refuse = {"openai", "anthropic"}
+    code, _, err = batch([*args[:4], str(tmp_path / "again.csv"), *args[5:]])
+    assert code == 1 and "could not be sent" in err and "Enqueued token limit reached" in err
+    assert open_store().provider_batches() == [] and _direct_calls(fake) == []
+
+
+def test_a_whole_openai_batch_that_expired_gives_each_document_an_error_not_a_direct_call(tmp_path, keys):
+    fake = keys
+    fake.batches.polls, fake.batches.expire_all = 0, True
+    source = write_csv(tmp_path / "in.csv", [["d1", "First text."], ["d2", "Second text."]])
+    code, stdout, err = batch([str(source), "--column", "text", "--out", str(tmp_path / "out.csv"), "-p", "legal",
+                               "-e", "openai:gpt-4o-mini", "--provider-batch", "--poll", "0.01", "--no-cache"])
+    assert code == 1, err  # every document failed
+    rows = results(tmp_path / "out.csv")
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    assert all("the batch was expired before this request ran" in r["error"] for r in rows)
+    assert _direct_calls(fake) == []

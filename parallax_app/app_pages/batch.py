@@ -6,7 +6,6 @@ import asyncio
 import csv
 import hashlib
 import io
-import itertools
 import json
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from parallax.batch import (
     finished_ids,
     read_rows,
     run_batch,
+    sample_texts,
     score_summary,
 )
 from parallax.documents import InputError
@@ -172,8 +172,7 @@ if plan is not None and not problem:
         note = f" · {done_before} done in an earlier run: Resume runs the other {total - done_before}"
     else:
         note = ""
-    sample = list(itertools.islice((r.text for r in read_rows(source, column, None if id_column == "(row number)"
-                                                               else id_column) if r.text), 20))
+    sample = sample_texts(source, column, None if id_column == "(row number)" else id_column)
     normal = estimate_batch(plan, sample, total)
     halved = estimate_batch(plan, sample, total, BATCH_PRICE_FACTOR)
     if normal is not None and normal.cost_usd and halved is not None:
@@ -197,7 +196,7 @@ if clicked and plan is not None and provider_batch:
         if store is None:
             raise InputError("the history is unavailable, and a provider batch is kept there")
     except InputError as exc:
-        st.error(md_escape(sentence(str(exc).replace("--provider-batch", "The provider batch"))))
+        st.error(md_escape(sentence(str(exc))))
     else:
         plan.cache = store if use_cache else None
         options = {"command": mode, "mode": mode, "input": str(source), "column": column,
@@ -205,6 +204,7 @@ if clicked and plan is not None and provider_batch:
                    "perspective": list(dict.fromkeys(b.perspective for b in plan.branches)) if mode == "review" else [],
                    "engine": list(dict.fromkeys(b.engine for b in plan.branches)), "reducer": plan.reducer,
                    "concurrency": concurrency, "timeout": 120.0, "config": None, "no_cache": not use_cache,
+                   "skip_failed": not retry_failed,
                    "source": plan.settings.source if plan.settings else None,
                    "target": plan.settings.target if plan.settings else None,
                    "judge": plan.settings.judge if plan.settings else None,

@@ -41,6 +41,8 @@ class BatchAPI:
     def __init__(self, server: Any) -> None:
         self.server = server
         self.polls = 1  # reads of a batch that still say in progress
+        self.refuse: set[str] = set()  # providers whose batch creation is refused (HTTP 400)
+        self.expire_all = False  # an OpenAI batch ends "expired" with no output or error file
         self.batches: dict[str, FakeBatch] = {}
         self.files: dict[str, bytes] = {}
         self.created: list[str] = []  # batch ids, in the order they were created
@@ -60,6 +62,9 @@ class BatchAPI:
                 "filename": parts["file"].get_filename() or "batch.jsonl", "purpose": purpose, "status": "processed"}
 
     def create_openai(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if "openai" in self.refuse:
+            return 400, {"error": {"message": "Enqueued token limit reached for gpt-4o-mini",
+                                   "type": "invalid_request_error"}}
         data = self.files.get(body.get("input_file_id", ""))
         if data is None:
             return 404, {"error": {"message": "No such File object", "type": "invalid_request_error"}}
@@ -76,7 +81,8 @@ class BatchAPI:
                   "failed": batch.counts.get("errored", 0) + batch.counts.get("expired", 0)}
         return {"id": batch.id, "object": "batch", "endpoint": "/v1/chat/completions", "errors": None,
                 "input_file_id": "file-in", "completion_window": "24h",
-                "status": "completed" if batch.ended else ("validating" if batch.reads == 0 else "in_progress"),
+                "status": ("expired" if self.expire_all else "completed") if batch.ended
+                else ("validating" if batch.reads == 0 else "in_progress"),
                 "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id,
                 "created_at": 0, "expires_at": 86400, "request_counts": counts, "metadata": None}
 
@@ -90,6 +96,9 @@ class BatchAPI:
     # --- Anthropic ---
 
     def create_anthropic(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if "anthropic" in self.refuse:
+            return 400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                    "message": "too many batches in progress"}}
         requests = body.get("requests") or []
         if not requests:
             return 400, {"type": "error", "error": {"type": "invalid_request_error", "message": "requests: empty"}}
@@ -133,7 +142,10 @@ class BatchAPI:
                 return None
             batch.reads += 1
             if not batch.ended and batch.reads > self.polls:
-                self._answer(batch)
+                if self.expire_all:
+                    batch.ended = True
+                else:
+                    self._answer(batch)
             return batch
 
     def _answer(self, batch: FakeBatch) -> None:
