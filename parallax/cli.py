@@ -31,7 +31,7 @@ from .estimate import usd
 from .provider_batch import POLL_S, WINDOW
 from .reducers import REDUCERS
 from .results import RUN_STATUSES
-from .runner import BranchFinished, BranchRestarted, BranchStarted, describe_failure
+from .runner import BranchFinished, BranchRestarted, BranchStarted, describe_failure, plural
 
 if TYPE_CHECKING:  # the heavy parts (LangGraph, SQLAlchemy) are imported by the commands that use them
     from .run import OnEvent, RunEvent, RunOutcome, RunPlan
@@ -278,8 +278,8 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.provider_batch:
         return submit_main(args, plan, rows, total, store, out, err)
     processes = f" in {args.workers} worker processes" if args.workers > 1 else ""
-    print(f"batch: {total} documents × {len(plan.branches)} branches, {args.concurrency} at once{processes} → "
-          f"{args.out}", file=err, flush=True)
+    size = f"{plural(total, 'document')} × {plural(len(plan.branches), 'branch')}"
+    print(f"batch: {size}, {args.concurrency} at once{processes} → {args.out}", file=err, flush=True)
 
     t0 = time.perf_counter()
     try:
@@ -358,8 +358,8 @@ def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, stor
     estimate = estimate_batch(plan, sample_texts(Path(args.input), args.column, args.id_column), total,
                               BATCH_PRICE_FACTOR)
     cost = f", estimated {usd(estimate.cost_usd)} at the batch price" if estimate and estimate.cost_usd else ""
-    print(f"provider batch: {total} documents × {len(plan.branches)} branches{cost} → {args.out}", file=err,
-          flush=True)
+    size = f"{plural(total, 'document')} × {plural(len(plan.branches), 'branch')}"
+    print(f"provider batch: {size}{cost} → {args.out}", file=err, flush=True)
     kept = {k: (str(Path(v).resolve()) if k in _PATH_ARGS and v else v) for k, v in vars(args).items()
             if k not in ("resume", "poll", "no_wait", "provider_batch")}
     output = BatchOutput(plan, Path(args.out), total, not args.skip_failed, _document_line(err))

@@ -43,8 +43,8 @@ def batch_engines(plan: RunPlan) -> dict[str, Any]:
             raise InputError(f"a provider batch takes single engines, not the fallback chain {spec.engine}")
         engine = plan.engines[spec.engine]
         if not hasattr(engine, "submit_batch") or spec.engine.split(":", 1)[0] not in ("openai", "anthropic"):
-            raise InputError(f"{spec.engine} has no batch API: provider batches work with openai: and anthropic: "
-                             "engines")
+            raise InputError(f"provider batches work with openai: and anthropic: engines; {spec.engine} has no "
+                             "batch API")
         found[spec.engine] = engine
     return found
 

@@ -119,13 +119,16 @@ def _cut(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def plural(n: int, word: str) -> str:
+    """'1 document', '3 documents', '2 branches'."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word}{'es' if word.endswith(('s', 'sh', 'ch', 'x', 'z')) else 's'}"
 
 
 def describe_failure(exc: BaseException, provider: str, attempts: int, secrets: Iterable[str] = ()) -> str:
     """A short message for a failed call that names the provider and never contains a key."""
-    tried = _plural(max(1, attempts), "attempt")
+    tried = plural(max(1, attempts), "attempt")
     code = getattr(exc, "status_code", None) or getattr(exc, "http_status_code", None)
     name = type(exc).__name__
     message = _server_message(exc) if isinstance(exc, Exception) else ""
@@ -360,7 +363,7 @@ async def _call(
     except TimeoutError:
         result.status = "timeout"
         count = tally.attempts.count
-        waited = f" ({_plural(count, 'attempt')} made)" if count > 1 else ""
+        waited = f" ({plural(count, 'attempt')} made)" if count > 1 else ""
         result.error = f"{engine.provider}: no complete answer within the {job.deadline_s:g} s deadline{waited}"
     except Exception as exc:  # a failure is data; cancellation (not an Exception) propagates
         result.status = "error"

@@ -82,7 +82,7 @@ def test_clear_all_then_add_keeps_exactly_what_the_user_chose():
     at.text_input(key="translate_engines_extra").set_value("offline:pseudo").run()
     at.button(key="translate_engines_add").click().run()
     assert at.session_state["translate_engines_many"] == ["offline:pseudo"]  # the defaults did not come back
-    assert "**1 branches**" in texts(at)
+    assert "**1 branch**" in texts(at)
 
 
 def test_no_clear_winner_is_said_on_the_page(fake, monkeypatch, tmp_path):

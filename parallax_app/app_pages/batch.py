@@ -31,7 +31,7 @@ from parallax.languages import language_name, offered_languages
 from parallax.provider_batch import BATCH_PRICE_FACTOR, WINDOW, batch_engines, collect_job, describe, submit
 from parallax.reducers import reduce
 from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
-from parallax.runner import describe_failure
+from parallax.runner import describe_failure, plural
 from parallax.storage import DEFAULT_PATH
 from parallax.translation import TranslationSettings
 from parallax_app.components import live, pickers, results
@@ -180,23 +180,26 @@ if plan is not None and not problem:
                 "price for the branches)")
     else:
         cost = ""
-    st.caption(f"**{total} documents × {len(plan.branches)} branches**{note}{cost}")
+    st.caption(f"**{plural(total, 'document')} × {plural(len(plan.branches), 'branch')}**{note}{cost}")
+cannot_batch = None  # said before the click: the button stays off until the engines can take a provider batch
+if provider_batch and plan is not None:
+    try:
+        batch_engines(plan)
+    except InputError as exc:
+        cannot_batch = sentence(str(exc))
+        st.warning(md_escape(cannot_batch))
 
 run_col, stop_col, _ = st.columns([2, 1, 5])
 # "Resume" only when an earlier run left something to do; nothing to run when every document is done.
 label = "Resume batch" if 0 < done_before < total else "Run batch"
 if provider_batch:
     label = "Send provider batch"
-clicked = run_col.button(label, type="primary", disabled=plan is None or (total > 0 and done_before >= total),
-                         key="batch_run", icon=":material/play_arrow:")
+clicked = run_col.button(label, type="primary", key="batch_run", icon=":material/play_arrow:",
+                         disabled=plan is None or (total > 0 and done_before >= total) or cannot_batch is not None)
 if clicked and plan is not None and provider_batch:
     store = history_store(now=True)
-    try:
-        batch_engines(plan)
-        if store is None:
-            raise InputError("the history is unavailable, and a provider batch is kept there")
-    except InputError as exc:
-        st.error(md_escape(sentence(str(exc))))
+    if store is None:
+        st.error("The history is unavailable, and a provider batch is kept there: try again in a moment.")
     else:
         plan.cache = store if use_cache else None
         options = {"command": mode, "mode": mode, "input": str(source), "column": column,

@@ -31,6 +31,7 @@ from parallax.runner import (
     BranchRetrying,
     BranchStarted,
     ChunkFinished,
+    plural,
 )
 
 from .safe import md_escape
@@ -342,7 +343,7 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
         cost = ("free (offline and simulated engines)" if estimate.cost_usd == 0
                 else f"estimated ${estimate.cost_usd:.4f}" if estimate.cost_usd is not None
                 else f"cost unknown: no price for {', '.join(estimate.unpriced)}")
-        st.caption(f"**{estimate.branches} branches** · about {estimate.input_tokens:,} input and "
+        st.caption(f"**{plural(estimate.branches, 'branch')}** · about {estimate.input_tokens:,} input and "
                    f"{estimate.output_tokens:,} output tokens in all · {cost}")
     elif problem:
         st.error(md_escape(problem))

@@ -40,6 +40,23 @@ def test_upload_run_and_resume(page, start_app, tmp_path):
     assert page.get_by_role("button", name="Resume batch").count() == 0
 
 
+def test_engines_without_a_batch_api_are_named_before_sending_and_the_button_stays_off(page, start_app, tmp_path):
+    source = tmp_path / "docs.csv"
+    source.write_text("id,text\nd1,We guarantee uptime.\n", encoding="utf-8")
+    server = start_app({"PARALLAX_HOME": str(tmp_path / "home")})  # no key: the offline engine is the default
+    page.goto(f"{server.url}/batch")
+    wait_idle(page)
+    page.locator("input[type=file]").set_input_files(str(source))
+    page.get_by_role("button", name="Run batch").wait_for()
+    page.get_by_text("Provider batch APIs").click()
+    warning = page.get_by_text("has no batch API")
+    warning.wait_for()
+    said = warning.inner_text().replace("\u2060", "")  # the page breaks link patterns with a word joiner
+    assert "engines; offline:rules has no batch API" in said  # the engine id as typed, not capitalised
+    assert page.get_by_role("button", name="Send provider batch").is_disabled()
+    shot(page, "batch-provider-refused")
+
+
 def test_a_translate_batch_writes_the_translations(page, start_app, tmp_path):
     source = tmp_path / "docs.csv"
     source.write_text("id,text\n" + "".join(f"d{i},The report number {i} is ready for you.\n" for i in range(4)),
@@ -75,17 +92,18 @@ def test_a_provider_batch_is_sent_listed_and_collected_on_the_page(page, start_a
     wait_idle(page)
     page.locator("input[type=file]").set_input_files(str(source))
     page.get_by_text("2 documents ×").wait_for()
+    page.get_by_role("button", name="Run batch").wait_for()
     page.get_by_text("Provider batch APIs").click()
-    page.get_by_role("button", name="Send provider batch").click()
     wait_idle(page)
     if page.get_by_text("has no batch API").count():  # the default selection holds an offline engine: pick OpenAI
+        assert page.get_by_role("button", name="Send provider batch").is_disabled()
         page.get_by_role("button", name="Clear all").first.click()
         wait_idle(page)
         page.get_by_text("Use another engine id").first.click()
         page.get_by_role("textbox", name="Engine id").first.fill("openai:gpt-4o-mini")
         page.keyboard.press("Enter")
         wait_idle(page)
-        page.get_by_role("button", name="Send provider batch").click()
+    page.get_by_role("button", name="Send provider batch").click()
     page.get_by_text("Sent provider batch").wait_for()
     shot(page, "batch-provider-sent")
     assert [r["path"] for r in fake.requests] == ["/v1/files", "/v1/batches"]  # no direct call
