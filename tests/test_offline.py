@@ -75,3 +75,14 @@ def test_readability():
 
 def test_deterministic():
     assert review(RISKY_TERMS, "legal") == review(RISKY_TERMS, "legal")
+
+
+def test_keyword_checks_report_no_confidence_and_the_card_claims_none():
+    from parallax.results import BranchResult
+    from parallax_app.components.live import score_caption
+
+    judgement = review(RISKY_TERMS, "legal")
+    assert judgement.confidence is None  # no model: a fixed number would read as the model's own certainty
+    result = BranchResult("legal@offline:rules", 0, "offline:rules", "legal")
+    result.score, result.confidence = judgement.score, judgement.confidence
+    assert "confidence" not in score_caption(result)

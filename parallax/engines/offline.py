@@ -320,7 +320,7 @@ def review(text: str, perspective: str) -> Judgement:
         + scope
     )
     issues.sort(key=lambda f: list(PENALTY).index(f.severity))
-    return Judgement(round(score, 1), summary, strengths, issues, confidence=0.4)
+    return Judgement(round(score, 1), summary, strengths, issues)  # no model: no confidence to report
 
 
 class OfflineRulesEngine:
