@@ -8,8 +8,11 @@ Side by side in one run, per concurrency:
     concurrency-bound ideal, so the server is shown not to be the bottleneck);
   - parallax streamed: `run_batch` with each branch streaming through the openai SDK (the page's path);
   - parallax: `run_batch` as `parallax batch` runs it (whole replies through the SDK).
+Then the streamed path in one process against N worker processes (`--workers N`), each run twice, alternating;
+the workers' fork server is started first, as `parallax batch --workers N` starts it before planning.
 CPU is the client process's own (the server runs in another process). Targets (issue 14): Parallax's CPU per
-call ≤ 3 ms, and its wall time at concurrency 128 ≤ 2× the raw client's.
+call ≤ 3 ms, its wall time at concurrency 128 ≤ 2× the raw client's, and 2 workers ≥ 1.7× the calls per second
+of one process.
 """
 
 from __future__ import annotations
@@ -24,11 +27,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 LATENCY_S, TOKENS, PERSPECTIVES = 0.2, 200, ("technical", "business", "legal")
+# Where the workers target is checked: one process is CPU-bound there, and the concurrency-bound ideal (calls at
+# once / latency: 1,280 calls/s) is far above what two cores can do. At 128 at once (640 calls/s), two workers
+# reach about 75% of that ideal: the latency, not the cores, limits them.
+WORKERS_TARGET_AT = 256
 SUMMARY = " ".join(f"word{i}" for i in range(TOKENS - 20))
 REPLY = json.dumps({"score": 7, "summary": SUMMARY, "strengths": ["clear"], "confidence": 0.8,
                     "issues": [{"severity": "minor", "quote": "text", "note": "a note"}]})
@@ -57,34 +65,43 @@ def _json_body() -> bytes:
 
 
 def serve(port: int, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
-    """The loopback server: HTTP/1.1 keep-alive, every answer after LATENCY_S."""
+    """The loopback server: HTTP/1.1 keep-alive, every answer after LATENCY_S. A bare asyncio protocol (no stream
+    objects), the bodies encoded once: it costs ~0.1 ms of CPU a call, so it stays far from being the bottleneck."""
     sse, whole = _sse_body(), _json_body()
-    sse_head = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % len(sse))
-    json_head = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(whole))
+    sse_reply = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n%s" % (len(sse), sse)
+    json_reply = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
+        len(whole), whole)
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                body = await reader.readexactly(length)
-                await asyncio.sleep(LATENCY_S)
-                streamed = b'"stream":true' in body.replace(b" ", b"")
-                writer.write(sse_head + sse if streamed else json_head + whole)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+    class Connection(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: Any = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+                head = self.buffer[:end].lower()
+                at = head.find(b"content-length:")
+                length = int(head[at + 15:].split(b"\r\n", 1)[0]) if at >= 0 else 0
+                if len(self.buffer) < end + 4 + length:
+                    return  # the body is still coming
+                body = self.buffer[end + 4:end + 4 + length]
+                self.buffer = self.buffer[end + 4 + length:]
+                reply = sse_reply if b'"stream":true' in body.replace(b" ", b"") else json_reply
+                loop.call_later(LATENCY_S, self.answer, reply)
+
+        def answer(self, reply: bytes) -> None:
+            if not self.transport.is_closing():
+                self.transport.write(reply)
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+        server = await loop.create_server(Connection, "127.0.0.1", port, backlog=1024)
         ready.set()
         async with server:
             await server.serve_forever()
 
-    asyncio.run(main())
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(main())
 
 
 def free_port() -> int:
@@ -141,11 +158,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 128])
-    parser.add_argument("--workers", type=int, default=2, help="also: the streamed path in 1 and N processes at 128")
+    parser.add_argument("--workers", type=int, default=2, help="also: the streamed path in 1 and N processes")
+    parser.add_argument("--workers-concurrency", type=int, nargs="+", default=[128, WORKERS_TARGET_AT])
     args = parser.parse_args()
     port, ready = free_port(), multiprocessing.Event()
     server = multiprocessing.Process(target=serve, args=(port, ready), daemon=True)
     server.start()
+    if args.workers > 1:  # as `parallax batch --workers N` does on starting, before it plans and reads its input
+        from parallax.workers import start_early
+
+        start_early()
     ready.wait(10)
     calls = args.documents * len(PERSPECTIVES)
     print(f"{args.documents} documents × {len(PERSPECTIVES)} perspectives = {calls} calls, {LATENCY_S} s latency, "
@@ -169,16 +191,19 @@ def main() -> None:
                 failed.append(f"CPU per call {per_call_ms:.1f} ms at concurrency {c} (target ≤ 3 ms)")
             if c == 128 and wall > 2 * raw_wall:
                 failed.append(f"wall {wall:.1f}s at 128 is {wall / raw_wall:.2f}× the raw client's (target ≤ 2×)")
-        if args.workers > 1:  # more than one core: the SDK streaming path, one process against N
-            rates = []
-            for w in (1, args.workers):
-                wall, _ = measure(f"workers {w}", parallax_batch(port, args.documents, 128, True, w))
-                rates.append(calls / wall)
-                print(f"\nstreamed at 128, {w} worker process{'es' if w > 1 else ''}: {wall:.1f}s, "
-                      f"{calls / wall:.0f} calls/s")
-            print(f"{args.workers} workers / 1: {rates[1] / rates[0]:.2f}× the calls per second")
-            if rates[1] < 1.7 * rates[0]:
-                failed.append(f"{args.workers} workers reached {rates[1] / rates[0]:.2f}× one (target ≥ 1.7×)")
+        if args.workers > 1:  # more than one core: the SDK streaming path, one process against N, alternated
+            n = args.workers
+            print(f"\nstreamed, 1 process against {n} worker processes (each run twice, alternating):")
+            for c in args.workers_concurrency:
+                rates: dict[int, list[float]] = {1: [], n: []}
+                for w in (1, n, 1, n):
+                    wall, _ = measure(f"workers {w}", parallax_batch(port, args.documents, c, True, w))
+                    rates[w].append(calls / wall)
+                one, many = (sum(rates[w]) / 2 for w in (1, n))
+                print(f"{c:>11} at once | 1 process {one:>4.0f} calls/s | {n} workers {many:>4.0f} calls/s | "
+                      f"{many / one:.2f}× (ideal {c / LATENCY_S:.0f} calls/s)")
+                if c == WORKERS_TARGET_AT and many < 1.7 * one:
+                    failed.append(f"{n} workers reached {many / one:.2f}× one at {c} at once (target ≥ 1.7×)")
     finally:
         server.terminate()
     print("\n" + ("\n".join(f"FAIL: {f}" for f in failed) if failed else "PASS: all targets met"))

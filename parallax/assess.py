@@ -25,7 +25,7 @@ from .runner import run_branch
 from .translation import TranslationSettings, glossary_compliance
 
 if TYPE_CHECKING:
-    from .graph import RunContext
+    from .runner import RunContext
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ async def _judge_call(document: str, labelled: dict[str, str], done: dict[str, B
     def read(text: str, _result: BranchResult) -> None:
         parsed.update(parse_mqm(text, candidates))
 
-    from .graph import job_for
+    from .runner import job_for
 
     assert settings.judge is not None
     name = f"judge#{sample + 1}" + (f".{part + 1}" if settings.judge_protocol == "single" else "")

@@ -27,12 +27,11 @@ from . import config as config_module
 from .assess import assess
 from .documents import InputError, read_document, read_file
 from .export import safe_cell
-from .graph import RunContext, job_for, sampled_branch
 from .judgement import read_judgement, review_request
 from .reducers import reduce
 from .results import BranchResult, BranchSpec
 from .run import RunPlan, run_context
-from .runner import BranchJob, run_branch
+from .runner import BranchJob, RunContext, job_for, run_branch, sampled_branch
 from .stats import Comparison, Estimate, compare_columns
 from .storage import GroupedCache, Store
 from .translation import translation_request
@@ -384,6 +383,13 @@ def document_branches(out: Path, doc_id: str) -> list[BranchResult] | None:
     return None if found is None else [BranchResult.from_dict(r) for r in found]
 
 
+def branches_line(row: Row, results: list[BranchResult]) -> str | None:
+    """A document's line of the branches file: all its branches' results (none for an invalid row)."""
+    if not results:
+        return None
+    return json.dumps({"id": row.doc_id, "results": [r.to_dict() for r in results]}, ensure_ascii=False) + "\n"
+
+
 def branch_columns(plan: RunPlan) -> list[str]:
     """Per branch: its score (the judge's, for a translation), and its translation and non-translation flag, or
     its review's summary and issue count."""
@@ -406,14 +412,18 @@ class BatchOutput:
         self.lock = threading.Lock()  # with workers, rows arrive on a collector thread while invalid ones are written
 
     def finish(self, row: Row, results: list[BranchResult], written: dict[str, Any]) -> None:
+        self.record(branches_line(row, results), sum(r.cached for r in results), written)
+
+    def record(self, line: str | None, cached: int, written: dict[str, Any]) -> None:
+        """A finished document: its line of the branches file (`branches_line`, made where it ran: a worker sends
+        it ready), its branches answered from the cache, its row of the results file."""
         progress = self.progress
         with self.lock:
-            if results:
-                self.branches.write(json.dumps({"id": row.doc_id, "results": [r.to_dict() for r in results]},
-                                               ensure_ascii=False) + "\n")
+            if line is not None:
+                self.branches.write(line)
                 self.branches.flush()
             progress.done += 1
-            progress.cached += sum(r.cached for r in results)
+            progress.cached += cached
             if written["status"] != "ok":
                 progress.failed_rows += 1
                 cause = written["error"] or written["status"]
@@ -476,7 +486,7 @@ async def run_batch(
         else:
             from .workers import in_processes
 
-            await in_processes(plan, output.to_run(rows), output.finish, workers, concurrency, rpm or {}, streamed)
+            await in_processes(plan, output.to_run(rows), output.record, workers, concurrency, rpm or {}, streamed)
     except BaseExceptionGroup as failed:
         raise BatchError(f"the batch stopped: {_first_cause(failed)}") from failed.exceptions[0]
     finally:

@@ -258,6 +258,10 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise InputError("concurrency must be at least 1")
         if not 1 <= args.workers <= args.concurrency:
             raise InputError(f"--workers must be between 1 and --concurrency ({args.concurrency})")
+        if args.workers > 1 and not args.provider_batch:
+            from .workers import start_early
+
+            start_early()  # the workers' imports, while this process plans and reads the input
         if args.mode == "translate" and not (args.source and args.target):
             raise InputError("a translate batch needs --source and --target")
         config = load_config(args.config)

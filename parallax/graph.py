@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import operator
-import statistics
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.config import get_stream_writer
@@ -17,20 +14,18 @@ from langgraph.types import Command, Send
 
 from .assess import assess
 from .chunks import Chunk, merge_chunks, split_text
-from .engines.base import Engine, Request
 from .judgement import check_request, read_judgement, review_request
-from .perspectives import Perspective
 from .reducers import reduce
 from .results import Aggregate, BranchResult, BranchSpec
 from .runner import (
     TOO_LONG,
     BranchFinished,
-    BranchJob,
     BranchRestarted,
     BranchStarted,
-    CallCache,
     ChunkFinished,
-    Read,
+    RunContext,
+    job_for,
+    sampled_branch,
 )
 from .runner import run_branch as run_one
 from .translation import TranslationSettings, translation_request
@@ -52,20 +47,6 @@ class BranchInput(TypedDict, total=False):
     of: int
 
 
-@dataclass
-class RunContext:
-    """What nodes need but the state should not carry: live engine objects, limits, prices, the clock."""
-
-    engines: dict[str, Engine]  # every engine id the run uses, each part of a fallback chain, and the judge
-    perspectives: dict[str, Perspective]
-    deadline_s: float
-    run_started: float
-    prices: dict[str, dict[str, float]] = field(default_factory=dict)
-    secrets: tuple[str, ...] = ()
-    cache: CallCache | None = None
-    samples: int = 1  # reviews: calls per branch (never from the cache when more than one)
-
-
 def fan_out(state: ReviewState, runtime: Runtime[RunContext]) -> list[Send]:
     """One Send per branch — per branch and chunk for a long document (map-reduce): each task gets only its
     own small input. A two-step perspective's branch goes to `draft`, which then sends it on to `check`."""
@@ -76,13 +57,6 @@ def fan_out(state: ReviewState, runtime: Runtime[RunContext]) -> list[Send]:
                      {"document": state["document"], "spec": spec}) for spec in state["branches"]]
     return [Send("run_branch", {"document": c.text, "spec": spec, "chunk": c, "of": len(chunks)})
             for spec in state["branches"] for c in chunks]
-
-
-def job_for(ctx: RunContext, spec: BranchSpec, request: Request, read: Read | None) -> BranchJob:
-    """A branch's job: its engine (or fallback chain), the run's deadline, clock, prices, secrets and cache."""
-    return BranchJob(spec=spec, request=request, engines=tuple(ctx.engines[part] for part in spec.engine.split("|")),
-                     deadline_s=ctx.deadline_s, run_started=ctx.run_started, prices=ctx.prices, secrets=ctx.secrets,
-                     read=read, cache=ctx.cache)
 
 
 async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -113,27 +87,6 @@ async def run_branch(state: BranchInput, runtime: Runtime[RunContext]) -> dict[s
         result.text = f"{note}\n\n{result.text}"
         writer(BranchFinished(result))
     return {"results": [result]}
-
-
-async def sampled_branch(job: BranchJob, k: int, emit: Any) -> BranchResult:
-    """k independent calls for one branch: the first streams on the card, the others run beside it silently.
-    None comes from the cache (k samples must be k answers). The branch shows the first sample's review, scored
-    with the mean of every sample that came back; its tokens and cost are those of all k calls."""
-    fresh = dataclasses.replace(job, cache=None)
-    first, *others = await asyncio.gather(run_one(fresh, emit),
-                                          *(run_one(fresh, lambda _event: None) for _ in range(k - 1)))
-    if first.status != "ok":
-        return first
-    readable = [r for r in (first, *others) if r.scored]
-    first.samples = [r.score for r in readable if r.score is not None]
-    first.score = round(statistics.fmean(first.samples), 4)
-    for name in ("input_tokens", "output_tokens", "cost_usd"):
-        values = [getattr(r, name) for r in (first, *others)]
-        setattr(first, name, None if None in values else sum(values))
-    if len(readable) < k:
-        errors = "; ".join(dict.fromkeys(r.error or r.status for r in others if not r.scored))
-        first.error = f"{k - len(readable)} of {k} samples failed: {errors}"
-    return first
 
 
 class CheckInput(TypedDict):

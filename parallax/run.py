@@ -30,7 +30,7 @@ from .translation import JUDGE_PROTOCOLS, TranslationSettings
 if TYPE_CHECKING:  # LangGraph is imported when a run starts, not to plan or show one
     from langgraph.graph.state import CompiledStateGraph
 
-    from .graph import RunContext
+    from .runner import RunContext
 
 
 @dataclass
@@ -300,7 +300,7 @@ def secret_values(config: Config) -> tuple[str, ...]:
 
 def run_context(plan: RunPlan) -> RunContext:
     """What the plan's branches need at run time (engines, deadline, prices, secrets, cache), clock started now."""
-    from .graph import RunContext
+    from .runner import RunContext
 
     return RunContext(plan.engines, plan.config.perspectives, plan.timeout_s, asyncio.get_running_loop().time(),
                       plan.config.prices, secret_values(plan.config), plan.cache, plan.samples)

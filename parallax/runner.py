@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import re
+import statistics
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .engines.base import ATTEMPTS, Attempts, BatchRequestError, Engine, Finish, Request, StreamError, Structured, Usage
 from .engines.slots import Slots
 from .judgement import read_judgement, reask_request
 from .results import BranchResult, BranchSpec
+
+if TYPE_CHECKING:
+    from .perspectives import Perspective
 
 
 @dataclass(frozen=True)
@@ -459,3 +464,45 @@ def _redact_result(result: BranchResult, secrets: tuple[str, ...]) -> None:
     result.strengths = [without_secrets(x, secrets) for x in result.strengths]
     for finding in result.issues:
         finding.quote, finding.note = without_secrets(finding.quote, secrets), without_secrets(finding.note, secrets)
+
+
+@dataclass
+class RunContext:
+    """What nodes need but the state should not carry: live engine objects, limits, prices, the clock."""
+
+    engines: dict[str, Engine]  # every engine id the run uses, each part of a fallback chain, and the judge
+    perspectives: dict[str, Perspective]
+    deadline_s: float
+    run_started: float
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    cache: CallCache | None = None
+    samples: int = 1  # reviews: calls per branch (never from the cache when more than one)
+
+
+def job_for(ctx: RunContext, spec: BranchSpec, request: Request, read: Read | None) -> BranchJob:
+    """A branch's job: its engine (or fallback chain), the run's deadline, clock, prices, secrets and cache."""
+    return BranchJob(spec=spec, request=request, engines=tuple(ctx.engines[part] for part in spec.engine.split("|")),
+                     deadline_s=ctx.deadline_s, run_started=ctx.run_started, prices=ctx.prices, secrets=ctx.secrets,
+                     read=read, cache=ctx.cache)
+
+
+async def sampled_branch(job: BranchJob, k: int, emit: Any) -> BranchResult:
+    """k independent calls for one branch: the first streams on the card, the others run beside it silently.
+    None comes from the cache (k samples must be k answers). The branch shows the first sample's review, scored
+    with the mean of every sample that came back; its tokens and cost are those of all k calls."""
+    fresh = dataclasses.replace(job, cache=None)
+    first, *others = await asyncio.gather(run_branch(fresh, emit),
+                                          *(run_branch(fresh, lambda _event: None) for _ in range(k - 1)))
+    if first.status != "ok":
+        return first
+    readable = [r for r in (first, *others) if r.scored]
+    first.samples = [r.score for r in readable if r.score is not None]
+    first.score = round(statistics.fmean(first.samples), 4)
+    for name in ("input_tokens", "output_tokens", "cost_usd"):
+        values = [getattr(r, name) for r in (first, *others)]
+        setattr(first, name, None if None in values else sum(values))
+    if len(readable) < k:
+        errors = "; ".join(dict.fromkeys(r.error or r.status for r in others if not r.scored))
+        first.error = f"{k - len(readable)} of {k} samples failed: {errors}"
+    return first

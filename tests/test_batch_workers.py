@@ -20,11 +20,17 @@ def _env(fake, tmp_path: Path) -> dict[str, str]:
             "PARALLAX_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
 
 
-def _children(pid: int) -> list[int]:
+def _descendants(pid: int) -> list[int]:
+    """Children, their children and so on (the workers are forked by a fork server, a child of the batch)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
+        for child in (int(c) for c in (task / "children").read_text().split()):
+            found += [child, *_descendants(child)]
     return found
+
+
+def _name(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
 def _alive(pid: int) -> bool:
@@ -73,8 +79,9 @@ def test_a_killed_batch_with_two_workers_resumes_losing_and_repeating_nothing(tm
                "-p", "legal", "-e", "openai:gpt-4o-mini", "--workers", "2", "--concurrency", "4", "--no-cache"]
     first = subprocess.Popen(command, env=_env(fake, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _until(lambda: out.exists() and len(results(out)) >= 4)
-    workers = _children(first.pid)
-    assert len(workers) >= 2  # the two workers (and multiprocessing's resource tracker)
+    workers = _descendants(first.pid)
+    # the fork server and the two workers it forked (a fork keeps its command line), and the resource tracker
+    assert sum("forkserver" in _name(pid) for pid in workers) == 3 and len(workers) == 4
     first.send_signal(signal.SIGKILL)
     first.wait()
     _until(lambda: not any(_alive(pid) for pid in workers), 10)  # no worker goes on calling for nobody

@@ -233,3 +233,22 @@ async def test_closing_the_stream_cancels_every_provider_call(fake, config):
         await asyncio.sleep(0.01)
     assert fake.disconnects == 3  # the server saw every connection close, within a second
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("engine", ["openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"])
+def test_streamed_calls_one_after_another_keep_one_connection(fake, config, engine):
+    # Each stream read to its end: the SDK's pool reuses the connection, not a TCP (and TLS) handshake a call.
+    outcome = run(config, [engine], perspectives=("technical", "business", "legal"), concurrency=1)
+    assert [r.status for r in outcome.ordered()] == ["ok", "ok", "ok"]
+    assert fake.calls() == 3
+    assert fake.connections == 1
+
+
+def test_a_response_held_open_after_done_is_complete(fake, config, monkeypatch):
+    # The reply and `data: [DONE]` arrived; the server never ends the body. The branch is ok at once, not cut by
+    # the deadline as a timeout.
+    monkeypatch.setattr("parallax.engines.openai_engine.DRAIN_S", 0.2)
+    fake.enqueue("gpt-4o-mini", fault("open_after_done"))
+    r = only(run(config, ["openai:gpt-4o-mini"], timeout_s=20))
+    assert (r.status, r.score, r.error) == ("ok", 7, None)
+    assert r.latency_ms is not None and r.latency_ms < 10_000

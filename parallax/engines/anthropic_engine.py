@@ -6,7 +6,18 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .base import EXPIRED, BatchState, Event, Finish, Outcome, Request, Structured, Usage, count_attempt
+from .base import (
+    EXPIRED,
+    BatchState,
+    Event,
+    Finish,
+    Outcome,
+    Request,
+    Structured,
+    Usage,
+    connection_limits,
+    count_attempt,
+)
 from .slots import Slots
 
 # Anthropic's error types and the HTTP status each stands for (an errored request of a batch gives only the type).
@@ -29,7 +40,8 @@ class AnthropicEngine:
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
-            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks={"request": [count_attempt]}),
+            http_client=anthropic.DefaultAsyncHttpxClient(limits=connection_limits(),
+                                                          event_hooks={"request": [count_attempt]}),
         )
 
     def params(self, request: Request, mode: str | None = None) -> dict[str, Any]:

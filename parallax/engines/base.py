@@ -154,6 +154,14 @@ async def count_attempt(_request: Any) -> None:
                 counter.on_retry(counter._since_new - 1)
 
 
+def connection_limits() -> Any:
+    """For the SDKs' HTTP clients: as many idle connections kept as may be open. The SDKs keep 100, so a batch with
+    more calls at once closes and reopens connections all the time (a TCP and TLS handshake each)."""
+    import httpx2
+
+    return httpx2.Limits(max_connections=1000, max_keepalive_connections=1000)
+
+
 def new_request() -> None:
     """An engine sends a different request (not a retry of the last one), e.g. another structured mode."""
     counter = ATTEMPTS.get(None)

@@ -7,6 +7,8 @@ event: no object per chunk, and errors a server reports inside the stream (`data
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -22,6 +24,7 @@ from .base import (
     StreamError,
     Structured,
     Usage,
+    connection_limits,
     count_attempt,
     new_request,
 )
@@ -31,6 +34,7 @@ from .slots import Slots, slots_for
 MODES = ("json_schema", "json_object", "tool", "prompt")
 BATCH_ENDPOINT: Final = "/v1/chat/completions"
 BATCH_ENDED = ("completed", "failed", "expired", "cancelled")
+DRAIN_S = 2.0  # the longest wait for a stream's end after `[DONE]`
 # What worked per (server, model), for the rest of the process: later calls go straight to it.
 LEARNED: dict[tuple[str, str], str] = {}
 # A 4xx/5xx that names the structured-output request form: the server cannot do that mode.
@@ -92,6 +96,7 @@ class OpenAIEngine:
             api_key=api_key,
             base_url=base_url,
             http_client=openai.DefaultAsyncHttpxClient(
+                limits=connection_limits(),
                 event_hooks={"request": [count_attempt], "response": [_no_retry_of_a_rejected_form]}
             ),
         )
@@ -241,7 +246,8 @@ async def _lines(http: Any) -> AsyncIterator[str]:
 async def _read_events(http: Any) -> AsyncIterator[Event]:
     """Server-sent events → text deltas (content or tool-call arguments), usage and the finish reason."""
     name, data = "", []
-    async for line in _lines(http):
+    lines = _lines(http)
+    async for line in lines:
         if line:
             field, _, value = line.partition(":")
             value = value[1:] if value.startswith(" ") else value
@@ -258,9 +264,20 @@ async def _read_events(http: Any) -> AsyncIterator[Event]:
         payload, event_name = "\n".join(data), name
         name, data = "", []
         if payload.strip() == "[DONE]":
+            await _drain(lines)
             return
         for event in _chunk_events(json.loads(payload), event_name):
             yield event
+
+
+async def _drain(lines: AsyncIterator[str]) -> None:
+    """Read what follows `[DONE]` (the body's end): only a response read to its end lets httpx keep the
+    connection, else every streamed call opens a new one (a TCP and TLS handshake each). A server that sends
+    `[DONE]` and then holds the response open costs at most DRAIN_S; the connection is dropped then."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in lines:
+                pass
 
 
 def _error_message(raw: Any) -> str:

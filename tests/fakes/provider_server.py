@@ -32,7 +32,8 @@ DEFAULT_TRANSLATION = "Der Hund läuft schnell."
 
 @dataclass
 class Reply:
-    """One scripted answer. kind: ok | status | drop | stall | no_final | bad_json | error_event | length."""
+    """One scripted answer. kind: ok | status | drop | stall | no_final | bad_json | error_event | length |
+    open_after_done (the whole reply and `data: [DONE]`, then the response held open)."""
 
     kind: str = "ok"
     text: str | None = None  # body text; defaults to DEFAULT_JUDGEMENT as JSON
@@ -108,6 +109,7 @@ class FakeProviders:
         self.active = 0
         self.max_active = 0
         self.disconnects = 0  # streams the client closed before we finished
+        self.connections = 0  # TCP connections accepted (a client that keeps its connections opens few)
         self.stop_event = threading.Event()
         # The language lists the services publish (GET /v2/languages, GET /languages), as their docs show them.
         self.deepl_languages = {"source": ["DE", "EN", "FR", "JA", "PT", "ZH"],
@@ -163,6 +165,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake.connections += 1
 
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
@@ -327,6 +334,10 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.delay)
             self._chunk(fmt.delta(piece))
         self._chunk(fmt.end(reply))
+        if reply.kind == "open_after_done":  # the body never ends: only the client's timeout or close ends it
+            self.fake.stop_event.wait(60)
+            self.close_connection = True
+            return None
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
