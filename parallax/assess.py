@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import statistics
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .fidelity import non_translation
 from .quality import (
@@ -21,11 +20,8 @@ from .quality import (
     reference_scores,
 )
 from .results import BranchResult, BranchSpec, Finding
-from .runner import run_branch
+from .runner import RunContext, job_for, run_branch
 from .translation import TranslationSettings, glossary_compliance
-
-if TYPE_CHECKING:
-    from .runner import RunContext
 
 
 @dataclass(frozen=True)
@@ -95,8 +91,6 @@ async def _judge_call(document: str, labelled: dict[str, str], done: dict[str, B
 
     def read(text: str, _result: BranchResult) -> None:
         parsed.update(parse_mqm(text, candidates))
-
-    from .runner import job_for
 
     assert settings.judge is not None
     name = f"judge#{sample + 1}" + (f".{part + 1}" if settings.judge_protocol == "single" else "")

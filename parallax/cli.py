@@ -9,7 +9,6 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -700,10 +699,11 @@ def app_main(args: argparse.Namespace, err: TextIO) -> int:
     except InputError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
-    try:
-        return subprocess.call(command)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    # Streamlit takes this process's place: a stop (Ctrl-C, or SIGTERM from a service manager or `docker stop`)
+    # reaches the server itself. As a child it was left serving, orphaned, when only `parallax` was stopped.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, command)
 
 
 def console() -> None:

@@ -468,7 +468,8 @@ def _redact_result(result: BranchResult, secrets: tuple[str, ...]) -> None:
 
 @dataclass
 class RunContext:
-    """What nodes need but the state should not carry: live engine objects, limits, prices, the clock."""
+    """What a run's branches need (the graph's nodes, a batch's documents) but a graph state should not carry:
+    live engine objects, limits, prices, the clock."""
 
     engines: dict[str, Engine]  # every engine id the run uses, each part of a fallback chain, and the judge
     perspectives: dict[str, Perspective]

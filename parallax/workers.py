@@ -27,6 +27,7 @@ from .results import BranchResult
 from .run import RunPlan, with_engines
 
 POLL_S = 0.2  # how often a blocked queue read looks up (a stop, a dead worker, a dead parent)
+ROWS_PER_HOP = 16  # rows a worker takes from the inbox at most at once (a few: the others take theirs too)
 # What every worker needs, imported once by the fork server that forks the workers.
 PRELOAD = ["parallax.workers", "parallax.batch", "parallax.storage", "parallax.engines.openai_engine",
            "parallax.engines.anthropic_engine", "openai", "anthropic"]
@@ -135,8 +136,8 @@ def _worker(plan: RunPlan, cache_url: str | None, inbox: Any, outbox: Any, concu
         outbox.put(("row", branches_line(row, results), sum(r.cached for r in results), written))
 
     async def incoming() -> AsyncIterator[Row]:
-        while True:  # every row waiting, in one hop to a thread (one hop a row starves the calls when rows are short)
-            for item in await asyncio.to_thread(_get, inbox, watched, concurrency):
+        while True:  # the rows waiting, in one hop to a thread (one hop a row starves the calls when rows are short)
+            for item in await asyncio.to_thread(_get, inbox, watched, ROWS_PER_HOP):
                 if item is None:
                     return
                 yield Row(*item)

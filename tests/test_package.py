@@ -104,6 +104,9 @@ def test_parallax_app_serves_the_web_app_from_any_folder(installed, tmp_path):
         with urllib.request.urlopen(f"http://localhost:{port}/", timeout=5) as reply:
             assert b"<noscript>" in reply.read()  # Streamlit's page, served
     finally:
-        server.terminate()
+        server.terminate()  # as a service manager stops it
         server.wait(timeout=10)
         log.close()
+    # Stopping `parallax app` stops the server: nothing is left serving on the port.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2)

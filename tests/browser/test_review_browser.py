@@ -206,6 +206,7 @@ def test_a_scanned_pdf_is_refused_with_a_clear_message_and_the_text_is_kept(page
     (tmp_path / "scan.pdf").write_bytes(documents.pdf([[], []]))
     server = start_app()
     open_app(page, server)
+    expect(page.get_by_label("Text to review")).not_to_have_value("")  # the sample text, once the page has it
     before = page.get_by_label("Text to review").input_value()
     page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(tmp_path / "scan.pdf")
     page.get_by_text(re.compile(r"scan\W?\.pdf has no text to review \(a scanned PDF without a text layer\?")) \
