@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 LATENCY_S, TOKENS, PERSPECTIVES = 0.2, 200, ("technical", "business", "legal")
 # Where the workers target is checked: one process is CPU-bound there, and the concurrency-bound ideal (calls at
 # once / latency: 1,280 calls/s) is far above what two cores can do. At 128 at once (640 calls/s), two workers
-# reach about 75% of that ideal: the latency, not the cores, limits them.
+# reach about two thirds of that ideal: the latency, not the cores, limits them.
 WORKERS_TARGET_AT = 256
 SUMMARY = " ".join(f"word{i}" for i in range(TOKENS - 20))
 REPLY = json.dumps({"score": 7, "summary": SUMMARY, "strengths": ["clear"], "confidence": 0.8,
