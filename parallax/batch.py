@@ -383,11 +383,11 @@ def document_branches(out: Path, doc_id: str) -> list[BranchResult] | None:
     return None if found is None else [BranchResult.from_dict(r) for r in found]
 
 
-def branches_line(row: Row, results: list[BranchResult]) -> str | None:
-    """A document's line of the branches file: all its branches' results (none for an invalid row)."""
-    if not results:
-        return None
-    return json.dumps({"id": row.doc_id, "results": [r.to_dict() for r in results]}, ensure_ascii=False) + "\n"
+def finished(row: Row, results: list[BranchResult]) -> tuple[str, int]:
+    """What `BatchOutput.record` takes of a finished document, made where it ran (a worker sends it ready): its
+    line of the branches file (all its branches' results) and how many of them the cache answered."""
+    line = json.dumps({"id": row.doc_id, "results": [r.to_dict() for r in results]}, ensure_ascii=False) + "\n"
+    return line, sum(r.cached for r in results)
 
 
 def branch_columns(plan: RunPlan) -> list[str]:
@@ -412,11 +412,11 @@ class BatchOutput:
         self.lock = threading.Lock()  # with workers, rows arrive on a collector thread while invalid ones are written
 
     def finish(self, row: Row, results: list[BranchResult], written: dict[str, Any]) -> None:
-        self.record(branches_line(row, results), sum(r.cached for r in results), written)
+        self.record(*finished(row, results), written)
 
     def record(self, line: str | None, cached: int, written: dict[str, Any]) -> None:
-        """A finished document: its line of the branches file (`branches_line`, made where it ran: a worker sends
-        it ready), its branches answered from the cache, its row of the results file."""
+        """A document done: its line of the branches file (None for an invalid row) and its branches answered
+        from the cache (`finished`), its row of the results file."""
         progress = self.progress
         with self.lock:
             if line is not None:
@@ -444,7 +444,7 @@ class BatchOutput:
                     self.progress.skipped += 1
                     self.progress.failed_rows += earlier != "ok"  # still failed or invalid: counted as such again
             elif row.error is not None:
-                self.finish(row, [], {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
+                self.record(None, 0, {"id": row.doc_id, "row": row.number, "status": "invalid", "error": row.error})
             else:
                 yield row
 

@@ -123,7 +123,7 @@ async def in_processes(plan: RunPlan, rows: Iterator[Any], record: Any, workers:
 def _worker(plan: RunPlan, cache_url: str | None, inbox: Any, outbox: Any, concurrency: int,
             rpm: dict[str, float], rates: dict[str, Any], streamed: bool, batch: int) -> None:
     """A worker process: documents from `inbox` through the branches, each finished row to `outbox`."""
-    from .batch import RateLimiter, Row, branches_line, run_documents
+    from .batch import RateLimiter, Row, finished, run_documents
     from .storage import GroupedCache, open_store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
@@ -133,7 +133,7 @@ def _worker(plan: RunPlan, cache_url: str | None, inbox: Any, outbox: Any, concu
     limiters = {p: RateLimiter(n, rates[p]) for p, n in rpm.items()}
 
     def send(row: Row, results: list[BranchResult], written: dict[str, Any]) -> None:
-        outbox.put(("row", branches_line(row, results), sum(r.cached for r in results), written))
+        outbox.put(("row", *finished(row, results), written))
 
     async def incoming() -> AsyncIterator[Row]:
         while True:  # the rows waiting, in one hop to a thread (one hop a row starves the calls when rows are short)

@@ -206,7 +206,7 @@ if clicked and plan is not None and provider_batch:
                    "id_column": None if id_column == "(row number)" else id_column, "out": str(out),
                    "perspective": list(dict.fromkeys(b.perspective for b in plan.branches)) if mode == "review" else [],
                    "engine": list(dict.fromkeys(b.engine for b in plan.branches)), "reducer": plan.reducer,
-                   "concurrency": concurrency, "timeout": 120.0, "config": None, "no_cache": not use_cache,
+                   "concurrency": concurrency, "timeout": plan.timeout_s, "config": None, "no_cache": not use_cache,
                    "skip_failed": not retry_failed,
                    "source": plan.settings.source if plan.settings else None,
                    "target": plan.settings.target if plan.settings else None,

@@ -7,6 +7,13 @@ import csv
 from tests.browser.conftest import shot, wait_idle
 
 
+def upload(page, server, source) -> None:  # type: ignore[no-untyped-def]
+    """The Batch page, opened, with `source` uploaded."""
+    page.goto(f"{server.url}/batch")
+    wait_idle(page)
+    page.locator("input[type=file]").set_input_files(str(source))
+
+
 def test_upload_run_and_resume(page, start_app, tmp_path):
     source = tmp_path / "docs.csv"
     with source.open("w", newline="") as handle:
@@ -15,9 +22,7 @@ def test_upload_run_and_resume(page, start_app, tmp_path):
         for i in range(30):
             writer.writerow([f"doc{i}", f"Release {i}: we guarantee uptime." if i != 7 else ""])
     server = start_app({"PARALLAX_HOME": str(tmp_path / "home")})
-    page.goto(f"{server.url}/batch")
-    wait_idle(page)
-    page.locator("input[type=file]").set_input_files(str(source))
+    upload(page, server, source)
     page.get_by_text("30 documents × 3 branches").wait_for()
     page.get_by_role("button", name="Run batch").click()
     page.get_by_text("Done: results are in").wait_for()
@@ -44,9 +49,7 @@ def test_engines_without_a_batch_api_are_named_before_sending_and_the_button_sta
     source = tmp_path / "docs.csv"
     source.write_text("id,text\nd1,We guarantee uptime.\n", encoding="utf-8")
     server = start_app({"PARALLAX_HOME": str(tmp_path / "home")})  # no key: the offline engine is the default
-    page.goto(f"{server.url}/batch")
-    wait_idle(page)
-    page.locator("input[type=file]").set_input_files(str(source))
+    upload(page, server, source)
     page.get_by_role("button", name="Run batch").wait_for()
     page.get_by_text("Provider batch APIs").click()
     warning = page.get_by_text("has no batch API")
@@ -62,9 +65,7 @@ def test_a_translate_batch_writes_the_translations(page, start_app, tmp_path):
     source.write_text("id,text\n" + "".join(f"d{i},The report number {i} is ready for you.\n" for i in range(4)),
                       encoding="utf-8")
     server = start_app({"PARALLAX_HOME": str(tmp_path / "home")})
-    page.goto(f"{server.url}/batch")
-    wait_idle(page)
-    page.locator("input[type=file]").set_input_files(str(source))
+    upload(page, server, source)
     page.get_by_role("radio", name="translate").check(force=True)
     page.get_by_text("4 documents × 3 branches").wait_for()
     page.get_by_role("button", name="Run batch").click()
@@ -88,9 +89,7 @@ def test_a_provider_batch_is_sent_listed_and_collected_on_the_page(page, start_a
     source.write_text("id,text\nd1,We guarantee uptime.\nd2,Refunds within 30 days.\n", encoding="utf-8")
     server = start_app({"PARALLAX_HOME": str(tmp_path / "home"), "OPENAI_API_KEY": "fake-key-page-batch-0123456789ab",
                         "OPENAI_BASE_URL": fake.openai_url})
-    page.goto(f"{server.url}/batch")
-    wait_idle(page)
-    page.locator("input[type=file]").set_input_files(str(source))
+    upload(page, server, source)
     page.get_by_text("2 documents ×").wait_for()
     page.get_by_role("button", name="Run batch").wait_for()
     page.get_by_text("Provider batch APIs").click()
