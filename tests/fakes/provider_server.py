@@ -106,8 +106,12 @@ class FakeProviders:
         # Replies that depend on the request (a judge reading its prompt): (model, body) → Reply, or None to fall
         # back on the queue. Safe under concurrent requests, unlike looking at `requests[-1]`.
         self.answer: Callable[[str, dict[str, Any]], Reply | None] | None = None
-        self.active = 0
-        self.max_active = 0
+        self.active = 0  # calls (POSTs) being answered now
+        self.max_active = 0  # the most calls answered at once
+        self._hold: threading.Barrier | None = None
+        self._hold_when: Callable[[dict[str, Any]], bool] | None = None
+        self._hold_streams_late = False
+        self.held_in_vain = False  # a hold (see `hold`) timed out: the calls never were that many at once
         self.disconnects = 0  # streams the client closed before we finished
         self.connections = 0  # TCP connections accepted (a client that keeps its connections opens few)
         self.stop_event = threading.Event()
@@ -139,6 +143,17 @@ class FakeProviders:
     @property
     def anthropic_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def hold(self, calls: int, timeout: float = 3.0, when: Callable[[dict[str, Any]], bool] | None = None,
+             streams_after_headers: bool = False) -> None:
+        """From now on each call (`when` its body says so) waits at the server until `calls` calls wait there
+        together, then they all go on, and so on in groups of `calls`: a test sees that many calls overlap without
+        sleeping. A call waits before the first byte of its answer, as at a server that answers after a delay;
+        with `streams_after_headers`, a stream waits after its headers and first event instead (the SDK has
+        returned to the caller then, as a real server's stream starts at once). If the calls are not that many
+        within `timeout`, `held_in_vain` is set and the hold is off."""
+        self._hold, self._hold_when, self.held_in_vain = threading.Barrier(calls, timeout=timeout), when, False
+        self._hold_streams_late = streams_after_headers
 
     def enqueue(self, model: str, *replies: Reply) -> None:
         with self._lock:
@@ -219,11 +234,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             rejected = self._rejected_form(body) if self.path.endswith("/chat/completions") else None
             if rejected:  # the server cannot do this request form: a scripted reply stays in the queue
+                self._wait_for_the_others(body)
                 return self._send_status(status(500, {"error": {"message": REJECTIONS[rejected],
                                                                 "type": "internal_server_error"}}))
             answered = fake.answer(model or "", body) if fake.answer else None
             reply = answered or fake.next_reply(model or "")
             if reply.kind == "status":
+                self._wait_for_the_others(body)
                 self._send_status(reply)
             elif model == "deepl":
                 text = reply.text if reply.text is not None else DEFAULT_TRANSLATION
@@ -253,6 +270,16 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with fake._lock:
                 fake.active -= 1
+
+    def _wait_for_the_others(self, body: dict[str, Any]) -> None:
+        fake = self.fake
+        barrier = fake._hold
+        if barrier is None or barrier.broken or (fake._hold_when is not None and not fake._hold_when(body)):
+            return
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            fake.held_in_vain = True
 
     def _batch_post(self, raw: bytes) -> None:
         batches = self.fake.batches
@@ -303,11 +330,14 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(**{**reply.__dict__, "kind": "length", "usage": (reply.usage[0], limit)})
         if reply.delay:
             time.sleep(reply.delay * n)
+        self._wait_for_the_others(fmt.request)
         self._send_status(status(200, fmt.whole(reply, text)))
 
     def _stream(self, reply: Reply, fmt: _Format) -> None:
         if not fmt.request.get("stream"):
             return self._whole(reply, fmt)
+        if not self.fake._hold_streams_late:
+            self._wait_for_the_others(fmt.request)
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("transfer-encoding", "chunked")
@@ -320,6 +350,8 @@ class _Handler(BaseHTTPRequestHandler):
             pieces = pieces[:limit]
             reply = Reply(**{**reply.__dict__, "kind": "length", "usage": (reply.usage[0], limit)})
         self._chunk(fmt.start(reply))
+        if self.fake._hold_streams_late:
+            self._wait_for_the_others(fmt.request)
         for i, piece in enumerate(pieces):
             if reply.kind in _FAULTS and i == reply.after:
                 return self._fault(reply, fmt)
