@@ -263,7 +263,7 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             start_early()  # the workers' imports, while this process plans and reads the input
         if args.mode == "translate" and not (args.source and args.target):
             raise InputError("a translate batch needs --source and --target")
-        config = load_config(args.config)
+        config = _load_config(args.config, err)
         args.file, args.command = None, args.mode  # plan as that mode, for the documents to come
         args.reducer = args.reducer or ("best" if args.mode == "translate" else "mean")
         plan = _plan(args, "(each document of the batch)", config)
@@ -420,7 +420,7 @@ def suggest_main(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: Text
     from .suggest import suggest_perspectives
 
     try:
-        config = load_config(args.config)
+        config = _load_config(args.config, err)
         text = check_document(read_input(args.file, stdin))
         suggestions, note = asyncio.run(suggest_perspectives(text, config, args.engine))
     except (InputError, ConfigError, ValueError) as exc:
@@ -563,7 +563,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
     if args.command == "engines":
         return engines_main(args, out, err)
     try:
-        config = load_config(args.config)
+        config = _load_config(args.config, err)
         _output_format(args.output)
         plan = _plan(args, read_input(args.file, stdin), config)
     except (InputError, ConfigError) as exc:
@@ -598,7 +598,7 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
 
 def engines_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
-        config = load_config(args.config)
+        config = _load_config(args.config, err)
     except ConfigError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
@@ -626,6 +626,16 @@ def engines_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                      tokens, detail))
     print("\n".join(_table(rows)), file=out)
     return EXIT_OK if all(r.status == "ok" for r in results) else EXIT_ALL_FAILED
+
+
+def _load_config(path: str | None, err: TextIO) -> Config:
+    """The configuration; a parallax.toml found in the working folder (not named with --config or
+    PARALLAX_CONFIG) that defines engines is named on standard error, with the servers its engines call."""
+    config = load_config(path)
+    notice = config.working_folder_notice()
+    if notice:
+        print(f"parallax: {notice}", file=err, flush=True)
+    return config
 
 
 def _store(err: TextIO, consequence: str = "results are shown but not saved") -> Store | None:
@@ -668,13 +678,13 @@ def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"deleted {args.run_id}", file=out)
             return EXIT_OK
         if args.action == "retry":
-            outcome = asyncio.run(retry_failed(args.run_id, store, load_config(args.config), not args.no_cache))
+            outcome = asyncio.run(retry_failed(args.run_id, store, _load_config(args.config, err), not args.no_cache))
         else:
             outcome = outcome_from_record(store.load_run(args.run_id))
     except StorageError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
-    except InputError as exc:
+    except (InputError, ConfigError) as exc:
         print(f"parallax: cannot retry: {exc}", file=err)
         return EXIT_BAD_INPUT
     write_exports(outcome, args)

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic_core import PydanticCustomError
 
 from .perspectives import BUILTIN, Perspective, PerspectiveSpec, custom_perspective
 from .validation import problem
@@ -20,6 +21,13 @@ DEFAULT_TIMEOUT_S = 120.0
 PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 # Every environment variable that may hold a secret: scrubbed from any message we show or store.
 SECRET_VARIABLES = (*PROVIDER_KEYS.values(), "DEEPL_AUTH_KEY", "LIBRETRANSLATE_API_KEY")
+# The built-in engine ids and id prefixes (see parallax/engines/__init__.py): no `[engines.NAME]` table may take one
+# (in any case), or a card saying "deepl" could be a file's server receiving the document and the DeepL key.
+BUILTIN_ENGINE_NAMES = (*PROVIDER_KEYS, "offline", "sim", "deepl", "libretranslate")
+# What `api_key_env` may name: a variable the user set for Parallax (PARALLAX_VLLM_API_KEY, PARALLAX_BOX_TOKEN).
+# Any other variable — AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, OPENAI_API_KEY, the key of another server — belongs to
+# another program, and a parallax.toml someone else wrote must not be able to send it to its own base_url.
+KEY_VARIABLE = re.compile(r"PARALLAX_(?:[A-Z0-9]+_)*(?:API_KEY|TOKEN)")
 DEFAULT_MODELS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-haiku-4-5"}
 SUGGESTED_MODELS = {
     "openai": ["openai:gpt-4o-mini", "openai:gpt-4.1-mini", "openai:gpt-4o"],
@@ -60,15 +68,34 @@ class NamedEngine:
 
 
 def _http_url(value: str) -> str:
+    """A clean http(s) address, checked when the file is read (not at the first call): no spaces or control
+    characters (a CR LF would write headers of its own), a host, a port that is a number, no user:password@."""
+    bad = "must be an http:// or https:// address, e.g. http://localhost:11434/v1"
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(f"{bad}, without spaces or control characters")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// address, e.g. http://localhost:11434/v1")
+        raise ValueError(bad)
+    if "@" in parts.netloc:  # the password would go out with every call and show in every message: never repeated
+        raise PydanticCustomError("url_credentials", "must not carry a user name or password (user:password@); "
+                                  "put the key in a variable named by api_key_env", {"hide_value": True})
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{bad}, with a port from 1 to 65535") from None
+    if not parts.hostname or port == 0:
+        raise ValueError(f"{bad}, with a host name and a port from 1 to 65535")
     return value
 
 
 def _variable_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-        raise ValueError("must be the name of an environment variable (e.g. VLLM_API_KEY), never the key itself")
+        raise ValueError("must be the name of an environment variable (e.g. PARALLAX_VLLM_API_KEY), never the key "
+                         "itself")
+    if not KEY_VARIABLE.fullmatch(value):
+        raise ValueError("must name a variable set for Parallax: PARALLAX_…_API_KEY or PARALLAX_…_TOKEN (e.g. "
+                         "PARALLAX_VLLM_API_KEY), so that a parallax.toml cannot send another program's key "
+                         "(AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, OPENAI_API_KEY…) to its server")
     return value
 
 
@@ -165,6 +192,15 @@ class Config:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     source: Path | None = None
+    found_here: bool = False  # source is ./parallax.toml, found in the working folder (not named by the user)
+
+    def working_folder_notice(self) -> str | None:
+        """When a parallax.toml the user did not name (found in the working folder) defines engines: which file,
+        and whose servers they talk to. Said on standard error and on the app's pages."""
+        if not (self.found_here and self.source and self.engines):
+            return None
+        servers = ", ".join(f"{name} → {spec.base_url}" for name, spec in self.engines.items())
+        return f"using {self.source.resolve()} from the working folder; its engines send text to: {servers}"
 
     def key(self, provider: str) -> str | None:
         """The provider's API key from the environment (never logged or shown); an obvious placeholder (an
@@ -206,12 +242,27 @@ def default_prices() -> dict[str, dict[str, float]]:
         return tomllib.load(f)
 
 
+def _check_engine_names(engines: object, source: Path, text: str) -> None:
+    """An engine name that is not a plain name, or that a built-in engine already has: a ConfigError naming the
+    table and its line (before its settings are checked: the name is the first thing wrong)."""
+    for name in engines if isinstance(engines, dict) else ():
+        line = _line_of(text, ["engines", name], [])
+        where = f"{source}{f', line {line}' if line else ''}: [engines.{name}]"
+        if ":" in name or "|" in name or "?" in name:
+            raise ConfigError(f"{where} engine name {name!r} may not contain ':', '|' or '?'")
+        if name.strip().casefold() in BUILTIN_ENGINE_NAMES:
+            raise ConfigError(f"{where} {name!r} is a built-in engine: a configuration file cannot redefine it "
+                              f"(its key would go to this file's server); give the table another name, e.g. "
+                              f"[engines.my-{name.strip().lower()}]")
+
+
 def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
     """Read `path`, else $PARALLAX_CONFIG, else ./parallax.toml if it exists. Anything wrong in it — a typo in a
     setting, a wrong type, a bad URL — is a ConfigError naming the file, the line and the valid settings."""
     env = dict(os.environ) if env is None else env
     config = Config(env=env, prices=default_prices())
-    chosen = path or env.get("PARALLAX_CONFIG") or ("parallax.toml" if Path("parallax.toml").exists() else None)
+    given = path or env.get("PARALLAX_CONFIG")
+    chosen = given or ("parallax.toml" if Path("parallax.toml").exists() else None)
     if not chosen:
         return config
     source = Path(chosen)
@@ -222,14 +273,13 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         raise ConfigError(f"config file {source} not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+    _check_engine_names(data.get("engines"), source, text)
     try:
         parsed = ConfigFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(explain(exc, source, text)) from None
-    config.source = source
+    config.source, config.found_here = source, not given
     for name, spec in parsed.engines.items():
-        if ":" in name or "|" in name or "?" in name:
-            raise ConfigError(f"{source}: engine name {name!r} may not contain ':', '|' or '?'")
         config.engines[name] = NamedEngine(name=name, **spec.model_dump())
     try:
         config.perspectives.update({name: custom_perspective(name, spec) for name, spec in parsed.perspectives.items()})

@@ -17,5 +17,6 @@ def problem(error: ErrorDetails, name: str, valid: Iterable[str]) -> str:
     if kind == "literal_error":
         return f"{name} = {value!r}; use one of {str(error.get('ctx', {}).get('expected')).replace(chr(39), '')}"
     message = str(error["msg"]).removeprefix("Value error, ")
-    shown = "…" if "key" in name else repr(value)  # a key pasted where its variable's name belongs stays unsaid
+    # A key pasted where its variable's name belongs, a password in an address: stays unsaid.
+    shown = "…" if "key" in name or error.get("ctx", {}).get("hide_value") else repr(value)
     return f"{f'{name} = {shown}' if name else 'must be a table'}: {message[:1].lower()}{message[1:]}"

@@ -33,13 +33,13 @@ def resolve_engine(engine_id: str, config: Config) -> Engine:
     """Build the engine for `engine_id`, or raise EngineError before any call is made."""
     engine_id = engine_id.strip()
     prefix, sep, rest = engine_id.partition(":")
-    if not sep:
-        if engine_id in config.engines:
-            return _named(engine_id, config)
+    if not sep:  # the built-ins first: a named engine never stands in for one (load_config refuses the names too)
         if engine_id == "deepl":
             return _deepl(config)
         if engine_id == "libretranslate":
             return _libretranslate(config)
+        if engine_id in config.engines:
+            return _named(engine_id, config)
         raise EngineError(f"unknown engine {engine_id!r}; {valid_forms(config)}")
     if prefix == "offline":
         if rest == "rules":

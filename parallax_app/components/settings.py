@@ -133,6 +133,9 @@ def engines_sidebar() -> None:
         return
     ids = [e.engine_id for e in configured_engines(config) if not e.engine_id.startswith("offline:")]
     st.subheader("Engines from parallax.toml")
+    notice = config.working_folder_notice()
+    if notice:  # a file nobody named: say whose servers these engines talk to
+        st.warning(md_escape(notice[:1].upper() + notice[1:]), icon=":material/warning:")
     for name, spec in config.engines.items():
         st.text(f"{name} — {spec.model} at {spec.base_url}")
     with st.expander("Check engines"):
