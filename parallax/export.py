@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import fields
 from typing import Any
 
@@ -60,12 +61,27 @@ def issues_text(r: BranchResult) -> str:
                      + (f" (page {f.page})" if f.page else ""))
     return "; ".join(parts)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+# A formula can also begin inside a CSV cell, after a separator: Excel in a locale whose list separator is ";" (or
+# a reader told to split on "," or tab) cuts the line there whatever the quotes say, and a reader that lost track
+# of the quotes ends the row at a newline inside a cell. So in CSV a formula character that follows , ; tab CR or
+# LF — with only spaces or double quotes between — gets the same ' as one at the start of the cell:
+# `x;=cmd|' /C calc'!A0` is written `x;'=cmd|' /C calc'!A0`. (Text becomes slightly different in CSV; the JSON
+# export keeps it exact. An XLSX cell is never split, so it needs the guard at its start only.)
+_FORMULA_AFTER_SEPARATOR = re.compile(r"([,;\t\r\n][ \"]*)(?=[=+\-@])")
+# What an XLSX (XML 1.0) cell cannot hold: control characters but tab, LF and CR, lone surrogates, U+FFFE/U+FFFF.
+# openpyxl raised IllegalCharacterError on them (a model's reply with an escape code stopped the export).
+_NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _guard_start(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text (OWASP CSV injection); numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """A CSV cell with no spreadsheet formula in it (OWASP CSV injection): text that starts with a formula
+    character, or has one after a separator, gets a ' before it; numbers stay numbers."""
+    if isinstance(value, str):
+        return _guard_start(_FORMULA_AFTER_SEPARATOR.sub(r"\1'", value))
     return value
 
 
@@ -169,16 +185,18 @@ def to_xlsx(outcome: RunOutcome) -> bytes:
     run's metadata) and issues (one row per finding). Text cells are formula-safe, as in the CSV."""
     import pandas as pd
 
-    columns = csv_columns(outcome.mode)
-    branches = pd.DataFrame([{c: _xlsx_cell(row.get(c)) for c in columns} for row in branch_rows(outcome)],
-                            columns=list(columns))
+    def sheet(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
+        """Every cell through _xlsx_cell: engine ids, perspectives and run ids are text from outside too."""
+        return pd.DataFrame([{k: _xlsx_cell(v) for k, v in row.items()} for row in rows], columns=columns)
+
+    columns = list(csv_columns(outcome.mode))
+    branches = sheet([{c: row.get(c) for c in columns} for row in branch_rows(outcome)], columns)
     summary = outcome.aggregate.to_dict() if outcome.aggregate else {}
-    aggregate = pd.DataFrame([{"run_id": outcome.run_id, "mode": outcome.mode, "created_at": outcome.created_at,
-                               **{k: _xlsx_cell(v) for k, v in summary.items()}}])
-    issues = pd.DataFrame([{"branch_id": r.branch_id, "engine": r.engine, "perspective": r.perspective,
-                            **{k: _xlsx_cell(v) for k, v in f.to_dict().items()}}
-                           for r in outcome.ordered() for f in r.issues],
-                          columns=["branch_id", "engine", "perspective", *(f.name for f in fields(Finding))])
+    aggregate = sheet([{"run_id": outcome.run_id, "mode": outcome.mode, "created_at": outcome.created_at,
+                        **summary}])
+    issues = sheet([{"branch_id": r.branch_id, "engine": r.engine, "perspective": r.perspective, **f.to_dict()}
+                    for r in outcome.ordered() for f in r.issues],
+                   ["branch_id", "engine", "perspective", *(f.name for f in fields(Finding))])
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         branches.to_excel(writer, sheet_name="branches", index=False)
@@ -188,5 +206,10 @@ def to_xlsx(outcome: RunOutcome) -> bytes:
 
 
 def _xlsx_cell(value: Any) -> Any:
-    value = _cell(value)
+    """A workbook cell: what XML cannot hold removed first (so that removing it cannot uncover a formula), then
+    the guard at the start; no guard after separators (a workbook cell is never split)."""
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        value = _guard_start(_NOT_IN_XML.sub("", value))
     return None if value == "" else value
