@@ -110,9 +110,11 @@ def check_output(path: Path, option: str = "--out") -> None:
         path.unlink(missing_ok=True)
 
 
-def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator[Row]:
+def read_rows(path: Path, column: str, id_column: str | None = None, documents: Path | None = None) -> Iterator[Row]:
     """Rows of a CSV or JSONL file, lazily: the text in `column`, or, where that cell is empty, the text of the
-    document file the `path` cell names. Raises BatchError when the batch cannot start at all."""
+    document file the `path` cell names, inside the folder `documents` (None: `path` cells are refused, as in the
+    app, where a batch file comes from whoever opens the page). Raises BatchError when the batch cannot start at
+    all; a row that cannot be read is that row's error."""
     if not path.exists():
         raise BatchError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -130,9 +132,12 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
                                              "Windows-1252? save the file as UTF-8)")
         text = "" if value is None else str(value)
         if not text.strip() and named:
+            if documents is None:
+                return Row(number, doc_id, None, f"row {number}: the {PATH_COLUMN!r} cell names a document file, "
+                                                 f"which only `parallax batch` reads; here, put the text in the "
+                                                 f"{column!r} column (nothing was read)")
             try:
-                named_path = path.parent / str(named)
-                text = read_document(read_file(named_path), str(named_path)).text
+                text = read_document(read_file(str(named), within=documents), str(named)).text
             except InputError as exc:
                 return Row(number, doc_id, None, f"row {number}: {exc}")
         if "\0" in text:
@@ -189,9 +194,18 @@ def read_rows(path: Path, column: str, id_column: str | None = None) -> Iterator
     return all_rows()
 
 
-def sample_texts(path: Path, column: str, id_column: str | None = None, n: int = 20) -> list[str]:
+def sample_texts(path: Path, column: str, id_column: str | None = None, documents: Path | None = None,
+                 n: int = 20) -> list[str]:
     """The texts of the first `n` valid rows (to estimate a batch's cost), read lazily."""
-    return list(itertools.islice((r.text for r in read_rows(path, column, id_column) if r.text), n))
+    return list(itertools.islice((r.text for r in read_rows(path, column, id_column, documents) if r.text), n))
+
+
+def documents_folder(source: Path, documents: str | None) -> Path:
+    """The folder a batch's `path` cells may name files in: `--documents`, else the batch file's own folder."""
+    folder = Path(documents) if documents else source.resolve().parent
+    if not folder.is_dir():
+        raise BatchError(f"--documents {documents}: no such folder")
+    return folder
 
 
 def count_rows(path: Path) -> int:
@@ -494,9 +508,12 @@ async def run_batch(
     return output.progress
 
 
-async def as_async(rows: Iterator[Row]) -> AsyncIterator[Row]:
-    for row in rows:
-        yield row
+async def as_async(rows: Iterator[Row], per_hop: int = 64) -> AsyncIterator[Row]:
+    """Rows read in a thread, a few at a time: reading a row may read a document file (a confined child, up to
+    its time limit), which must not stall the calls in flight; one thread hop a row would starve them."""
+    while chunk := await asyncio.to_thread(lambda: list(itertools.islice(rows, per_hop))):
+        for row in chunk:
+            yield row
 
 
 Finish = Callable[[Row, list[BranchResult], dict[str, Any]], None]

@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("input", nargs="?", help="a .csv or .jsonl file")
     batch.add_argument("--column", metavar="NAME", help="the column (or JSON field) with the text (required)")
     batch.add_argument("--id-column", metavar="NAME", help="kept in the output (default: 'id' if present)")
+    batch.add_argument("--documents", metavar="DIR",
+                       help="the folder that 'path' cells may name files in, or below (default: the input file's "
+                            "folder); any other file is refused")
     batch.add_argument("--mode", choices=["review", "translate"], default="review")
     batch.add_argument("--out", metavar="PATH", help="results CSV, one row per document (required)")
     batch.add_argument("--provider-batch", action="store_true",
@@ -240,7 +243,7 @@ def _plan(args: argparse.Namespace, text: str, config: Config) -> RunPlan:
 
 
 def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .batch import BatchError, check_output, count_rows, read_rows, run_batch
+    from .batch import BatchError, check_output, count_rows, documents_folder, read_rows, run_batch
 
     if args.resume is not None:
         return collect_main(args.resume, args.poll, out, err)
@@ -268,7 +271,8 @@ def batch_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         args.reducer = args.reducer or ("best" if args.mode == "translate" else "mean")
         plan = _plan(args, "(each document of the batch)", config)
         path = Path(args.input)
-        rows = read_rows(path, args.column, args.id_column)
+        args.documents = str(documents_folder(path, args.documents))  # kept with a provider batch's job
+        rows = read_rows(path, args.column, args.id_column, Path(args.documents))
         total = count_rows(path)
         check_output(Path(args.out))
         if args.json:
@@ -340,7 +344,7 @@ def _batch_summary(args: argparse.Namespace, plan: Any, progress: Any, wall: flo
     return EXIT_OK if progress.done - progress.failed_rows > 0 else EXIT_ALL_FAILED
 
 
-_PATH_ARGS = ("input", "out", "json", "config", "glossary", "reference")
+_PATH_ARGS = ("input", "out", "json", "config", "glossary", "reference", "documents")
 
 
 def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, store: Store | None, out: TextIO,
@@ -358,7 +362,8 @@ def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, stor
     except InputError as exc:
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
-    estimate = estimate_batch(plan, sample_texts(Path(args.input), args.column, args.id_column), total,
+    estimate = estimate_batch(plan, sample_texts(Path(args.input), args.column, args.id_column,
+                                                Path(args.documents)), total,
                               BATCH_PRICE_FACTOR)
     cost = f", estimated {usd(estimate.cost_usd)} at the batch price" if estimate and estimate.cost_usd else ""
     size = f"{plural(total, 'document')} × {plural(len(plan.branches), 'branch')}"
@@ -384,7 +389,7 @@ def submit_main(args: argparse.Namespace, plan: Any, rows: Any, total: int, stor
 def collect_main(job_id: str, poll_s: float, out: TextIO, err: TextIO) -> int:
     """Wait for provider batches sent earlier (all waiting ones, or `job_id`) and write their results."""
     from .batch import BatchError
-    from .provider_batch import collect_job
+    from .provider_batch import collect_job, not_sealed, sealed
 
     store = _store(err, "provider batches are kept there")
     if store is None:
@@ -395,6 +400,10 @@ def collect_main(job_id: str, poll_s: float, out: TextIO, err: TextIO) -> int:
         return EXIT_BAD_INPUT
     code = EXIT_OK
     for record in records:
+        if not sealed(record):  # shown, never collected: it could name any file to read or write
+            print(f"parallax: {not_sealed(record)}", file=err)
+            code = EXIT_BAD_INPUT
+            continue
         # A job sent from the page stores only what the page sets: the summary's other options get defaults.
         args = argparse.Namespace(**{"workers": 1, "json": None, **record["job"]["args"], "provider_batch": True})
         print(f"provider batch {record['job_id']} → {args.out}; {WINDOW}", file=err, flush=True)

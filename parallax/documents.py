@@ -1,26 +1,31 @@
-"""Turning what a user gives us (pasted text, a file's bytes) into a valid document, or a clear error.
+"""Turning what a user gives us (pasted text, a file's bytes, a file named in a batch) into a valid document, or
+a clear error.
 
-Files are read by their extension: .txt and .md as UTF-8 text, .pdf with pypdf, .docx with python-docx,
-.html with Beautiful Soup, .odt with odfpy (small pure-Python readers: 6.6 MB of wheels with lxml, against 87 MB
-for markitdown's PDF and Word extras). A PDF's pages are separated by a form feed (as `pdftotext` does), so a
-finding's page is found again from the text alone, after a refresh or in History.
+Files are read by their extension: .txt and .md as UTF-8 text here; PDF, Word (.docx), OpenDocument (.odt) and
+HTML by the readers of `readers.py`, in a child process confined in memory and time (`confine.py`): a document is
+untrusted, and no document may take the app's server or a batch down. A PDF's pages are separated by a form feed
+(as `pdftotext` does), so a finding's page is found again from the text alone, after a refresh or in History.
 """
 
 from __future__ import annotations
 
-import io
-import logging
+import os
 import re
-from dataclasses import dataclass
+import stat
 from pathlib import Path, PurePath
-from typing import Any
 
 from . import config
+from .confine import run_confined
+from .readers import PAGE_BREAK, READERS, Extracted, Refused, Unreadable, word_count
 
-PAGE_BREAK = "\f"
+__all__ = ["PAGE_BREAK", "Extracted", "InputError", "word_count"]
+
 TEXT_TYPES = (".txt", ".md")
 DOCUMENT_TYPES = (*TEXT_TYPES, ".pdf", ".docx", ".html", ".htm", ".odt")
 BINARY_MAX_BYTES = 50 * 1024 * 1024  # a PDF or Word file carries far more bytes than its text
+READER_MEMORY_BYTES = 768 * 1024 * 1024  # beyond what the reader starts with; a 50 MB PDF needs ~200 MB
+READER_CPU_S = 20
+READER_WALL_S = 30.0
 
 
 class InputError(ValueError):
@@ -32,154 +37,98 @@ def byte_limit() -> int:
     return 4 * config.MAX_CHARS
 
 
+def _size_limit(name: str) -> int:
+    binary = _suffix(name) in DOCUMENT_TYPES and _suffix(name) not in TEXT_TYPES
+    return BINARY_MAX_BYTES if binary else byte_limit()
+
+
 def check_size(size: int, name: str) -> None:
     """Refuse a file by its size, before reading it: a 1 GB file is never read into memory to be refused."""
-    if _suffix(name) in DOCUMENT_TYPES and _suffix(name) not in TEXT_TYPES:
-        if size > BINARY_MAX_BYTES:
-            raise InputError(f"{name} is {size:,} bytes: over the limit of {BINARY_MAX_BYTES // 2**20} MB for a "
-                             "document file; nothing was read")
-    elif size > byte_limit():
-        raise InputError(f"{name} is {size:,} bytes: over the limit of {config.MAX_CHARS:,} characters "
-                         "(PARALLAX_MAX_CHARS); nothing was read")
+    if size <= _size_limit(name):
+        return
+    if _size_limit(name) == BINARY_MAX_BYTES:
+        raise InputError(f"{name} is {size:,} bytes: over the limit of {BINARY_MAX_BYTES // 2**20} MB for a "
+                         "document file; nothing was read")
+    raise InputError(f"{name} is {size:,} bytes: over the limit of {config.MAX_CHARS:,} characters "
+                     "(PARALLAX_MAX_CHARS); nothing was read")
 
 
-def read_file(path: str | Path) -> bytes:
-    """A file's bytes, refused by its size before reading; a missing or unreadable file is an InputError."""
+def read_file(path: str | Path, within: Path | None = None) -> bytes:
+    """A regular file's bytes, refused by its size before reading and never read past the limit; a missing or
+    unreadable file, a folder, a device, a pipe or a socket is an InputError (a pipe never blocks the read).
+
+    With `within` (a batch's `path` cells), `path` is taken relative to that folder and must stay inside it once
+    symbolic links are followed: a batch file cannot make Parallax read, and send out, any other file."""
+    name = str(path)
+    target = Path(path)
+    if within is not None:
+        root = within.resolve()
+        target = (root / target).resolve()
+        if not target.is_relative_to(root):
+            raise InputError(f"{name} is outside {root}: a batch may name only documents in its own folder or below "
+                             "(or in the folder given with --documents); nothing was read")
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_NOFOLLOW if within is not None else 0)
     try:
-        check_size(Path(path).stat().st_size, str(path))
-        return Path(path).read_bytes()
+        fd = os.open(target, flags)
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        raise InputError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise InputError(f"{path} is a folder, not a file") from None
+        raise InputError(f"{name} is a folder, not a file") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
+        raise InputError(f"{name}: cannot read it ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{name} is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{name} is not a regular file (a device, a pipe or a socket); nothing was read")
+        check_size(os.fstat(fd).st_size, name)
+        try:
+            data = handle.read(_size_limit(name) + 1)  # it may have grown since: never read past the limit
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read it ({exc.strerror})") from None
+    check_size(len(data), name)
+    return data
 
 
 def _suffix(name: str) -> str:
     return PurePath(name).suffix.lower()
 
 
-@dataclass(frozen=True)
-class Extracted:
-    """A file's text as Parallax will send it, and what a user checks before Run."""
-
-    text: str
-    kind: str  # "text", "PDF", "Word document", "web page", "OpenDocument text"
-    pages: int | None = None  # PDFs
-
-    def describe(self) -> str:
-        """E.g. "PDF · 3 pages · 1,234 words", shown beside the extracted text."""
-        parts = [self.kind]
-        if self.pages is not None:
-            parts.append(f"{self.pages:,} page{'s' if self.pages != 1 else ''}")
-        return " · ".join([*parts, f"{word_count(self.text):,} words"])
-
-
-def word_count(text: str) -> int:
-    """Words as a reader counts them: a table's "|" or a lone dash is not a word."""
-    return sum(1 for token in text.split() if any(c.isalnum() for c in token))
-
-
 def read_document(data: bytes, name: str = "the file") -> Extracted:
-    """The text of a file, by its extension; InputError (nothing sent) for a file that has no usable text."""
+    """The text of a file, by its extension; InputError (nothing sent) for a file that has no usable text or that
+    its reader cannot read within its limits."""
     suffix = _suffix(name)
-    readers = {".pdf": _pdf, ".docx": _docx, ".html": _html, ".htm": _html, ".odt": _odt}
     if suffix == ".doc":
         raise InputError(f"{name} is an old Word (.doc) file: save it as .docx or PDF and try again")
-    if suffix not in readers:
+    if suffix not in READERS:
         try:
             return Extracted(decode_document(data, name), "text")
         except InputError:
             if suffix in TEXT_TYPES or not suffix:
                 raise
             raise InputError(f"{name}: Parallax reads {', '.join(DOCUMENT_TYPES)} files, not {suffix}") from None
-    extracted = readers[suffix](data, name)
+    kind, reader = READERS[suffix]
+    ended = run_confined(_read, reader, data, config.MAX_CHARS, memory_bytes=READER_MEMORY_BYTES,
+                         cpu_s=READER_CPU_S, wall_s=READER_WALL_S)
+    if isinstance(ended.error, Refused):
+        raise InputError(f"{name} {ended.error}")
+    if ended.error is not None or ended.killed is not None:
+        reason = ended.killed or (str(ended.error) if isinstance(ended.error, Unreadable)
+                                  else f"{type(ended.error).__name__}: {ended.error}")
+        raise InputError(f"{name} cannot be read as {kind}: {reason}")
+    extracted: Extracted = ended.value
     if not extracted.text.replace(PAGE_BREAK, "").strip():
         raise InputError(f"{name} has no text to review" + (
             " (a scanned PDF without a text layer? run OCR on it first, e.g. ocrmypdf)" if suffix == ".pdf" else ""))
     return extracted
 
 
-def _tidy(text: str) -> str:
-    """One space between words, at most one blank line between paragraphs."""
-    lines = [" ".join(line.split()) for line in text.replace("\r", "").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+def _read(reader: object, data: bytes, max_chars: int) -> Extracted:
+    """In the confined child: the reader, stopping at the text limit."""
+    from .readers import Budget
 
-
-def _pdf(data: bytes, name: str) -> Extracted:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings about a damaged file are ours to say
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise InputError(f"{name} is encrypted (password-protected): remove the password and try again")
-        pages = [_tidy(page.extract_text() or "") for page in reader.pages]
-    except InputError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        reason = "it is encrypted" if "encrypt" in str(exc).lower() else "damaged or not a PDF"
-        raise InputError(f"{name} cannot be read as a PDF ({reason}): {exc}") from None
-    return Extracted(f"\n{PAGE_BREAK}\n".join(pages), "PDF", len(pages))  # the break on a line of its own: seen
-
-
-def _docx(data: bytes, name: str) -> Extracted:
-    import docx
-    from docx.table import Table
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx raises zipfile, KeyError and its own errors for a bad file
-        raise InputError(f"{name} cannot be read as a Word document (damaged, or not .docx): {exc}") from None
-    blocks: list[str] = []
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
-            blocks.extend(" | ".join(dict.fromkeys(cell.text for cell in row.cells)) for row in block.rows)
-        else:
-            blocks.append(block.text)
-    return Extracted(_tidy("\n\n".join(blocks)), "Word document")
-
-
-_BLOCKS = ("p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "section", "article",
-           "header", "footer", "table", "ul", "ol", "dt", "dd", "figcaption")
-
-
-def _html(data: bytes, name: str) -> Extracted:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(data, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "head", "svg"]):
-        tag.decompose()
-    for tag in soup.find_all("br"):
-        tag.replace_with("\n")
-    for tag in soup.find_all(_BLOCKS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    return Extracted(_tidy(soup.get_text()), "web page")
-
-
-def _odt(data: bytes, name: str) -> Extracted:
-    from odf import teletype
-    from odf.opendocument import load
-
-    try:
-        document = load(io.BytesIO(data))
-    except Exception as exc:  # odfpy raises zipfile and XML errors for a bad file
-        raise InputError(f"{name} cannot be read as an OpenDocument text (damaged, or not .odt): {exc}") from None
-    blocks: list[str] = []
-
-    def walk(node: Any) -> None:
-        for child in node.childNodes:
-            if getattr(child, "qname", (None, None))[1] in ("p", "h"):
-                blocks.append(teletype.extractText(child))
-            else:
-                walk(child)
-
-    walk(document.text)
-    return Extracted(_tidy("\n\n".join(blocks)), "OpenDocument text")
+    return reader(data, Budget(max_chars))  # type: ignore[operator]
 
 
 def find_quote(text: str, quote: str) -> int | None:

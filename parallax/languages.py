@@ -48,12 +48,12 @@ def language_name(tag: str) -> str:
 def check_language(code: str, role: str) -> str:
     """A standard tag for a language we offer (its variant kept: pt-br → pt-BR, zh-hant → zh-Hant); ValueError
     naming the choices for an unknown one."""
-    try:
-        tag = langcodes.standardize_tag(code.strip())
-    except (ValueError, langcodes.tag_parser.LanguageTagError):
+    try:  # a real tag is short (BCP 47 tags in use are under 35 characters); the parser recurses per subtag
+        tag = langcodes.standardize_tag(code.strip()) if len(code) <= 64 else ""
+    except (ValueError, RecursionError, langcodes.tag_parser.LanguageTagError):
         tag = ""
     if not tag or _parse(tag).language not in LANGUAGES:
-        raise ValueError(f"unknown {role} language {code!r}; use a code such as: {', '.join(sorted(LANGUAGES))} "
+        raise ValueError(f"unknown {role} language {code[:40]!r}; use a code such as: {', '.join(sorted(LANGUAGES))} "
                          "(with a variant if you need one: pt-BR, en-GB, zh-Hant)")
     return tag
 

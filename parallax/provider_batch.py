@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import hmac
+import json
+import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -30,6 +35,51 @@ if TYPE_CHECKING:  # the CLI reads this module's constants at start: no SQLAlche
 BATCH_PRICE_FACTOR = 0.5  # both providers bill batch requests at half the normal price
 WINDOW = "results within 24 hours"
 POLL_S = 30.0
+JOB_KEY_VARIABLE = "PARALLAX_JOB_KEY"  # replicas serving one team over one PostgreSQL history share it
+
+
+def _job_key() -> bytes:
+    """The key that seals the jobs this installation sends: PARALLAX_JOB_KEY, else a random key kept (readable by
+    this user only) beside the history, made on first use."""
+    if shared := os.environ.get(JOB_KEY_VARIABLE):
+        return shared.encode()
+    path = Path(os.environ.get("PARALLAX_HOME", Path.home() / ".parallax")) / "jobs.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32).encode()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+        return key
+
+
+def seal(job_id: str, out_path: str, job: dict[str, Any]) -> str:
+    """A job's seal: what it reads and writes (input, documents, results file, options, rows) signed with the
+    job key. A stored job is collected only under a seal this installation made, so a job written into a shared
+    history by someone else cannot make Parallax read a file, call a provider with this user's key, or write."""
+    as_stored = json.loads(json.dumps({k: v for k, v in job.items() if k != "seal"}, default=str))  # int keys too
+    content = json.dumps([job_id, out_path, as_stored], sort_keys=True)
+    return hmac.new(_job_key(), content.encode(), hashlib.sha256).hexdigest()
+
+
+def sealed(record: dict[str, Any]) -> bool:
+    """The stored job is one this installation sent, unchanged since."""
+    stored = record["job"].get("seal")
+    return isinstance(stored, str) and hmac.compare_digest(stored, seal(record["job_id"], record["out_path"],
+                                                                         record["job"]))
+
+
+def not_sealed(record: dict[str, Any]) -> str:
+    """What a job that is not ours would do, said instead of doing it."""
+    args = record["job"].get("args") or {}
+    return (f"provider batch {record['job_id']} was not sent from here, or was changed since (its seal does not "
+            f"match this installation's job key, {JOB_KEY_VARIABLE} or ~/.parallax/jobs.key): it would read "
+            f"{args.get('input')!r} and write {record['out_path']!r}; nothing was read, sent or written")
 
 
 def batch_engines(plan: RunPlan) -> dict[str, Any]:
@@ -104,8 +154,10 @@ async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, ar
         if plan.cache is not None and await asyncio.to_thread(plan.cache.cache_get, key) is not None:
             continue
         groups.setdefault(engine_id, {})[key] = engine.params(request, engine.batch_mode(request))
-    record: dict[str, Any] = {"job_id": uuid.uuid4().hex[:12], "out_path": str(out), "parts": [],
-                              "job": {"args": args, "rows": numbers}, "status": "waiting"}
+    job_id = uuid.uuid4().hex[:12]
+    job = {"args": args, "rows": numbers}
+    job["seal"] = seal(job_id, str(out), job)
+    record: dict[str, Any] = {"job_id": job_id, "out_path": str(out), "parts": [], "job": job, "status": "waiting"}
     await asyncio.to_thread(store.save_provider_batch, record["job_id"], str(out), [], record["job"])
     refused: list[Exception] = []
     for engine_id, items in groups.items():
@@ -197,11 +249,14 @@ def collect_job(record: dict[str, Any], store: Store, on_state: Callable[[str], 
     from .config import load_config
     from .run import plan_from_options
 
+    if not sealed(record):
+        raise InputError(not_sealed(record))
     options = record["job"]["args"]
     plan = plan_from_options(options, "(each document of the batch)", load_config(options.get("config")))
     plan.cache = None if options.get("no_cache") else store
     source = Path(options["input"])
-    rows, total = read_rows(source, options["column"], options.get("id_column")), count_rows(source)
+    documents = Path(options["documents"]) if options.get("documents") else None  # None: sent from the page
+    rows, total = read_rows(source, options["column"], options.get("id_column"), documents), count_rows(source)
 
     async def run() -> Any:
         if not await wait(plan, record, store, on_state, poll_s, once):

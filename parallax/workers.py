@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import multiprocessing
 import os
 import queue
 import signal
@@ -23,32 +22,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
+from .confine import fork_server, start_early
 from .results import BranchResult
 from .run import RunPlan, with_engines
 
+__all__ = ["in_processes", "start_early"]
+
 POLL_S = 0.2  # how often a blocked queue read looks up (a stop, a dead worker, a dead parent)
 ROWS_PER_HOP = 16  # rows a worker takes from the inbox at most at once (a few: the others take theirs too)
-# What every worker needs, imported once by the fork server that forks the workers.
-PRELOAD = ["parallax.workers", "parallax.batch", "parallax.storage", "parallax.engines.openai_engine",
-           "parallax.engines.anthropic_engine", "openai", "anthropic"]
-
-
-def fork_server() -> Any:
-    """Workers are forked by a fork server that imported Parallax and the SDKs once: each starts in milliseconds,
-    not after its own ~0.6 s of imports, and from a clean process (the batch's threads and event loop are not
-    inherited, as they would be by a plain fork)."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(PRELOAD)
-    return context
-
-
-def start_early() -> None:
-    """Start the fork server now, so that its imports overlap with the batch's own start (reading the input,
-    planning); `parallax batch --workers N` calls this first."""
-    from multiprocessing import forkserver
-
-    fork_server()
-    forkserver.ensure_running()
 
 
 async def in_processes(plan: RunPlan, rows: Iterator[Any], record: Any, workers: int, concurrency: int,
@@ -71,18 +52,27 @@ async def in_processes(plan: RunPlan, rows: Iterator[Any], record: Any, workers:
         process.start()
     stop = threading.Event()
 
+    fed: list[BaseException] = []
+
     def feed() -> None:
-        for row in rows:
-            while not stop.is_set():
-                try:
-                    inbox.put((row.number, row.doc_id, row.text), timeout=POLL_S)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
-                return
-        for _ in running:
-            inbox.put(None)
+        """Rows to the workers, then one end marker each, always: a reading that fails half-way (the input file
+        changed under us) ends the batch with its reason, never leaves the workers waiting."""
+        try:
+            for row in rows:
+                while not stop.is_set():
+                    try:
+                        inbox.put((row.number, row.doc_id, row.text), timeout=POLL_S)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except Exception as exc:  # noqa: BLE001 - told by collect(), in the batch's own thread
+            fed.append(exc)
+        finally:
+            if not stop.is_set():
+                for _ in running:
+                    inbox.put(None)
 
     def collect() -> None:
         ended, suspect = 0, False
@@ -103,6 +93,8 @@ async def in_processes(plan: RunPlan, rows: Iterator[Any], record: Any, workers:
                 raise BatchError(message[1])
             else:
                 ended += 1
+        if fed:
+            raise BatchError(f"reading the input stopped: {fed[0]}") from fed[0]
 
     feeder = threading.Thread(target=feed, name="parallax-feeder", daemon=True)
     feeder.start()

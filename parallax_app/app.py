@@ -10,6 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from parallax.confine import start_early
 from parallax_app.components.settings import load_secrets, provider_sidebar
 
 # Imported only when a run starts or a result is drawn, so the first page shows sooner; warmed in the background.
@@ -18,9 +19,10 @@ LATER = ("parallax.graph", "parallax.history", "parallax.export", "pandas", "plo
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> threading.Timer:
-    """Once per server process: import what a run needs, off the script thread, a moment after the first page is
-    drawn (imports hold the GIL: started at once, they delayed the first page by ~0.6 s, measured)."""
-    timer = threading.Timer(1.5, lambda: [importlib.import_module(m) for m in LATER])
+    """Once per server process: import what a run needs and start the fork server that reads uploaded documents
+    (confined), off the script thread, a moment after the first page is drawn (imports hold the GIL: started at
+    once, they delayed the first page by ~0.6 s, measured)."""
+    timer = threading.Timer(1.5, lambda: ([importlib.import_module(m) for m in LATER], start_early()))
     timer.daemon = True
     timer.start()
     return timer

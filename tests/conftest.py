@@ -63,6 +63,7 @@ def history_db(tmp_path, monkeypatch) -> str:  # type: ignore[no-untyped-def]
     """Every test gets its own history database: nothing is written to the user's home."""
     url = f"sqlite:///{tmp_path}/history.db"
     monkeypatch.setenv("PARALLAX_DATABASE_URL", url)
+    monkeypatch.setenv("PARALLAX_HOME", str(tmp_path / "parallax-home"))  # the provider-batch job key, too
     return url
 
 

@@ -46,7 +46,7 @@ def test_each_format_gives_its_text_in_reading_order():
 @pytest.mark.parametrize(("data", "name", "message"), [
     (make.pdf([["Secret terms"]], password="hunter2"), "locked.pdf", "locked.pdf is encrypted (password-protected)"),
     (make.pdf([[], []]), "scan.pdf", "scan.pdf has no text to review (a scanned PDF without a text layer?"),
-    (b"%PDF-1.7\n1 0 obj\n<< broken", "broken.pdf", "broken.pdf cannot be read as a PDF (damaged or not a PDF)"),
+    (b"%PDF-1.7\n1 0 obj\n<< broken", "broken.pdf", "broken.pdf cannot be read as a PDF: damaged or not a PDF"),
     (b"PK\x03\x04 not really a zip", "broken.docx", "broken.docx cannot be read as a Word document"),
     (b"not a zip", "broken.odt", "broken.odt cannot be read as an OpenDocument text"),
     (b"\xd0\xcf\x11\xe0old word", "old.doc", "old.doc is an old Word (.doc) file: save it as .docx or PDF"),
@@ -93,13 +93,13 @@ def test_a_batch_row_may_name_a_document_file(tmp_path):
     (tmp_path / "docs" / "b.pdf").write_bytes(make.pdf(TERMS))
     (tmp_path / "in.csv").write_text("id,text,path\n1,Inline text to review.,\n2,,docs/a.docx\n3,,docs/b.pdf\n"
                                      "4,,docs/missing.pdf\n5,,\n", encoding="utf-8")
-    rows = list(batch.read_rows(tmp_path / "in.csv", "text"))
+    rows = list(batch.read_rows(tmp_path / "in.csv", "text", documents=tmp_path))
     assert [r.text for r in rows[:3]] == ["Inline text to review.", "We guarantee 100% uptime, always.",
                                          read_document(make.pdf(TERMS), "b.pdf").text]
     assert rows[3].text is None and "docs/missing.pdf: no such file" in (rows[3].error or "")
     assert rows[4].error == "row 5: the 'text' cell is empty"
     (tmp_path / "in.jsonl").write_text('{"id": "x", "path": "docs/a.docx"}\n', encoding="utf-8")
-    (row,) = batch.read_rows(tmp_path / "in.jsonl", "text")
+    (row,) = batch.read_rows(tmp_path / "in.jsonl", "text", documents=tmp_path)
     assert row.text == "We guarantee 100% uptime, always."
     out, err = io.StringIO(), io.StringIO()
     assert cli.main(["batch", "in.csv", "--column", "text", "--out", "out.csv", "-p", "legal"], out=out, err=err) == 0

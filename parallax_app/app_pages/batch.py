@@ -28,7 +28,16 @@ from parallax.batch import (
 from parallax.documents import InputError
 from parallax.estimate import estimate_batch, usd
 from parallax.languages import language_name, offered_languages
-from parallax.provider_batch import BATCH_PRICE_FACTOR, WINDOW, batch_engines, collect_job, describe, submit
+from parallax.provider_batch import (
+    BATCH_PRICE_FACTOR,
+    WINDOW,
+    batch_engines,
+    collect_job,
+    describe,
+    not_sealed,
+    sealed,
+    submit,
+)
 from parallax.reducers import reduce
 from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
 from parallax.runner import describe_failure, plural
@@ -60,6 +69,9 @@ def waiting_batches() -> None:
         table = st.empty()
         if st.button("Check and collect", key="batch_collect", icon=":material/refresh:"):
             for record in waiting:
+                if not sealed(record):  # written into the history by someone else: it could name any file
+                    st.warning(md_escape(sentence(not_sealed(record))))
+                    continue
                 try:
                     with st.spinner(f"Asking the providers about {record['job_id']}…"):
                         got = collect_job(record, store, lambda _line: None, once=True)
