@@ -1,5 +1,8 @@
 """Untrusted text (documents, translations, references) placed between tags in a prompt, so it stays data.
 
+A perspective's description and rubric (from a shared parallax.toml, the page, or suggested by a model that read
+the document) are delimited the same way, in a `<rubric>` block.
+
 A text that contains a tag of ours in any spelling (`</DOCUMENT>`, `</document >`, `< / document>`, a fullwidth
 `＜`) could close the data block and speak as the prompt. Every such tag in the text has its bracket replaced
 by a look-alike that no reader takes for a tag; everything else in the text is left exactly as it was.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-TAGS = ("document", "source", "translation", "reference", "draft")
+TAGS = ("document", "source", "translation", "reference", "draft", "rubric")
 _OUR_TAG = re.compile(r"[<＜](?=\s*/?\s*(?:" + "|".join(TAGS) + r")(?![\w-]))", re.IGNORECASE)
 LOOKALIKE = "‹"
 

@@ -7,7 +7,7 @@ import io
 import re
 from dataclasses import dataclass
 
-from .delimit import delimit
+from .delimit import delimit, neutralise
 from .engines.base import Message, Request, Task
 from .languages import language_name
 
@@ -37,11 +37,14 @@ class TranslationSettings:
 def translation_request(document: str, settings: TranslationSettings) -> Request:
     source, target = language_name(settings.source), language_name(settings.target)
     lines = [f"Translate from {source} to {target}."]
+    # The tone and the glossary are the user's text outside the source block: one line each, with any tag of
+    # ours made inert, so that neither can close the source block or open one of its own.
     if settings.tone:
-        lines.append(f"Tone: {settings.tone}.")
+        lines.append(f"Tone: {neutralise(' '.join(settings.tone.split()))}.")
     if settings.glossary:
         lines.append("Use these required translations for terms:")
-        lines += [f"- {term} → {required}" for term, required in settings.glossary]
+        lines += [f"- {neutralise(' '.join(term.split()))} → {neutralise(' '.join(required.split()))}"
+                  for term, required in settings.glossary]
     lines.append("\n" + delimit("source", document))
     return Request(
         system=SYSTEM,
