@@ -106,13 +106,24 @@ def zip_member(data: bytes, member: str) -> bytes:
     return content
 
 
-def parse_xml(content: bytes) -> Any:
+def top_level(content: bytes, tags: tuple[str, ...], within: tuple[str, ...]) -> Iterator[Any]:
+    """The elements named `tags` that are not inside an element named `within`, each whole, in document order,
+    parsed as a stream and freed once used: memory stays flat however long the XML, and a reader that stops at
+    the text limit has parsed no further."""
     from lxml import etree
 
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             remove_comments=True, remove_pis=True)
+    events = etree.iterparse(io.BytesIO(content), events=("end",), tag=tags, resolve_entities=False,
+                             no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
+                             remove_pis=True)
     try:
-        return etree.fromstring(content, parser)
+        for _, el in events:
+            if next(el.iterancestors(*within), None) is not None:
+                continue  # read with the element that holds it
+            yield el
+            el.clear(keep_tail=True)
+            parent = el.getparent()
+            while parent is not None and el.getprevious() is not None:  # what came before is read
+                del parent[0]
     except etree.XMLSyntaxError as exc:
         raise Unreadable(f"its XML is damaged or nested too deeply ({exc})") from None
 
@@ -160,10 +171,6 @@ def _hidden_run(run: Any) -> bool:
 
 
 def docx(data: bytes, budget: Budget) -> Extracted:
-    body = parse_xml(zip_member(data, "word/document.xml")).find(f"{W}body")
-    if body is None:
-        raise Unreadable("it has no document body")
-
     def paragraph(p: Any) -> str:
         pieces = []
         for el in p.iter(f"{W}t", f"{W}tab", f"{W}br", f"{W}cr"):
@@ -171,28 +178,17 @@ def docx(data: bytes, budget: Budget) -> Extracted:
             if run is None or run.tag != f"{W}r" or _hidden_run(run):
                 continue
             pieces.append((el.text or "") if el.tag == f"{W}t" else "\t" if el.tag == f"{W}tab" else "\n")
-        return budget.add("".join(pieces))
+        return "".join(pieces)
 
     blocks: list[str] = []
-    for block in _blocks(body):
+    for block in top_level(zip_member(data, "word/document.xml"), (f"{W}p", f"{W}tbl"), (f"{W}p", f"{W}tbl")):
         if block.tag == f"{W}tbl":
             for row in block.iterchildren(f"{W}tr"):
                 cells = [" ".join(paragraph(p) for p in cell.iter(f"{W}p")) for cell in row.iterchildren(f"{W}tc")]
-                blocks.append(" | ".join(dict.fromkeys(cells)))  # a merged cell repeats: once is enough
+                blocks.append(budget.add(" | ".join(dict.fromkeys(cells)) + "\n\n"))  # a merged cell repeats
         else:
-            blocks.append(paragraph(block))
-    return Extracted(tidy("\n\n".join(blocks)), "Word document")
-
-
-def _blocks(body: Any) -> Iterator[Any]:
-    """Paragraphs and tables of the body in reading order, looking into content controls, without recursion."""
-    stack = list(reversed(body))
-    while stack:
-        el = stack.pop()
-        if el.tag in (f"{W}p", f"{W}tbl"):
-            yield el
-        elif el.tag in (f"{W}sdt", f"{W}sdtContent", f"{W}customXml", f"{W}ins"):
-            stack.extend(reversed(el))
+            blocks.append(budget.add(paragraph(block) + "\n\n"))
+    return Extracted(tidy("".join(blocks)), "Word document")
 
 
 # ---- OpenDocument (.odt) ----
@@ -202,12 +198,6 @@ OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 
 
 def odt(data: bytes, budget: Budget) -> Extracted:
-    from lxml import etree
-
-    body = parse_xml(zip_member(data, "content.xml")).find(f"{OFFICE}body/{OFFICE}text")
-    if body is None:
-        raise Unreadable("it has no text body (a spreadsheet or a presentation?)")
-
     def start(el: Any) -> str | None:
         if el.tag in (f"{OFFICE}annotation", f"{TEXT}hidden-text", f"{TEXT}tracked-changes"):
             return None
@@ -215,16 +205,11 @@ def odt(data: bytes, budget: Budget) -> Extracted:
             return " "
         return "\t" if el.tag == f"{TEXT}tab" else "\n" if el.tag == f"{TEXT}line-break" else ""
 
-    blocks: list[str] = []
-    depth = 0  # inside a paragraph (a note's paragraphs are part of the paragraph that holds them)
-    for event, el in etree.iterwalk(body, events=("start", "end"), tag=(f"{TEXT}p", f"{TEXT}h")):
-        if event == "start":
-            if depth == 0:
-                blocks.append(budget.add("".join(walk(el, start))))
-            depth += 1
-        else:
-            depth -= 1
-    return Extracted(tidy("\n\n".join(blocks)), "OpenDocument text")
+    paragraphs = (f"{TEXT}p", f"{TEXT}h")  # a note's paragraphs are read with the paragraph that holds them
+    skipped = (*paragraphs, f"{OFFICE}annotation", f"{TEXT}tracked-changes")  # comments, deleted text
+    blocks = [budget.add("".join(walk(p, start)) + "\n\n")
+              for p in top_level(zip_member(data, "content.xml"), paragraphs, skipped)]
+    return Extracted(tidy("".join(blocks)), "OpenDocument text")
 
 
 # ---- HTML ----

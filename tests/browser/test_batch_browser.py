@@ -119,3 +119,23 @@ def test_a_provider_batch_is_sent_listed_and_collected_on_the_page(page, start_a
     rows = list(csv.DictReader(results.open()))
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert not [r for r in fake.requests if r["path"].endswith("/chat/completions")]
+
+
+def test_an_uploaded_batch_cannot_read_a_file_on_the_server(page, start_app, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:secret-line-on-the-server\n", encoding="utf-8")
+    source = tmp_path / "docs.csv"
+    source.write_text(f"id,text,path\nleak,,{secret}\nup,,../../../../../../{secret}\nfine,A short text.,\n",
+                      encoding="utf-8")
+    server = start_app({"PARALLAX_HOME": str(tmp_path / "home")})
+    upload(page, server, source)
+    page.get_by_text("3 documents × 3 branches").wait_for()
+    page.get_by_role("button", name="Run batch").click()
+    page.get_by_text("Done: results are in").wait_for()
+    wait_idle(page)
+    (results,) = (tmp_path / "home" / "batches").glob("*.results.csv")
+    rows = {r["id"]: r for r in csv.DictReader(results.open())}
+    assert {k: r["status"] for k, r in rows.items()} == {"leak": "invalid", "up": "invalid", "fine": "ok"}
+    assert "names a document file, which only `parallax batch` reads" in rows["leak"]["error"]
+    kept = "".join(p.read_text() for p in (tmp_path / "home" / "batches").iterdir())  # results, branches
+    assert "secret-line" not in kept + page.content()
