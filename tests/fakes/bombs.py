@@ -32,17 +32,28 @@ def _zip(members: dict[str, bytes | tuple[bytes, int]]) -> bytes:
     return buffer.getvalue()
 
 
+def _real(base: bytes, replaced: dict[str, bytes | tuple[bytes, int]]) -> dict[str, bytes | tuple[bytes, int]]:
+    """Every member of a real file (as Word or LibreOffice writes it, so that any reader opens it), some replaced
+    or added."""
+    with zipfile.ZipFile(io.BytesIO(base)) as archive:
+        members: dict[str, bytes | tuple[bytes, int]] = {n: archive.read(n) for n in archive.namelist()}
+    return {**members, **replaced}
+
+
+def _word(member: bytes | tuple[bytes, int]) -> bytes:
+    from tests.fakes.documents import docx
+
+    return _zip(_real(docx(["placeholder"]), {"word/document.xml": member}))
+
+
 def docx_xml(body: bytes) -> bytes:
-    return _zip({"[Content_Types].xml": b'<?xml version="1.0"?><Types/>',
-                 "word/document.xml": b'<?xml version="1.0"?><w:document ' + W.encode() + b"><w:body>" + body
-                 + b"</w:body></w:document>"})
+    return _word(b'<?xml version="1.0"?><w:document ' + W.encode() + b"><w:body>" + body + b"</w:body></w:document>")
 
 
 def docx_zip_bomb(megabytes: int = 1024) -> bytes:
     """word/document.xml inflating to `megabytes` MB of XML (about 1 MB compressed per GB)."""
     head = b'<?xml version="1.0"?><w:document ' + W.encode() + b"><w:body><w:p><w:r><w:t>"
-    return _zip({"[Content_Types].xml": b"<Types/>",
-                 "word/document.xml": (head + b"a" * ((1 << 20) - len(head)), megabytes)})
+    return _word((head + b"a" * ((1 << 20) - len(head)), megabytes))
 
 
 def docx_tiny_paragraphs(count: int = 100_000) -> bytes:
@@ -55,9 +66,11 @@ def docx_hidden_text() -> bytes:
 
 
 def odt_content(body: bytes, extra: dict[str, bytes | tuple[bytes, int]] | None = None) -> bytes:
+    from tests.fakes.documents import odt
+
     content = (b'<?xml version="1.0"?><office:document-content ' + ODF.encode() + b"><office:body><office:text>"
                + body + b"</office:text></office:body></office:document-content>")
-    return _zip({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": content, **(extra or {})})
+    return _zip(_real(odt("placeholder", []), {"content.xml": content, **(extra or {})}))
 
 
 def odt_spaces(count: str = "1000000000") -> bytes:
