@@ -27,14 +27,12 @@ from . import config as config_module
 from .assess import assess
 from .documents import InputError, read_document, read_file
 from .export import safe_cell
-from .judgement import read_judgement, review_request
+from .pipeline import review_branch, translate_branch
 from .reducers import reduce
 from .results import BranchResult, BranchSpec
 from .run import RunPlan, run_context
-from .runner import BranchJob, RunContext, job_for, run_branch, sampled_branch
 from .stats import Comparison, Estimate, compare_columns
 from .storage import GroupedCache, Store
-from .translation import translation_request
 
 # Documents can be long: the csv module's default cell limit (128 kB) is below our text limit.
 csv.field_size_limit(64 * 1024 * 1024)
@@ -524,7 +522,8 @@ async def run_documents(plan: RunPlan, rows: AsyncIterator[Row], finish: Finish,
     """Documents through the plan's branches with at most `concurrency` calls at once; each document's row is
     handed to `finish` when its last branch is done. Used by the batch's own process and by each worker."""
     queue: asyncio.Queue[tuple[_Doc, BranchSpec] | None] = asyncio.Queue(maxsize=concurrency * 2)
-    ctx = run_context(plan)
+    # Nobody watches a batch arrive: each call asks for its whole reply and reads it once (less CPU a call).
+    ctx = replace(run_context(plan), streamed=streamed, calls=asyncio.Semaphore(concurrency))
 
     async def complete(doc: _Doc) -> None:
         if plan.settings is not None:  # translations: agreement and the judge over this document's engines
@@ -538,9 +537,9 @@ async def run_documents(plan: RunPlan, rows: AsyncIterator[Row], finish: Finish,
             limiter = limiters.get(provider_of(spec.engine.split("|")[0]))
             if limiter is not None:
                 await limiter.wait()
-            job = _job(ctx, plan, doc, spec, streamed)
-            sampled = plan.mode == "review" and plan.samples > 1
-            result = await (sampled_branch(job, plan.samples, _ignore) if sampled else run_branch(job, _ignore))
+            text = doc.row.text or ""
+            result = await (review_branch(ctx, spec, text, _ignore) if plan.settings is None
+                            else translate_branch(ctx, spec, text, plan.settings, _ignore))
             doc.results.append(result)
             doc.remaining -= 1
             if doc.remaining == 0:
@@ -574,15 +573,6 @@ def _first_cause(group: BaseExceptionGroup) -> str:  # type: ignore[type-arg]
 
 def _ignore(_event: object) -> None:
     pass
-
-
-def _job(ctx: RunContext, plan: RunPlan, doc: _Doc, spec: BranchSpec, streamed: bool = False) -> BranchJob:
-    text = doc.row.text or ""
-    # Nobody watches a batch arrive: each branch asks for its whole reply and reads it once (less CPU a call).
-    if plan.settings is not None:
-        return job_for(ctx, spec, replace(translation_request(text, plan.settings), streamed=streamed), None)
-    request = review_request(text, plan.config.perspectives[spec.perspective])
-    return job_for(ctx, spec, replace(request, streamed=streamed), read_judgement)
 
 
 def ideal_seconds(documents: int, branches: int, concurrency: int, latency_s: float) -> float:

@@ -124,16 +124,44 @@ class Collected:
             yield dataclasses.replace(event, price_factor=BATCH_PRICE_FACTOR) if isinstance(event, Usage) else event
 
 
-def requests_of(plan: RunPlan, rows: Iterator[Any]) -> Iterator[tuple[Any, str, Request]]:
-    """(row, engine id, request) for every branch of every row, as a batch would call them."""
-    from .batch import _Doc, _job
+class Recording:
+    """An engine that records the requests a branch makes, under the real engine's id and model (so cache keys are
+    the same), and answers none: the branch ends at its first call of each step it can plan ahead (a chunk, a
+    draft). Steps that need an answer first (a self-check, a re-ask, a too-long retry) go to the provider directly
+    when the batch is collected."""
+
+    def __init__(self, engine: Any, seen: list[tuple[str, Request]]) -> None:
+        self.engine, self.seen = engine, seen
+        self.engine_id, self.provider, self.model = engine.engine_id, engine.provider, engine.model
+        self.free, self.kinds, self.streams = engine.free, engine.kinds, False
+
+    async def stream(self, request: Request) -> AsyncIterator[Event]:
+        self.seen.append((self.engine_id, request))
+        raise BatchRequestError(Outcome(error="recorded for the provider batch"))
+        yield  # pragma: no cover - a generator, as every engine's stream is
+
+
+async def requests_of(plan: RunPlan, rows: Iterator[Any]) -> AsyncIterator[tuple[Any, str, Request]]:
+    """(row, engine id, request) for every call of every branch of every row that can be planned ahead, found by
+    running the branch pipeline itself (chunks and steps as any batch makes them) on recording engines."""
+    from .pipeline import review_branch, translate_branch
     from .run import run_context
 
-    ctx = run_context(plan)
+    seen: list[tuple[str, Request]] = []
+    engines = {engine_id: Recording(engine, seen) for engine_id, engine in batch_engines(plan).items()}
+    ctx = dataclasses.replace(run_context(plan), engines={**plan.engines, **engines}, streamed=False)
     for row in rows:
-        doc = _Doc(row)
+        text = row.text or ""
         for spec in plan.branches:
-            yield row, spec.engine, _job(ctx, plan, doc, spec).request
+            await (review_branch(ctx, spec, text, _ignore) if plan.settings is None
+                   else translate_branch(ctx, spec, text, plan.settings, _ignore))
+        for engine_id, request in seen:
+            yield row, engine_id, request
+        seen.clear()
+
+
+def _ignore(_event: object) -> None:
+    pass
 
 
 async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, args: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +175,7 @@ async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, ar
     engines = batch_engines(plan)
     groups: dict[str, dict[str, dict[str, Any]]] = {}
     numbers: dict[int, str] = {}
-    for row, engine_id, request in requests_of(plan, rows):
+    async for row, engine_id, request in requests_of(plan, rows):
         numbers[row.number] = row.doc_id
         engine = engines[engine_id]
         key = cache_key(engine, request)

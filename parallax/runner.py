@@ -479,6 +479,8 @@ class RunContext:
     secrets: tuple[str, ...] = ()
     cache: CallCache | None = None
     samples: int = 1  # reviews: calls per branch (never from the cache when more than one)
+    streamed: bool = True  # False: each call asks for the whole reply (a batch: nobody watches it arrive)
+    calls: asyncio.Semaphore | None = None  # at most this many calls at once (a batch's --concurrency)
 
 
 def job_for(ctx: RunContext, spec: BranchSpec, request: Request, read: Read | None) -> BranchJob:
