@@ -9,13 +9,11 @@ from typing import Any
 
 from .assess import Assessed
 from .config import Config
-from .perspectives import Perspective
 from .quality import JudgeSample
 from .reducers import reduce
 from .results import BranchResult
-from .run import RunOutcome, RunPlan, execute, plan_settings, resolve_engines, run_context
+from .run import RunOutcome, RunPlan, execute, plan_settings, run_context
 from .storage import RunRecord, StorageError, Store
-from .translation import TranslationSettings
 
 
 class StoreRecorder:
@@ -143,21 +141,14 @@ def outcome_from_record(record: RunRecord) -> RunOutcome:
 
 
 def plan_from_record(record: RunRecord, config: Config) -> RunPlan:
-    """The stored run as a plan again (its own perspectives and settings), for the branches not ok."""
-    settings = record.settings
-    for name, spec in (settings.get("perspectives") or {}).items():
-        config.perspectives.setdefault(name, Perspective(**spec))
-    branches = [b for b in record.branches
-                if record.results.get(b.branch_id) is None or record.results[b.branch_id].status != "ok"]
-    translation = settings.get("translation")
-    tsettings = TranslationSettings(**{**translation, "glossary": tuple(map(tuple, translation["glossary"]))}) \
-        if translation else None
-    engines = resolve_engines([b.engine for b in branches], config, record.mode)
-    if tsettings is not None and tsettings.judge:
-        engines.update(resolve_engines([tsettings.judge], config, "judge"))
-    return RunPlan(record.input_text, branches, engines, config, settings.get("reducer", "mean"),
-                   settings.get("concurrency"), settings.get("timeout_s", 120.0), record.mode, tsettings,
-                   run_id=record.run_id, samples=int(settings.get("samples", 1)))
+    """The stored run as a plan again, from its own spec (its perspectives as they were, whatever the
+    configuration says now), for the branches not ok."""
+    from .spec import RunSpec, bind
+
+    spec = RunSpec.from_dict(record.settings, record.mode, record.branches)
+    failed = [b for b in spec.branches
+              if record.results.get(b.branch_id) is None or record.results[b.branch_id].status != "ok"]
+    return bind(spec, record.input_text, config, only=failed, run_id=record.run_id)
 
 
 def to_retry(outcome: RunOutcome, record: RunRecord) -> tuple[list[BranchResult], bool]:

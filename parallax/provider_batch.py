@@ -183,7 +183,9 @@ async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, ar
             continue
         groups.setdefault(engine_id, {})[key] = engine.params(request, engine.batch_mode(request))
     job_id = uuid.uuid4().hex[:12]
-    job = {"args": args, "rows": numbers}
+    from .spec import spec_of
+
+    job = {"args": args, "rows": numbers, "spec": spec_of(plan).to_dict()}  # the run as sent, not as configured later
     job["seal"] = seal(job_id, str(out), job)
     record: dict[str, Any] = {"job_id": job_id, "out_path": str(out), "parts": [], "job": job, "status": "waiting"}
     await asyncio.to_thread(store.save_provider_batch, record["job_id"], str(out), [], record["job"])
@@ -276,11 +278,16 @@ def collect_job(record: dict[str, Any], store: Store, on_state: Callable[[str], 
     from .batch import BatchOutput, as_async, count_rows, read_rows, run_documents
     from .config import load_config
     from .run import plan_from_options
+    from .spec import RunSpec, bind
 
     if not sealed(record):
         raise InputError(not_sealed(record))
     options = record["job"]["args"]
-    plan = plan_from_options(options, "(each document of the batch)", load_config(options.get("config")))
+    config = load_config(options.get("config"))  # engines only (keys, servers): the perspectives are the job's
+    if "spec" in record["job"]:
+        plan = bind(RunSpec.from_dict(record["job"]["spec"]), "(each document of the batch)", config)
+    else:  # a job sent before jobs kept their spec
+        plan = plan_from_options(options, "(each document of the batch)", config)
     plan.cache = None if options.get("no_cache") else store
     source = Path(options["input"])
     documents = Path(options["documents"]) if options.get("documents") else None  # None: sent from the page

@@ -55,18 +55,10 @@ MAX_SAMPLES = 5
 
 
 def plan_settings(plan: RunPlan) -> dict[str, Any]:
-    """Everything needed to show, re-export or retry the run — never a key."""
-    perspectives = {b.perspective for b in plan.branches}
-    return {
-        "reducer": plan.reducer,
-        "concurrency": plan.concurrency,
-        "timeout_s": plan.timeout_s,
-        "engines": list(dict.fromkeys(b.engine for b in plan.branches)),
-        "perspectives": {name: dataclasses.asdict(p) for name, p in plan.config.perspectives.items()
-                         if name in perspectives},
-        "translation": dataclasses.asdict(plan.settings) if plan.settings else None,
-        "samples": plan.samples,
-    }
+    """Everything needed to show, re-export or retry the run — never a key: its spec, as stored."""
+    from .spec import spec_of
+
+    return spec_of(plan).to_dict()
 
 
 def plan_key(plan: RunPlan) -> str:
@@ -143,11 +135,9 @@ def resolve_engines(engine_ids: Sequence[str], config: Config, kind: str) -> dic
 
 def with_engines(plan: RunPlan) -> RunPlan:
     """The plan with its engines built afresh (in another process: engines hold clients and connections)."""
-    kind = "translate" if plan.mode == "translate" else "review"
-    built = resolve_engines(list(dict.fromkeys(b.engine for b in plan.branches)), plan.config, kind)
-    if plan.settings is not None and plan.settings.judge:
-        built.update(resolve_engines([plan.settings.judge], plan.config, "judge"))
-    return dataclasses.replace(plan, engines=built)
+    from .spec import bind, spec_of
+
+    return dataclasses.replace(bind(spec_of(plan), plan.document, plan.config, run_id=plan.run_id), cache=plan.cache)
 
 
 def plan_translate(
