@@ -69,11 +69,14 @@ def test_json_schema_rejected_falls_back_to_json_object_once_and_remembers(fake,
     assert [form(b) for b in chat_bodies(fake)][2:] == ["json_object"] * 3
 
 
-def test_parallel_branches_discover_the_mode_with_one_rejection(fake, tmp_path):
-    fake.rejects = {"json_schema"}
+def test_parallel_branches_find_the_mode_out_together(fake, tmp_path):
+    # Each first call sends json_schema at once (none waits for another's reply); after that first rejection one
+    # call tries the next modes for all: json_object's rejection is paid once, not once per branch.
+    fake.rejects = {"json_schema", "json_object"}
     outcome = run(local_config(fake, tmp_path), ["local"], perspectives=("technical", "business", "legal"))
-    assert [r.status for r in outcome.ordered()] == ["ok"] * 3
-    assert [form(b) for b in chat_bodies(fake)].count("json_schema") == 1  # not one HTTP 500 per branch
+    assert [(r.status, r.structured_mode) for r in outcome.ordered()] == [("ok", "tool")] * 3
+    sent = [form(b) for b in chat_bodies(fake)]
+    assert 1 <= sent.count("json_schema") <= 3 and sent.count("json_object") == 1 and sent.count("tool") == 3
 
 
 def test_tool_mode_reads_the_function_arguments(fake, tmp_path):

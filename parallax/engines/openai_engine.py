@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import re
+import threading
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
@@ -28,7 +29,7 @@ from .base import (
     count_attempt,
     new_request,
 )
-from .slots import Slots, slots_for
+from .slots import Latch, Slots
 
 # How structured output is asked for, in the order they are tried when the server's support is unknown.
 MODES = ("json_schema", "json_object", "tool", "prompt")
@@ -37,6 +38,10 @@ BATCH_ENDED = ("completed", "failed", "expired", "cancelled")
 DRAIN_S = 2.0  # the longest wait for a stream's end after `[DONE]`
 # What worked per (server, model), for the rest of the process: later calls go straight to it.
 LEARNED: dict[tuple[str, str], str] = {}
+# While it is being found out: the modes the server rejected, and the call trying the next ones for all.
+_REJECTED: dict[tuple[str, str], set[str]] = {}
+_TRYING: dict[tuple[str, str], Latch] = {}
+_DISCOVERY_LOCK = threading.Lock()
 # A 4xx/5xx that names the structured-output request form: the server cannot do that mode.
 _NAMES_STRUCTURED = re.compile(
     r"response_format|json_schema|json_object|tool_choice|\btools?\b|function.?call|structured output|guided_json",
@@ -126,21 +131,52 @@ class OpenAIEngine:
             return await self._create(request, None), None
         if (mode := self.known_mode) is not None:
             return await self._create(request, mode), mode
-        # One discovering call at a time per server and model: the others wait, then use what it learned.
-        async with slots_for(f"discover:{self._server}", 1).hold():
-            for mode in MODES:
-                if (learned := LEARNED.get(self._server)) is not None:
-                    return await self._create(request, learned), learned
+        return await self._discover(request)
+
+    async def _discover(self, request: Request) -> tuple[Any, str]:
+        """The request in the first mode this server and model have not rejected, the mode learned on success.
+
+        Every first call sends the preferred mode at once: a server that takes it (the cloud API, vLLM,
+        llama-server, Ollama) costs nothing more, and no call waits on another's whole request. Once the server
+        has rejected a mode, one call tries the next ones for all: the others (rejected at the same time, or
+        starting meanwhile) wait for what it finds out, then go at once. A rejection is learned once; a mode is
+        never tried again after it was rejected. The state is shared by every run of the process, whatever
+        its event loop."""
+        server = self._server
+        trying: Latch | None = None  # while this call tries the next modes for everyone
+        try:
+            while True:
+                wait: Latch | None = None
+                with _DISCOVERY_LOCK:
+                    mode = learned = LEARNED.get(server)
+                    if mode is None:
+                        rejected = _REJECTED.get(server, set())
+                        mode = next(m for m in MODES if m not in rejected)
+                        if rejected and trying is None and (wait := _TRYING.get(server)) is None:
+                            trying = _TRYING[server] = Latch()
+                if wait is not None:
+                    await wait.wait()
+                    continue
                 try:
                     response = await self._create(request, mode)
                 except Exception as exc:
-                    if mode == MODES[-1] or not _rejects_form(exc):
+                    # A learned mode that fails is this request's failure, not something to learn from.
+                    if learned is not None or mode == MODES[-1] or not _rejects_form(exc):
                         raise
+                    with _DISCOVERY_LOCK:
+                        _REJECTED.setdefault(server, set()).add(mode)
                     new_request()  # the next mode is a different request, not a retry
                     continue
-                LEARNED[self._server] = mode
+                with _DISCOVERY_LOCK:
+                    LEARNED.setdefault(server, mode)
+                    _REJECTED.pop(server, None)
                 return response, mode
-        raise AssertionError("the prompt mode needs no server support")  # pragma: no cover
+        finally:
+            if trying is not None:  # found, or failed (an error, a cancellation): the waiters go on either way
+                with _DISCOVERY_LOCK:
+                    if _TRYING.get(server) is trying:
+                        del _TRYING[server]
+                trying.open()
 
     def params(self, request: Request, mode: str | None) -> dict[str, Any]:
         """The body of a whole-reply request in structured `mode` (None: no schema): what `_create` sends, and

@@ -89,3 +89,43 @@ def slots_for(key: str, limit: int) -> Slots:
     """The process-wide slots of one engine or provider (`key`), created on first use."""
     with _REGISTRY_LOCK:
         return _REGISTRY.setdefault((key, limit), Slots(limit))
+
+
+class Latch:
+    """Something one call finds out and others wait for, whatever their event loop: opened once, from any thread,
+    every waiter woken on its own loop (an `asyncio.Event` belongs to one loop). It carries no value: a waiter
+    reads what was found out where the opener left it."""
+
+    def __init__(self) -> None:
+        self._open = False
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def open(self) -> None:
+        with self._lock:
+            if self._open:
+                return
+            self._open = True
+            waiters, self._waiters = self._waiters, []
+        for loop, waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody waits there any more
+                loop.call_soon_threadsafe(_wake, waiter)
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._open:
+                return
+            entry = (loop, loop.create_future())
+            self._waiters.append(entry)
+        try:
+            await entry[1]
+        finally:
+            with self._lock:
+                if entry in self._waiters:  # cancelled before the latch opened: leave no trace
+                    self._waiters.remove(entry)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

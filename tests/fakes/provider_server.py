@@ -144,7 +144,7 @@ class FakeProviders:
     def anthropic_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def hold(self, calls: int, timeout: float = 3.0, when: Callable[[dict[str, Any]], bool] | None = None,
+    def hold(self, calls: int, timeout: float = 10.0, when: Callable[[dict[str, Any]], bool] | None = None,
              streams_after_headers: bool = False) -> None:
         """From now on each call (`when` its body says so) waits at the server until `calls` calls wait there
         together, then they all go on, and so on in groups of `calls`: a test sees that many calls overlap without
