@@ -1,7 +1,8 @@
 """Parallax web app: the frame only — page config, shared session defaults, navigation, provider status.
 
 Pages live in app_pages/, not pages/: Streamlit auto-discovers a pages/ folder until the first run of this
-script, so a fresh server opening /translate directly would run the page without this frame.
+script, so a fresh server opening /translate directly would run the page without this frame (tested:
+tests/browser/test_review_browser.py).
 """
 
 import importlib
@@ -10,9 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.settings import load_secrets, provider_sidebar
 from parallax.confine import start_early
-from parallax_app.components.settings import load_secrets, provider_sidebar
 
+HERE = Path(__file__).parent
 # Imported only when a run starts or a result is drawn, so the first page shows sooner; warmed in the background.
 LATER = ("parallax.graph", "parallax.history", "parallax.export", "pandas", "plotly.graph_objects")
 
@@ -29,16 +31,16 @@ def warm_up() -> threading.Timer:
 
 
 # A local icon: a :material/...: page icon makes every page load fetch it from a font host on the internet.
-st.set_page_config(page_title="Parallax", page_icon=str(Path(__file__).parent / "assets" / "parallax.png"),
+st.set_page_config(page_title="Parallax", page_icon=str(HERE / "assets" / "parallax.png"),
                    layout="wide")
 load_secrets()
 st.session_state.setdefault("custom_perspectives", {})
 
 pages = [
-    st.Page("app_pages/review.py", title="Review", icon=":material/rate_review:", default=True),
-    st.Page("app_pages/translate.py", title="Translate", icon=":material/translate:"),
-    st.Page("app_pages/batch.py", title="Batch", icon=":material/dataset:"),
-    st.Page("app_pages/history.py", title="History", icon=":material/history:"),
+    st.Page(HERE / "app_pages" / "review.py", title="Review", icon=":material/rate_review:", default=True),
+    st.Page(HERE / "app_pages" / "translate.py", title="Translate", icon=":material/translate:"),
+    st.Page(HERE / "app_pages" / "batch.py", title="Batch", icon=":material/dataset:"),
+    st.Page(HERE / "app_pages" / "history.py", title="History", icon=":material/history:"),
 ]
 page = st.navigation(pages)
 provider_sidebar()

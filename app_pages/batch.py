@@ -13,6 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from components import live, pickers, results
+from components.inputs import sentence
+from components.safe import md_escape
+from components.settings import history_store, session_config
 from parallax.batch import (
     BatchError,
     BatchOutput,
@@ -43,10 +47,6 @@ from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
 from parallax.runner import describe_failure, plural
 from parallax.storage import DEFAULT_PATH
 from parallax.translation import TranslationSettings
-from parallax_app.components import live, pickers, results
-from parallax_app.components.inputs import sentence
-from parallax_app.components.safe import md_escape
-from parallax_app.components.settings import history_store, session_config
 
 BATCHES = DEFAULT_PATH.parent / "batches"
 
@@ -214,16 +214,11 @@ if clicked and plan is not None and provider_batch:
         st.error("The history is unavailable, and a provider batch is kept there: try again in a moment.")
     else:
         plan.cache = store if use_cache else None
-        options = {"command": mode, "mode": mode, "input": str(source), "column": column,
+        # What the batch reads and writes; the run itself is stored as its spec (submit keeps it with the job).
+        options = {"mode": mode, "input": str(source), "column": column,
                    "id_column": None if id_column == "(row number)" else id_column, "out": str(out),
-                   "perspective": list(dict.fromkeys(b.perspective for b in plan.branches)) if mode == "review" else [],
-                   "engine": list(dict.fromkeys(b.engine for b in plan.branches)), "reducer": plan.reducer,
-                   "concurrency": concurrency, "timeout": plan.timeout_s, "config": None, "no_cache": not use_cache,
-                   "skip_failed": not retry_failed,
-                   "source": plan.settings.source if plan.settings else None,
-                   "target": plan.settings.target if plan.settings else None,
-                   "judge": plan.settings.judge if plan.settings else None,
-                   "no_judge": bool(plan.settings and not plan.settings.judge)}
+                   "concurrency": concurrency, "config": None, "no_cache": not use_cache,
+                   "skip_failed": not retry_failed}
         output = BatchOutput(plan, out, total, retry_failed)
         try:
             with st.spinner("Sending the batch to the providers…"):

@@ -8,13 +8,13 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from components import live, results
+from components.safe import md_escape
+from components.settings import history_store, session_config
 from parallax.documents import InputError
 from parallax.history import outcome_from_record, retry_failed, retry_label, to_retry
 from parallax.results import RUN_STATUSES
 from parallax.storage import StorageError, Store
-from parallax_app.components import live, results
-from parallax_app.components.safe import md_escape
-from parallax_app.components.settings import history_store, session_config
 
 ALL = "All"
 

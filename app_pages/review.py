@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components import live, pickers, results
+from components.inputs import document_input, sentence
+from components.settings import session_config
 from parallax.documents import InputError
 from parallax.run import RunPlan, plan_review
-from parallax_app.components import live, pickers, results
-from parallax_app.components.inputs import document_input, sentence
-from parallax_app.components.settings import session_config
 
 SAMPLE = """Acme Sync 4.0 — release notes
 

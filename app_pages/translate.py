@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components import live, pickers, results
+from components.inputs import document_input, sentence
+from components.settings import session_config
 from parallax.config import DEMO_JUDGE, SUGGESTED_MODELS
 from parallax.documents import InputError
 from parallax.languages import language_name, offered_languages
 from parallax.run import RunPlan, plan_translate
 from parallax.translation import JUDGE_PROTOCOLS, TranslationSettings, parse_glossary
-from parallax_app.components import live, pickers, results
-from parallax_app.components.inputs import document_input, sentence
-from parallax_app.components.settings import session_config
 
 SAMPLE = """Welcome to Acme Sync. Your files are saved automatically every few minutes, \
 so you can close the app at any time.

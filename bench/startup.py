@@ -40,9 +40,9 @@ def command_seconds(repo: Path, env: dict[str, str], args: list[str], stdin: byt
 
 
 def page_usable_seconds(repo: Path, env: dict[str, str], browser: object) -> float:
-    """From spawning `streamlit run parallax_app/app.py` to the Review page's Run button being enabled in Chromium."""
+    """From spawning `streamlit run app.py` to the Review page's Run button being enabled in Chromium."""
     page = browser.new_page()  # type: ignore[attr-defined]
-    server = StreamlitServer(Path(env["PARALLAX_HOME"]), env, repo / "parallax_app" / "app.py")
+    server = StreamlitServer(Path(env["PARALLAX_HOME"]), env, repo / "app.py")
     try:
         page.goto(server.url)
         page.get_by_role("button", name="Run").and_(page.locator(":enabled")).wait_for(timeout=60_000)

@@ -34,7 +34,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp())
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_KEY"))}
     env["PARALLAX_HOME"] = str(home)
-    server = StreamlitServer(home, env, app=HERE / "parallax_app" / "app.py")
+    server = StreamlitServer(home, env, app=HERE / "app.py")
     times: dict[str, list[float]] = {"Stopped note": [], "Download CSV": [], "no skeleton left": []}
     try:
         with sync_playwright() as p:

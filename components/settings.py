@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from components.safe import md_escape
 from parallax.check import check_engines, configured_engines
 from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, is_placeholder, load_config
-from parallax_app.components.safe import md_escape
 
 if TYPE_CHECKING:  # SQLAlchemy is imported when the history is first used, not with the page
     from parallax.run import RunOutcome, RunPlan

@@ -704,11 +704,15 @@ def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def app_script() -> Path:
     """The web app's main script, wherever this copy of Parallax is installed (found, not imported: the core
-    never imports Streamlit)."""
+    never imports Streamlit). In a checkout it is app.py at the root; an installed wheel carries the root's app
+    files as the folder parallax_app (pyproject.toml's package-dir)."""
     spec = importlib.util.find_spec("parallax_app")
-    if spec is None or not spec.submodule_search_locations:
-        raise InputError("the web app (parallax_app) is not installed with this copy of Parallax")
-    return Path(next(iter(spec.submodule_search_locations))) / "app.py"
+    folders = [str(f) for f in (spec.submodule_search_locations or [])] if spec else []
+    folders.append(str(Path(__file__).resolve().parent.parent))  # a checkout used without installing (PYTHONPATH)
+    for folder in map(Path, folders):
+        if (folder / "app.py").is_file() and (folder / "app_pages").is_dir():
+            return folder / "app.py"
+    raise InputError("the web app (app.py) is not installed with this copy of Parallax")
 
 
 def app_main(args: argparse.Namespace, err: TextIO) -> int:

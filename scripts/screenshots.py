@@ -34,7 +34,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp())
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_AUTH_KEY"))}
     env["PARALLAX_HOME"] = str(home)
-    server = StreamlitServer(home, env, app=ROOT / "parallax_app" / "app.py")
+    server = StreamlitServer(home, env, app=ROOT / "app.py")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

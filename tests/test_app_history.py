@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from parallax_app.components.settings import _open_history
+from components.settings import _open_history
 from tests.conftest import OPENAI_KEY, shown_text
 from tests.fakes.provider_server import status
 
-APP = str(Path(__file__).resolve().parent.parent / "parallax_app" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture(autouse=True)
@@ -112,7 +112,7 @@ def test_compare_puts_the_aggregate_first_and_colours_changes(db_url):
     assert not at.exception
     frame = at.dataframe[-1].value  # the compare tab's table
     assert frame.iloc[0]["perspective"] == "aggregate"
-    from parallax_app.components.results import change_colour
+    from components.results import change_colour
 
     assert change_colour(-2.5).startswith("color: #b91c1c") and change_colour(1).startswith("color: #15803d")
     assert change_colour(0) == "" and change_colour(float("nan")) == ""

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.settings import _open_history
 from parallax.config import load_config
 from parallax.history import record
 from parallax.run import RunOutcome, execute, plan_review
 from parallax.runner import BranchFinished
 from parallax.storage import Store
-from parallax_app.components.settings import _open_history
 from tests.conftest import shown_text
 
-APP = str(Path(__file__).resolve().parent.parent / "parallax_app" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 OUTDATED = "These results are for the previous input"
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from parallax_app.components.pickers import MATRIX
+from components.pickers import MATRIX
 from tests.conftest import shown_text
 
-APP = str(Path(__file__).resolve().parent.parent / "parallax_app" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 FLAKY = "sim:flaky?latency=0.8&tokens=40&rate=40&fail=error"
 
 

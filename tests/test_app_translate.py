@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from parallax.config import DEMO_TRANSLATORS
 from tests.conftest import shown_text
 
-APP = str(Path(__file__).resolve().parent.parent / "parallax_app" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from components import charts
 from parallax.reducers import reduce
 from parallax.results import BranchResult
-from parallax_app.components import charts
 
 
 def branch(p: str, e: str, score: float | None, status: str = "ok", cached: bool = False,

@@ -212,7 +212,7 @@ def test_a_working_folder_file_with_engines_is_named_in_the_app(here):
     from tests.conftest import shown_text
 
     (here / "parallax.toml").write_text('[engines.box]\nbase_url = "http://gpu-box:8000/v1"\nmodel = "m"\n')
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "parallax_app" / "app.py"),
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
                            default_timeout=30)
     at.run()
     assert not at.exception

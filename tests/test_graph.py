@@ -47,8 +47,8 @@ async def test_branches_run_at_the_same_time():
 
 
 async def test_a_two_step_perspective_is_waited_for_and_keeps_both_steps():
+    from components.charts import timeline
     from parallax.perspectives import Perspective
-    from parallax_app.components.charts import timeline
 
     config = load_config(env={})
     config.perspectives["careful"] = Perspective("careful", "checked twice", "- Check twice.", two_step=True)

@@ -189,7 +189,7 @@ def test_the_json_export_keeps_the_exact_text(fake, config):
 
 
 def test_the_word_diff_keeps_tildes_and_markdown_as_text():
-    from parallax_app.components.results import diff_markdown
+    from components.results import diff_markdown
 
     markdown = diff_markdown("~Your~ files **now** sync", "~Their~ files **now** sync")
     assert "~~" not in markdown  # no strikethrough to collide with the text's own tildes
@@ -204,7 +204,7 @@ def test_costs_read_as_dollars_however_small():
 
 
 def test_the_graph_that_ran_is_a_clean_diagram_of_the_nodes_used():
-    from parallax_app.components.results import mermaid_text
+    from components.results import mermaid_text
 
     one_step, two_step = mermaid_text(False), mermaid_text(True)
     for text in (one_step, two_step):

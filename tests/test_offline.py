@@ -78,8 +78,8 @@ def test_deterministic():
 
 
 def test_keyword_checks_report_no_confidence_and_the_card_claims_none():
+    from components.live import score_caption
     from parallax.results import BranchResult
-    from parallax_app.components.live import score_caption
 
     judgement = review(RISKY_TERMS, "legal")
     assert judgement.confidence is None  # no model: a fixed number would read as the model's own certainty

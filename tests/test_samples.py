@@ -17,7 +17,7 @@ from parallax.run import execute, plan_review
 from tests.conftest import OPENAI_KEY
 from tests.fakes.provider_server import DEFAULT_JUDGEMENT, ok
 
-APP = str(Path(__file__).resolve().parent.parent / "parallax_app" / "app.py")
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 def review(score: float, confidence: float = 0.8) -> str:

@@ -34,8 +34,8 @@ def test_help_version_and_engines_import_nothing_heavy():
 
 
 def test_pages_draw_without_langgraph_pandas_or_the_database():
-    code = ("import parallax_app.components.live, parallax_app.components.results, parallax_app.components.pickers, "
-            "parallax_app.components.settings, parallax_app.components.inputs")
+    code = ("import components.live, components.results, components.pickers, "
+            "components.settings, components.inputs")
     assert heavy_modules_after(code) == []
 
 

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 
+from components.charts import speedup
 from parallax import cli
 from parallax.config import DEMO_TRANSLATORS, load_config
 from parallax.export import to_csv, to_json
@@ -15,7 +16,6 @@ from parallax.results import BranchResult
 from parallax.run import execute, plan_translate
 from parallax.storage import Store
 from parallax.translation import TranslationSettings
-from parallax_app.components.charts import speedup
 from tests.fakes.provider_server import ok, status
 
 

@@ -27,9 +27,9 @@ def _free_port() -> int:
 
 
 class StreamlitServer:
-    """`streamlit run parallax_app/app.py` on a free loopback port; returns once the port accepts connections."""
+    """`streamlit run app.py` on a free loopback port; returns once the port accepts connections."""
 
-    def __init__(self, cwd: Path, env: dict[str, str], app: Path = ROOT / "parallax_app" / "app.py") -> None:
+    def __init__(self, cwd: Path, env: dict[str, str], app: Path = ROOT / "app.py") -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(cwd / "streamlit.log", "w")  # noqa: SIM115 - closed in stop()
