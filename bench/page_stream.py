@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle  # noqa: E402
 
 ENGINES = [f"sim:s{i}?latency=0.5&tokens=150&rate=50" for i in range(1, 5)]  # 3 perspectives × 4 = 12 branches
 SAMPLE_CARDS = """() => [...document.querySelectorAll('[data-testid="stCode"]')].map(c => c.innerText)"""

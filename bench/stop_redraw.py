@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(HERE))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
 
 NO_SKELETON = "() => document.querySelectorAll('[data-testid=stSkeleton]').length === 0"
 

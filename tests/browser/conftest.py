@@ -3,57 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class StreamlitServer:
-    """`streamlit run app.py` on a free loopback port; returns once the port accepts connections."""
-
-    def __init__(self, cwd: Path, env: dict[str, str], app: Path = ROOT / "app.py") -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(cwd / "streamlit.log", "w")  # noqa: SIM115 - closed in stop()
-        self.spawned_at = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
-             "--server.address=127.0.0.1", f"--server.port={self.port}", "--browser.gatherUsageStats=false"],
-            cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait for the port to accept connections
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {(cwd / 'streamlit.log').read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("streamlit did not start within 60 s")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self.log.close()
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, shot
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +27,14 @@ def browser() -> Iterator[object]:
 def start_app(tmp_path: Path) -> Iterator[object]:
     servers: list[StreamlitServer] = []
 
-    def start(extra_env: dict[str, str] | None = None) -> StreamlitServer:
-        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.endswith("_BASE_URL")}
+    def start(extra_env: dict[str, str | None] | None = None, cwd: Path | None = None,
+              command: Callable[[int], list[str]] | None = None) -> StreamlitServer:
+        """The app's server, by default `streamlit run app.py` in a temporary folder; None in extra_env unsets."""
+        env: dict[str, str | None] = {k: v for k, v in os.environ.items()
+                                      if not k.endswith("_API_KEY") and not k.endswith("_BASE_URL")}
         env.update({"PYTHONPATH": str(ROOT), **(extra_env or {})})
-        server = StreamlitServer(tmp_path, env)
+        server = StreamlitServer(cwd or tmp_path, {k: v for k, v in env.items() if v is not None},
+                                 command=command, log=tmp_path / "streamlit.log")
         servers.append(server)
         return server
 
@@ -108,23 +67,3 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     if report.when == "call" and report.failed:
         item.failed = True  # the page fixture saves a screenshot of what the user would have seen
     return report
-
-
-def wait_idle(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_selector(IDLE, timeout=60_000)
-
-
-def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def add_engine_ids(page, *engine_ids: str) -> None:  # type: ignore[no-untyped-def]
-    """Open "Use another engine id" and add each id as a user would: type it, Enter, then "Add engine"."""
-    page.get_by_text("Use another engine id").click()
-    for engine_id in engine_ids:
-        page.get_by_label("Engine id").fill(engine_id)
-        page.get_by_label("Engine id").press("Enter")
-        page.get_by_role("button", name="Add engine").click()  # waits until the committed text enables it

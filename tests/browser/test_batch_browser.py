@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from tests.browser.conftest import shot, wait_idle
+from tests.browser.harness import shot, wait_idle
 
 
 def upload(page, server, source) -> None:  # type: ignore[no-untyped-def]

@@ -10,20 +10,11 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import add_engine_ids, shot, wait_idle
+from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, add_engine_ids, open_app, shot, wait_idle
 from tests.fakes.provider_server import FakeProviders, ok
 
 TEXT = ("Our new storage tier is faster and cheaper. We guarantee your files are safe forever. "
         "Try it today: email support@example.com.")
-STREAMING_CARDS = """(n) => {
-  const codes = [...document.querySelectorAll('[data-testid="stCode"]')]
-    .map(e => e.innerText.trim()).filter(t => t.length > 3 && t !== '…');
-  const streaming = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] span')]
-    .filter(s => s.children.length === 0 && s.innerText.trim() === 'streaming').length;
-  return codes.length >= n && streaming >= n ? codes : false;
-}"""
-BADGE_COUNT = """(label) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"] span')]
-  .filter(s => s.children.length === 0 && s.innerText.trim() === label).length"""
 
 
 def use_engine(page, engine_id: str, label: str) -> None:  # type: ignore[no-untyped-def]
@@ -31,12 +22,6 @@ def use_engine(page, engine_id: str, label: str) -> None:  # type: ignore[no-unt
     # Wait for the effect, not for a script state that a fast rerun may already have left.
     expect(page.get_by_role("combobox", name="Engine", exact=True)).to_have_value(re.compile(re.escape(label)))
     wait_idle(page)
-
-
-def open_app(page, server) -> None:  # type: ignore[no-untyped-def]
-    page.goto(server.url)
-    wait_idle(page)
-    page.get_by_role("heading", name="Review").wait_for()
 
 
 def test_three_branches_stream_at_once_then_merge_chart_and_export(page, start_app, tmp_path):

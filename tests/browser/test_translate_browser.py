@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.browser.conftest import shot, wait_idle
-from tests.browser.test_review_browser import BADGE_COUNT, STREAMING_CARDS
+from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, shot, wait_idle
 
 
 def test_deep_link_keeps_the_frame_and_translations_stream_side_by_side(page, start_app):

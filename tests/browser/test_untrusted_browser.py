@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tests.browser.conftest import shot, wait_idle
-from tests.browser.test_review_browser import open_app
+from tests.browser.harness import open_app, shot, wait_idle
 from tests.fakes.provider_server import FakeProviders, ok, status
 
 PAYLOADS = [line for line in (Path(__file__).parents[1] / "data" / "markup_payloads.txt").read_text(

@@ -1,0 +1,105 @@
+"""The web app in a real browser: a Streamlit server on a free port and Debian's chromium driven by Playwright.
+
+Shared by the browser tests, bench/ and scripts/ (a support module: it holds no tests and no fixtures).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+# Page functions: the text of the cards streaming (once N are), and how many status badges read a label.
+STREAMING_CARDS = """(n) => {
+  const codes = [...document.querySelectorAll('[data-testid="stCode"]')]
+    .map(e => e.innerText.trim()).filter(t => t.length > 3 && t !== '…');
+  const streaming = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] span')]
+    .filter(s => s.children.length === 0 && s.innerText.trim() === 'streaming').length;
+  return codes.length >= n && streaming >= n ? codes : false;
+}"""
+BADGE_COUNT = """(label) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"] span')]
+  .filter(s => s.children.length === 0 && s.innerText.trim() === label).length"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def streamlit_run(app: Path | str) -> Callable[[int], list[str]]:
+    """The command line of `streamlit run APP` on a given loopback port."""
+    return lambda port: [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless=true",
+                         "--server.address=127.0.0.1", f"--server.port={port}", "--browser.gatherUsageStats=false"]
+
+
+class StreamlitServer:
+    """`streamlit run app.py` (or `command(port)`) on a free loopback port; returns once the port accepts
+    connections — before any page is opened, so the first page a test opens is the server's first session."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], app: Path = ROOT / "app.py", *,
+                 command: Callable[[int], list[str]] | None = None, log: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log or cwd / "streamlit.log"
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.spawned_at = time.perf_counter()
+        # A session of its own: stop() ends what the command started too (`make run` starts the server as a child).
+        self.process = subprocess.Popen((command or streamlit_run(app))(self.port), cwd=cwd, env=env,
+                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait for the port to accept connections
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited: {self.log_path.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("the server did not start within 60 s")
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+        self.log.close()
+
+
+def wait_idle(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def add_engine_ids(page, *engine_ids: str) -> None:  # type: ignore[no-untyped-def]
+    """Open "Use another engine id" and add each id as a user would: type it, Enter, then "Add engine"."""
+    page.get_by_text("Use another engine id").click()
+    for engine_id in engine_ids:
+        page.get_by_label("Engine id").fill(engine_id)
+        page.get_by_label("Engine id").press("Enter")
+        page.get_by_role("button", name="Add engine").click()  # waits until the committed text enables it
+
+
+def open_app(page, server) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server.url)
+    wait_idle(page)
+    page.get_by_role("heading", name="Review").wait_for()
