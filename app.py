@@ -2,7 +2,7 @@
 
 Pages live in app_pages/, not pages/: Streamlit auto-discovers a pages/ folder until the first run of this
 script, so a fresh server opening /translate directly would run the page without this frame (tested:
-tests/browser/test_review_browser.py).
+tests/browser/test_app_browser.py).
 """
 
 import importlib
