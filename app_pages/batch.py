@@ -29,6 +29,7 @@ from parallax.batch import (
     sample_texts,
     score_summary,
 )
+from parallax.config import parallax_home
 from parallax.documents import InputError
 from parallax.estimate import estimate_batch, usd
 from parallax.languages import language_name, offered_languages
@@ -45,10 +46,7 @@ from parallax.provider_batch import (
 from parallax.reducers import reduce
 from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
 from parallax.runner import describe_failure, plural
-from parallax.storage import DEFAULT_PATH
 from parallax.translation import TranslationSettings
-
-BATCHES = DEFAULT_PATH.parent / "batches"
 
 config = session_config()
 st.title("Batch")
@@ -107,8 +105,9 @@ if uploaded is None:
 data = uploaded.getvalue()
 digest = hashlib.sha256(data).hexdigest()[:16]
 suffix = ".jsonl" if uploaded.name.lower().endswith(".jsonl") else ".csv"
-BATCHES.mkdir(parents=True, exist_ok=True)
-source = BATCHES / f"{digest}{suffix}"
+batches = parallax_home() / "batches"  # PARALLAX_HOME as it is now
+batches.mkdir(parents=True, exist_ok=True)
+source = batches / f"{digest}{suffix}"
 if not source.exists():
     source.write_bytes(data)
 
@@ -173,7 +172,7 @@ with right:
 
 settings_key = hashlib.sha256(json.dumps([column, id_column, mode, [b.branch_id for b in plan.branches]
                                           if plan else []]).encode()).hexdigest()[:12]
-out = BATCHES / f"{digest}-{settings_key}.results.csv"
+out = batches / f"{digest}-{settings_key}.results.csv"
 if problem:
     st.error(md_escape(problem))
 done_before = len(finished_ids(out, retry_failed)) if plan is not None else 0

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 
 from .results import BranchResult, Finding
 
-CHUNK_CHARS = int(os.environ.get("PARALLAX_CHUNK_CHARS", "12000"))
 OVERLAP_CHARS = 300  # at most; a tenth of the chunk size for small chunks
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -20,6 +19,11 @@ class Chunk:
     start: int  # character offsets in the document
     end: int
     text: str
+
+
+def chunk_chars() -> int:
+    """The chunk size for long documents (PARALLAX_CHUNK_CHARS), read when used, not at import."""
+    return int(os.environ.get("PARALLAX_CHUNK_CHARS", "12000"))
 
 
 def _pieces(text: str, size: int) -> list[tuple[int, int]]:
@@ -45,10 +49,10 @@ def _pieces(text: str, size: int) -> list[tuple[int, int]]:
 
 
 def split_text(text: str, size: int | None = None, overlap: int | None = None) -> list[Chunk]:
-    """Chunks of at most ~`size` characters (default CHUNK_CHARS) that end on paragraph or sentence
+    """Chunks of at most ~`size` characters (default chunk_chars()) that end on paragraph or sentence
     boundaries, each starting a little before the previous one ended (`overlap`) so nothing is judged
     without its context."""
-    size = size or CHUNK_CHARS
+    size = size or chunk_chars()
     overlap = min(OVERLAP_CHARS, size // 10) if overlap is None else overlap
     if len(text) <= size:
         return [Chunk(1, 0, len(text), text)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,7 +17,6 @@ from pydantic_core import PydanticCustomError
 from .perspectives import BUILTIN, Perspective, PerspectiveSpec, custom_perspective
 from .validation import problem
 
-MAX_CHARS = int(os.environ.get("PARALLAX_MAX_CHARS", "200000"))
 DEFAULT_TIMEOUT_S = 120.0
 PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 # Every environment variable that may hold a secret: scrubbed from any message we show or store.
@@ -28,6 +28,7 @@ BUILTIN_ENGINE_NAMES = (*PROVIDER_KEYS, "offline", "sim", "deepl", "libretransla
 # Any other variable — AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, OPENAI_API_KEY, the key of another server — belongs to
 # another program, and a parallax.toml someone else wrote must not be able to send it to its own base_url.
 KEY_VARIABLE = re.compile(r"PARALLAX_(?:[A-Z0-9]+_)*(?:API_KEY|TOKEN)")
+
 DEFAULT_MODELS = {"openai": "openai:gpt-4o-mini", "anthropic": "anthropic:claude-haiku-4-5"}
 SUGGESTED_MODELS = {
     "openai": ["openai:gpt-4o-mini", "openai:gpt-4.1-mini", "openai:gpt-4o"],
@@ -46,6 +47,27 @@ DEMO_ENGINES = [
     "sim:slow?latency=2&tokens=100&rate=30",
     "sim:flaky?latency=0.8&tokens=40&rate=40&fail=error",
 ]
+
+
+# Settings from the environment are read when used, never at import: a variable set after Parallax was imported (by
+# a test, a notebook, a server's start-up) is obeyed, and nothing is written where an earlier value pointed.
+def max_chars(env: Mapping[str, str] | None = None) -> int:
+    """The longest text Parallax takes, in characters (PARALLAX_MAX_CHARS)."""
+    return int((os.environ if env is None else env).get("PARALLAX_MAX_CHARS", "200000"))
+
+
+def parallax_home(env: Mapping[str, str] | None = None) -> Path:
+    """Parallax's own folder (PARALLAX_HOME, default ~/.parallax): the history, the batch page's files."""
+    given = (os.environ if env is None else env).get("PARALLAX_HOME")
+    return Path(given) if given else Path.home() / ".parallax"
+
+
+def __getattr__(name: str) -> int:
+    # Only for parallax/batch.py, which still reads `config.MAX_CHARS`: read at use too. Remove once it calls
+    # max_chars().
+    if name == "MAX_CHARS":
+        return max_chars()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConfigError(ValueError):

@@ -34,7 +34,7 @@ class InputError(ValueError):
 
 def byte_limit() -> int:
     """The most bytes a text within the character limit can take (UTF-8: up to 4 bytes a character)."""
-    return 4 * config.MAX_CHARS
+    return 4 * config.max_chars()
 
 
 def _size_limit(name: str) -> int:
@@ -49,7 +49,7 @@ def check_size(size: int, name: str) -> None:
     if _size_limit(name) == BINARY_MAX_BYTES:
         raise InputError(f"{name} is {size:,} bytes: over the limit of {BINARY_MAX_BYTES // 2**20} MB for a "
                          "document file; nothing was read")
-    raise InputError(f"{name} is {size:,} bytes: over the limit of {config.MAX_CHARS:,} characters "
+    raise InputError(f"{name} is {size:,} bytes: over the limit of {config.max_chars():,} characters "
                      "(PARALLAX_MAX_CHARS); nothing was read")
 
 
@@ -109,7 +109,7 @@ def read_document(data: bytes, name: str = "the file") -> Extracted:
                 raise
             raise InputError(f"{name}: Parallax reads {', '.join(DOCUMENT_TYPES)} files, not {suffix}") from None
     kind, reader = READERS[suffix]
-    ended = run_confined(_read, reader, data, config.MAX_CHARS, memory_bytes=READER_MEMORY_BYTES,
+    ended = run_confined(_read, reader, data, config.max_chars(), memory_bytes=READER_MEMORY_BYTES,
                          cpu_s=READER_CPU_S, wall_s=READER_WALL_S)
     if isinstance(ended.error, Refused):
         raise InputError(f"{name} {ended.error}")
@@ -163,7 +163,7 @@ def decode_document(data: bytes, name: str = "the file") -> str:
 
 def check_document(text: str, max_chars: int | None = None) -> str:
     """Return the text if it can be reviewed; raise InputError for empty or oversized text."""
-    limit = config.MAX_CHARS if max_chars is None else max_chars
+    limit = config.max_chars() if max_chars is None else max_chars
     if not text.strip():
         raise InputError("the text is empty: paste or upload something to review")
     if len(text) > limit:

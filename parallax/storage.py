@@ -21,9 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .config import parallax_home
 from .results import Aggregate, BranchResult, BranchSpec
-
-DEFAULT_PATH = Path(os.environ.get("PARALLAX_HOME", Path.home() / ".parallax")) / "history.db"
 
 # Append-only: never edit a migration that has shipped; add a new one.
 MIGRATIONS: list[tuple[str, list[str]]] = [
@@ -82,8 +81,9 @@ class StorageError(Exception):
 
 
 def database_url(env: dict[str, str] | None = None) -> str:
+    """PARALLAX_DATABASE_URL, else a SQLite file in PARALLAX_HOME — as they are now, not when Parallax was imported."""
     env = dict(os.environ) if env is None else env
-    return env.get("PARALLAX_DATABASE_URL") or f"sqlite:///{DEFAULT_PATH}"
+    return env.get("PARALLAX_DATABASE_URL") or f"sqlite:///{parallax_home(env) / 'history.db'}"
 
 
 def _now() -> str:

@@ -33,11 +33,13 @@ def warnings(at: AppTest) -> str:
     return " ".join(w.value for w in at.warning)
 
 
-def test_editing_after_a_run_marks_the_results_outdated_until_the_next_run():
+def test_editing_after_a_run_marks_the_results_outdated_until_the_next_run(tmp_path):
     at = AppTest.from_file(APP, default_timeout=30)
     at.run()
     at.button(key="review_run").click().run()
     assert OUTDATED not in warnings(at)
+    # Kept in this test's PARALLAX_HOME, set after Parallax was imported: not in the user's own history.
+    assert Store(f"sqlite:///{tmp_path / 'history.db'}").load_run(at.query_params["run"]).status == "completed"
     assert at.query_params["run"] == at.session_state["review_outcome"].run_id  # the run has its address
     at.text_area(key="review_text").set_value("A different text to review, with other words.").run()
     assert OUTDATED in warnings(at)

@@ -36,7 +36,7 @@ def test_one_unbroken_sentence_is_cut_hard():
 
 
 async def test_long_document_map_reduce(monkeypatch):
-    monkeypatch.setattr(chunks_module, "CHUNK_CHARS", 400)
+    monkeypatch.setenv("PARALLAX_CHUNK_CHARS", "400")
     plan = plan_review(DOC, load_config(env={}), ["legal", "technical"], ["offline:rules", "sim:s?latency=0&score=6"])
     events = [e async for e in stream_run(plan)]
     n = len(split_text(DOC))
@@ -56,7 +56,7 @@ async def test_long_document_map_reduce(monkeypatch):
 
 
 def test_json_gives_chunks_and_per_chunk_results(monkeypatch):
-    monkeypatch.setattr(chunks_module, "CHUNK_CHARS", 400)
+    monkeypatch.setenv("PARALLAX_CHUNK_CHARS", "400")
     outcome = run(load_config(env={}), ["offline:rules"], ["legal"], document=DOC)
     branch = json.loads(to_json(outcome))["branches"][0]
     assert branch["chunks"] == len(split_text(DOC)) and branch["chunk_results"][0]["chunk"] == 1

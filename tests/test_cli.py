@@ -12,7 +12,6 @@ import sys
 import pytest
 
 from parallax import cli
-from parallax import config as config_module
 from tests.conftest import OPENAI_KEY
 from tests.fakes.provider_server import status
 
@@ -118,7 +117,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, stdin, tty, message):
 
 
 def test_text_over_the_limit(monkeypatch):
-    monkeypatch.setattr(config_module, "MAX_CHARS", 50)
+    monkeypatch.setenv("PARALLAX_MAX_CHARS", "50")
     code, _, err = call(["review", "-"], b"x" * 51)
     assert code == 2 and "the text is 51 characters; the limit is 50" in err
 

@@ -50,7 +50,7 @@ def _review_then_batch(fake, tmp_path: Path, text: str, perspective: str, extra:
 
 
 def test_a_long_text_is_chunked_the_same_way_by_review_and_by_batch(openai, tmp_path, monkeypatch):
-    monkeypatch.setattr(chunks, "CHUNK_CHARS", 4000)
+    monkeypatch.setenv("PARALLAX_CHUNK_CHARS", "4000")
     text = "\n\n".join(PARAGRAPH * 4 for _ in range(34))  # ~23,000 characters
     reviewed, batched = _review_then_batch(openai, tmp_path, text, "legal", [])
     assert sum(reviewed.values()) == len(chunks.split_text(text)) == 6

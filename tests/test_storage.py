@@ -23,7 +23,7 @@ from parallax.export import to_json
 from parallax.history import record, retry_failed
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunOutcome, execute, plan_review
-from parallax.storage import MIGRATIONS, Store
+from parallax.storage import MIGRATIONS, Store, database_url
 from tests.conftest import DOCUMENT, OPENAI_KEY
 from tests.fakes.provider_server import status
 
@@ -45,6 +45,17 @@ def test_migrations_are_applied_once_in_order(db_url):
     with store.engine.connect() as conn:
         names = [r[0] for r in conn.execute(sa.text("SELECT name FROM schema_migrations ORDER BY name"))]
     assert names == [name for name, _ in MIGRATIONS]
+
+
+def test_the_default_history_is_in_parallax_home_as_it_is_when_used(monkeypatch, tmp_path):
+    """PARALLAX_HOME is read when the history is opened, not when Parallax was imported: a test, a notebook or a
+    server that sets it later never writes to the user's own ~/.parallax/history.db."""
+    monkeypatch.delenv("PARALLAX_DATABASE_URL", raising=False)
+    for home in (tmp_path / "one", tmp_path / "two"):
+        monkeypatch.setenv("PARALLAX_HOME", str(home))
+        assert database_url() == f"sqlite:///{home / 'history.db'}"
+    monkeypatch.delenv("PARALLAX_HOME")
+    assert database_url() == f"sqlite:///{Path.home() / '.parallax' / 'history.db'}"
 
 
 def test_awkward_text_round_trips(db_url):

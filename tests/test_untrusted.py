@@ -194,9 +194,7 @@ def test_repeat_counts_and_pictures_are_not_inflated():
 
 
 def test_text_is_read_no_further_than_the_limit(monkeypatch):
-    from parallax import config
-
-    monkeypatch.setattr(config, "MAX_CHARS", 1_000)
+    monkeypatch.setenv("PARALLAX_MAX_CHARS", "1000")
     with pytest.raises(InputError, match="many.docx holds far more than 1,000 characters of text, the limit"):
         read_document(bombs.docx_tiny_paragraphs(5_000), "many.docx")
     assert read_document(bombs.docx_tiny_paragraphs(100), "some.docx").text == "\n\n".join(["a"] * 100)
