@@ -39,12 +39,31 @@ def run_kept(store: Store, config, engines, perspectives=("technical",), use_cac
     return plan, outcome
 
 
-def test_migrations_are_applied_once_in_order(db_url):
+def test_migrations_are_applied_once(db_url):
     Store(db_url)
     store = Store(db_url)  # a second open finds them applied
     with store.engine.connect() as conn:
-        names = [r[0] for r in conn.execute(sa.text("SELECT name FROM schema_migrations ORDER BY name"))]
-    assert names == [name for name, _ in MIGRATIONS]
+        names = [r[0] for r in conn.execute(sa.text("SELECT name FROM schema_migrations"))]
+    assert sorted(names) == sorted(name for name, _ in MIGRATIONS)  # each once
+
+
+def test_migrations_are_applied_in_the_order_listed_and_only_the_new_ones(db_url, monkeypatch):
+    """The list is the order: a migration builds on the ones above it, whatever its name. A database made by an
+    earlier version gets only the migrations added since, each once."""
+    from parallax import storage
+
+    listed = [("m_create", ["CREATE TABLE notes (n INTEGER)"]),
+              ("z_column", ["ALTER TABLE notes ADD COLUMN m INTEGER"]),
+              ("a_fill", ["INSERT INTO notes (n, m) VALUES (1, 2)"])]  # named to sort before the column it needs
+    monkeypatch.setattr(storage, "MIGRATIONS", listed[:1])
+    Store(db_url)  # an earlier version
+    monkeypatch.setattr(storage, "MIGRATIONS", listed)
+    Store(db_url)
+    store = Store(db_url)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT n, m FROM notes")).all() == [(1, 2)]  # in order, each once
+        names = {r[0] for r in conn.execute(sa.text("SELECT name FROM schema_migrations"))}
+    assert names == {"m_create", "z_column", "a_fill"}
 
 
 def test_the_default_history_is_in_parallax_home_as_it_is_when_used(monkeypatch, tmp_path):
