@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .base import (
     EXPIRED,
     BatchState,
+    Clients,
     Event,
     Finish,
     Outcome,
@@ -17,6 +19,7 @@ from .base import (
     Usage,
     connection_limits,
     count_attempt,
+    ssl_context,
 )
 from .slots import Slots
 
@@ -37,12 +40,16 @@ class AnthropicEngine:
         import anthropic  # imported lazily: a missing SDK disables only this engine
 
         self.engine_id, self.model, self.slots = engine_id, model, slots
-        self._client = anthropic.AsyncAnthropic(
+        self._clients = Clients(lambda: anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,
-            http_client=anthropic.DefaultAsyncHttpxClient(limits=connection_limits(),
+            http_client=anthropic.DefaultAsyncHttpxClient(limits=connection_limits(), verify=ssl_context(),
                                                           event_hooks={"request": [count_attempt]}),
-        )
+        ))
+
+    @property
+    def _client(self) -> Any:
+        return self._clients.first
 
     def params(self, request: Request, mode: str | None = None) -> dict[str, Any]:
         """The body of a request (structured output through a forced tool): for a call, or a provider batch."""
@@ -94,16 +101,22 @@ class AnthropicEngine:
         return outcomes
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
+        with self._clients.one() as client:
+            async with contextlib.aclosing(self._stream(client, request)) as events:
+                async for event in events:
+                    yield event
+
+    async def _stream(self, client: Any, request: Request) -> AsyncGenerator[Event, None]:
         params = self.params(request)
         if not request.streamed:  # the whole reply, read once (the SDK still does auth, retries and errors)
-            raw = await self._client.messages.with_raw_response.create(**params)
+            raw = await client.messages.with_raw_response.create(**params)
             if request.schema is not None:
                 yield Structured("tool")
             for event in _reply_events(raw.http_response.json()):
                 yield event
             return
         # The SDK's overloads cannot see stream=True through **params; the events are read by their `type`.
-        stream: Any = await self._client.messages.create(**params, stream=True)
+        stream: Any = await client.messages.create(**params, stream=True)
         if request.schema is not None:
             yield Structured("tool")
         input_tokens: int | None = None

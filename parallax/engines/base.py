@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import functools
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -160,6 +162,48 @@ def connection_limits() -> Any:
     import httpx2
 
     return httpx2.Limits(max_connections=1000, max_keepalive_connections=1000)
+
+
+@functools.cache
+def ssl_context() -> Any:
+    """One TLS context for every SDK client of the process (what httpx builds by default): loading the CA
+    certificates costs 50-100 ms, which each engine of each run (and each rerun of a page) paid again."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
+
+
+CALLS_PER_CLIENT = 32  # calls at once on one SDK client before an engine opens another
+
+
+class Clients(Generic[T]):
+    """An engine's SDK clients: calls go to the least busy one, and a new one opens when each has CALLS_PER_CLIENT
+    calls in flight. httpcore's connection pool looks through all its connections on every request and every
+    reply: with a few hundred calls at once in one pool, that was a large part of each call's CPU, and 256 calls
+    at once ran slower than 128. Used from one event loop, as an engine's client is."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._clients = [make()]
+        self._busy = [0]
+
+    @property
+    def first(self) -> T:
+        """For the rare calls (a provider batch's files and state)."""
+        return self._clients[0]
+
+    @contextlib.contextmanager
+    def one(self) -> Iterator[T]:
+        i = min(range(len(self._busy)), key=self._busy.__getitem__)
+        if self._busy[i] >= CALLS_PER_CLIENT:
+            self._clients.append(self._make())
+            self._busy.append(0)
+            i = len(self._busy) - 1
+        self._busy[i] += 1
+        try:
+            yield self._clients[i]
+        finally:
+            self._busy[i] -= 1
 
 
 def new_request() -> None:

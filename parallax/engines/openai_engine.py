@@ -18,6 +18,7 @@ from typing import Any, Final
 from .base import (
     EXPIRED,
     BatchState,
+    Clients,
     Event,
     Finish,
     Outcome,
@@ -28,6 +29,7 @@ from .base import (
     connection_limits,
     count_attempt,
     new_request,
+    ssl_context,
 )
 from .slots import Latch, Slots
 
@@ -97,14 +99,18 @@ class OpenAIEngine:
         self.interrupted_hint = interrupted_hint
         self._usage_in_stream = usage_in_stream
         self._server = (base_url or "https://api.openai.com/v1", model)
-        self._client = openai.AsyncOpenAI(
+        self._clients = Clients(lambda: openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
             http_client=openai.DefaultAsyncHttpxClient(
-                limits=connection_limits(),
+                limits=connection_limits(), verify=ssl_context(),
                 event_hooks={"request": [count_attempt], "response": [_no_retry_of_a_rejected_form]}
             ),
-        )
+        ))
+
+    @property
+    def _client(self) -> Any:
+        return self._clients.first
 
     @property
     def known_mode(self) -> str | None:
@@ -112,28 +118,29 @@ class OpenAIEngine:
         return self.structured if self.structured != "auto" else LEARNED.get(self._server)
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
-        response, mode = await self._open(request)
-        if mode is not None:
-            yield Structured(mode)
-        if not request.streamed:  # the whole reply, read once (the SDK still does auth, retries and errors)
-            for event in _reply_events(response.http_response.json()):
-                yield event
-            return
-        try:
-            async for event in _read_events(response.response):
-                yield event
-        finally:
-            await response.close()
+        with self._clients.one() as client:
+            response, mode = await self._open(request, client)
+            if mode is not None:
+                yield Structured(mode)
+            if not request.streamed:  # the whole reply, read once (the SDK still does auth, retries and errors)
+                for event in _reply_events(response.json()):
+                    yield event
+                return
+            try:
+                async for event in _read_events(response):
+                    yield event
+            finally:
+                await response.aclose()
 
-    async def _open(self, request: Request) -> tuple[Any, str | None]:
+    async def _open(self, request: Request, client: Any) -> tuple[Any, str | None]:
         """Send the request in the structured mode the server supports, finding it out on first use."""
         if request.schema is None:
-            return await self._create(request, None), None
+            return await self._create(client, request, None), None
         if (mode := self.known_mode) is not None:
-            return await self._create(request, mode), mode
-        return await self._discover(request)
+            return await self._create(client, request, mode), mode
+        return await self._discover(client, request)
 
-    async def _discover(self, request: Request) -> tuple[Any, str]:
+    async def _discover(self, client: Any, request: Request) -> tuple[Any, str]:
         """The request in the first mode this server and model have not rejected, the mode learned on success.
 
         Every first call sends the preferred mode at once: a server that takes it (the cloud API, vLLM,
@@ -158,7 +165,7 @@ class OpenAIEngine:
                     await wait.wait()
                     continue
                 try:
-                    response = await self._create(request, mode)
+                    response = await self._create(client, request, mode)
                 except Exception as exc:
                     # A learned mode that fails is this request's failure, not something to learn from.
                     if learned is not None or mode == MODES[-1] or not _rejects_form(exc):
@@ -258,13 +265,21 @@ class OpenAIEngine:
             outcomes["*"] = Outcome(error=f"the batch was {batch.status} before this request ran")
         return outcomes
 
-    async def _create(self, request: Request, mode: str | None) -> Any:
+    async def _create(self, client: Any, request: Request, mode: str | None) -> Any:
+        """The HTTP response (streamed: its body not read yet), sent by the SDK's client (auth, retries, errors
+        as usual: its documented `post`) with the JSON encoded once here. `chat.completions.create` would walk
+        and copy every parameter (the JSON schema too) against its types first: milliseconds of CPU a call,
+        the largest cost of a batch's calls."""
+        import httpx2
+
         params = self.params(request, mode)
-        if not request.streamed:
-            return await self._client.chat.completions.with_raw_response.create(**params)
-        if self._usage_in_stream:
-            params["stream_options"] = {"include_usage": True}
-        return await self._client.chat.completions.create(**params, stream=True)
+        if request.streamed:
+            params["stream"] = True
+            if self._usage_in_stream:
+                params["stream_options"] = {"include_usage": True}
+        return await client.post("/chat/completions", cast_to=httpx2.Response, stream=request.streamed,
+                                       content=json.dumps(params, ensure_ascii=False).encode(),
+                                       options={"headers": {"Content-Type": "application/json"}})
 
 
 def _rejects_form(exc: Exception) -> bool:
@@ -273,46 +288,82 @@ def _rejects_form(exc: Exception) -> bool:
     return isinstance(status, int) and names_structured(status, f"{exc} {json.dumps(body, default=str)}")
 
 
-async def _lines(http: Any) -> AsyncIterator[str]:
-    async for line in http.aiter_lines():
-        yield line
-    yield ""  # a last event sent without its blank line still ends
+_NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines (and httpx's aiter_lines) split
+
+
+async def _line_batches(http: Any) -> AsyncIterator[list[str]]:
+    """The stream's lines, split as httpx's `aiter_lines` splits them, all those of one network read together;
+    at the end an empty line (a last event sent without its blank line still ends)."""
+    pending = ""
+    async for text in http.aiter_text():
+        pending += text
+        held = ""
+        if pending.endswith("\r"):  # maybe the first half of CR LF: it ends a line once the next read says so
+            pending, held = pending[:-1], "\r"
+        parts = pending.splitlines(keepends=True)
+        pending = (parts.pop() if parts and parts[-1][-1] not in _NEWLINES else "") + held
+        if parts:
+            yield "".join(parts).splitlines()
+    yield [*pending.splitlines(), ""]
 
 
 async def _read_events(http: Any) -> AsyncIterator[Event]:
-    """Server-sent events → text deltas (content or tool-call arguments), usage and the finish reason."""
+    """Server-sent events → text deltas (content or tool-call arguments), usage and the finish reason. A network
+    read often brings many events: their deltas come as one text (each costs the runner, the graph's stream and
+    the page a step of their own), and their JSON is parsed in one go."""
     name, data = "", []
-    lines = _lines(http)
-    async for line in lines:
-        if line:
-            field, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if field == "data":
-                data.append(value)
-            elif field == "event":
-                name = value
-            elif field == "error":  # llama-server reports a failure after HTTP 200 this way
-                raise StreamError(_error_message(value))
-            continue
-        if not data:
-            name = ""
-            continue
-        payload, event_name = "\n".join(data), name
-        name, data = "", []
-        if payload.strip() == "[DONE]":
-            await _drain(lines)
-            return
-        for event in _chunk_events(json.loads(payload), event_name):
+    batches = _line_batches(http)
+    async for lines in batches:
+        names: list[str] = []
+        payloads: list[str] = []
+        fault: StreamError | None = None
+        done = False
+        for line in lines:
+            if line:
+                if line.startswith("data:"):
+                    data.append(line[6:] if line.startswith("data: ") else line[5:])
+                    continue
+                field, _, value = line.partition(":")
+                value = value[1:] if value.startswith(" ") else value
+                if field == "data":
+                    data.append(value)
+                elif field == "event":
+                    name = value
+                elif field == "error":  # llama-server reports a failure after HTTP 200 this way
+                    fault = StreamError(_error_message(value))
+                    break
+                continue
+            if data:
+                payload = data[0] if len(data) == 1 else "\n".join(data)
+                if payload.strip() == "[DONE]":
+                    done = True
+                    break
+                payloads.append(payload)
+                names.append(name)
+            name, data = "", []
+        events: list[Event] = []
+        try:
+            _collect(payloads, names, events)
+        except Exception:
+            for event in events:  # what arrived before the fault is kept
+                yield event
+            raise
+        for event in events:
             yield event
+        if fault is not None:
+            raise fault
+        if done:
+            await _drain(batches)
+            return
 
 
-async def _drain(lines: AsyncIterator[str]) -> None:
+async def _drain(batches: AsyncIterator[list[str]]) -> None:
     """Read what follows `[DONE]` (the body's end): only a response read to its end lets httpx keep the
     connection, else every streamed call opens a new one (a TCP and TLS handshake each). A server that sends
     `[DONE]` and then holds the response open costs at most DRAIN_S; the connection is dropped then."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(DRAIN_S):
-            async for _ in lines:
+            async for _ in batches:
                 pass
 
 
@@ -331,29 +382,42 @@ def _error_message(raw: Any) -> str:
     return str(data)
 
 
-def _chunk_events(chunk: Any, event_name: str) -> list[Event]:
-    if not isinstance(chunk, dict):
-        raise StreamError("the stream contained malformed data")
-    if event_name == "error" or chunk.get("error") or chunk.get("object") == "error":
-        raise StreamError(_error_message(chunk))
-    events: list[Event] = []
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") or {}
-        if delta.get("content"):
-            events.append(delta["content"])
-        for call in delta.get("tool_calls") or ():
-            arguments = (call.get("function") or {}).get("arguments")
-            if arguments:
-                events.append(arguments)
-        reason = choice.get("finish_reason")
-        if reason == "length":
-            events.append(Finish("length"))
-        elif reason is not None:
-            events.append(Finish("stop"))
-    usage = chunk.get("usage")
-    if isinstance(usage, dict):
-        events.append(Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")))
-    return events
+def _collect(payloads: list[str], names: list[str], out: list[Event]) -> None:
+    """The events of SSE payloads (chat completion chunks), adjacent texts as one, appended to `out`. The payloads
+    are parsed as one JSON array when they can be; else one by one, so that what came before a bad one is kept."""
+    chunks: list[Any] | None = None
+    if len(payloads) > 1:
+        with contextlib.suppress(ValueError):
+            parsed = json.loads("[" + ",".join(payloads) + "]")
+            chunks = parsed if len(parsed) == len(payloads) else None
+    text: list[str] = []
+    try:
+        for i, payload in enumerate(payloads):
+            chunk = chunks[i] if chunks is not None else json.loads(payload)
+            if not isinstance(chunk, dict):
+                raise StreamError("the stream contained malformed data")
+            if names[i] == "error" or chunk.get("error") or chunk.get("object") == "error":
+                raise StreamError(_error_message(chunk))
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                if content := delta.get("content"):
+                    text.append(content)
+                for call in delta.get("tool_calls") or ():
+                    if arguments := (call.get("function") or {}).get("arguments"):
+                        text.append(arguments)
+                if (reason := choice.get("finish_reason")) is not None:
+                    if text:
+                        out.append("".join(text))
+                        text.clear()
+                    out.append(Finish("length" if reason == "length" else "stop"))
+            if isinstance(usage := chunk.get("usage"), dict):
+                if text:
+                    out.append("".join(text))
+                    text.clear()
+                out.append(Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")))
+    finally:
+        if text:
+            out.append("".join(text))
 
 
 def _reply_events(data: Any) -> list[Event]:
