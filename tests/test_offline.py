@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 from parallax.engines.offline import LABEL, flesch_reading_ease, review
 
 RELEASE_NOTES = (
@@ -73,8 +78,23 @@ def test_readability():
     assert flesch_reading_ease("123 456") is None
 
 
-def test_deterministic():
-    assert review(RISKY_TERMS, "legal") == review(RISKY_TERMS, "legal")
+ACRONYMS = ("The KVS, RPC, DLP, SSO, MFA, IAM, WAF and CDN layers are faster and cheaper. We guarantee the SLA, "
+            "always. You waive all claims; we are not liable. Contact jane.doe@example.com or +1 415-555-0199.")
+
+
+def test_the_same_text_gets_the_same_judgement_in_every_process():
+    """Deterministic where it matters: across processes (a page rerun, the CLI, a batch worker, CI). Python hashes
+    strings differently in each process, so a check that walked a set of words would pick or order its findings
+    differently from one process to the next; each process here gets another hash seed."""
+    cases = [(text, perspective) for text in (RISKY_TERMS, JARGON, ACRONYMS, RELEASE_NOTES)
+             for perspective in ("legal", "technical", "business", "marketing")]
+    code = ("import json, sys\nfrom parallax.engines.offline import review\n"
+            "print(json.dumps([review(t, p).to_json() for t, p in json.load(sys.stdin)]))")
+    here = [review(text, perspective).to_json() for text, perspective in cases]
+    for seed in ("1", "2", "3"):
+        done = subprocess.run([sys.executable, "-c", code], input=json.dumps(cases), capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        assert json.loads(done.stdout) == here, f"PYTHONHASHSEED={seed}"
 
 
 def test_keyword_checks_report_no_confidence_and_the_card_claims_none():
