@@ -23,7 +23,7 @@ def label(r: BranchResult) -> str:
 
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    # A vertical toolbar on the right never covers the title, however narrow the screen.
+    # A vertical toolbar on the right stays clear of the title (a horizontal one covered it in a half-page column).
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 40, "t": 50, "b": 10}, legend_title_text="",
                       modebar={"orientation": "v"})
     return fig

@@ -50,7 +50,3 @@ def test_the_aggregate_is_a_legend_entry_not_a_label_on_a_bar():
     fig = charts.scores(results, reduce(results, "mean"))
     assert not fig.layout.annotations
     assert fig.data[-1].name == "aggregate (mean) 6.00" and list(fig.data[-1].y) == [6.0, 6.0]
-
-
-def test_the_toolbar_never_covers_a_title():
-    assert charts.heatmap(RESULTS).layout.modebar.orientation == "v"

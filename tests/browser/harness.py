@@ -30,6 +30,13 @@ STREAMING_CARDS = """(n) => {
 }"""
 BADGE_COUNT = """(label) => [...document.querySelectorAll('[data-testid="stMarkdownContainer"] span')]
   .filter(s => s.children.length === 0 && s.innerText.trim() === label).length"""
+# The titles of the charts whose toolbar (drawn on hover) would lie over their title.
+TOOLBAR_OVER_TITLE = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(chart => {
+  const bar = chart.querySelector('.modebar'), title = chart.querySelector('.gtitle');
+  if (!bar || !title) return false;
+  const a = bar.getBoundingClientRect(), b = title.getBoundingClientRect();
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}).map(chart => chart.querySelector('.gtitle').textContent)"""
 
 
 def free_port() -> int:

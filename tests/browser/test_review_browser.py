@@ -10,7 +10,15 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, add_engine_ids, open_app, shot, wait_idle
+from tests.browser.harness import (
+    BADGE_COUNT,
+    STREAMING_CARDS,
+    TOOLBAR_OVER_TITLE,
+    add_engine_ids,
+    open_app,
+    shot,
+    wait_idle,
+)
 from tests.fakes.provider_server import FakeProviders, ok
 
 TEXT = ("Our new storage tier is faster and cheaper. We guarantee your files are safe forever. "
@@ -44,6 +52,7 @@ def test_three_branches_stream_at_once_then_merge_chart_and_export(page, start_a
     assert page.evaluate(BADGE_COUNT, "done") == 3
     page.wait_for_selector(".js-plotly-plot")
     assert page.locator(".js-plotly-plot").count() >= 2
+    assert page.evaluate(TOOLBAR_OVER_TITLE) == []  # a chart's toolbar never covers its title
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
