@@ -6,11 +6,12 @@ import asyncio
 import csv
 import io
 import json
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from parallax import batch as batch_module
 from parallax import cli
 from parallax.batch import BatchError, RateLimiter, count_rows, read_rows, run_batch
 from parallax.config import load_config
@@ -120,15 +121,26 @@ def test_concurrency_bound_is_respected(tmp_path, fake, monkeypatch):
     assert code == 0 and fake.calls() == 12 and fake.max_active == 3
 
 
-def test_rate_limiter_spaces_calls():
-    async def five() -> float:
-        limiter = RateLimiter(rpm=600)  # one call every 0.1 s
-        t0 = time.monotonic()
+def test_rate_limiter_spaces_calls(monkeypatch):
+    """600 calls a minute: the first goes at once, each next one 0.1 s after the one before — on a clock of the
+    test's own, which moves only when the limiter sleeps (bench/stalls.py measures the spacing on the real one)."""
+    clock = [1000.0]
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    monkeypatch.setattr(batch_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(batch_module, "asyncio", SimpleNamespace(Lock=asyncio.Lock, sleep=sleep))
+
+    async def five() -> list[float]:
+        limiter = RateLimiter(rpm=600)
+        starts = []
         for _ in range(5):
             await limiter.wait()
-        return time.monotonic() - t0
+            starts.append(clock[0] - 1000.0)
+        return starts
 
-    assert 0.38 <= asyncio.run(five()) < 1.0
+    assert asyncio.run(five()) == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
 
 
 def test_translate_batch_gives_the_best_engine_per_document(tmp_path):

@@ -8,7 +8,7 @@ import io
 import json
 import random
 import string
-import time
+import threading
 
 import pytest
 
@@ -20,6 +20,7 @@ from parallax.export import to_csv, to_json
 from parallax.history import record
 from parallax.results import BranchResult, BranchSpec
 from parallax.run import RunOutcome, execute, plan_review, plan_translate
+from parallax.runner import BranchFinished
 from parallax.storage import Store
 from parallax.translation import TranslationSettings
 from tests.conftest import OPENAI_KEY, only
@@ -33,29 +34,33 @@ from tests.test_batch import batch, results, write_csv
     ("legal", "a." * 100_000),  # was 48 s: an e-mail pattern backtracking over the whole run
     ("technical", " ".join("".join(random.Random(i).choices(string.ascii_uppercase, k=5)) for i in range(33_000))),
 ])
-def test_offline_checks_take_linear_time_on_crafted_documents(perspective, text):
-    started = time.perf_counter()
-    judgement = review(text, perspective)
-    assert time.perf_counter() - started < 5  # was 48 s and 164 s
-    assert judgement.summary
+def test_offline_checks_finish_on_crafted_documents(perspective, text):
+    # They took 48 s and 164 s; bench/stalls.py measures them against an ordinary text of the same length.
+    assert review(text, perspective).summary
 
 
 def test_the_offline_engine_runs_beside_other_branches_not_before_them(monkeypatch):
+    """The keyword checks run off the event loop: held until a quick branch has finished, they do not hold it up."""
     from parallax.engines import offline
 
     real_review = offline.review
+    quick_done = threading.Event()
+    seen: list[tuple[bool, bool]] = []  # (quick already done when the checks began, quick done while they ran)
 
-    def slow_review(text: str, perspective: str):  # type: ignore[no-untyped-def]
-        time.sleep(0.6)  # half a second of checks on a long document, holding the thread it runs in
+    def held_review(text: str, perspective: str):  # type: ignore[no-untyped-def]
+        seen.append((quick_done.is_set(), quick_done.wait(20)))
         return real_review(text, perspective)
 
-    monkeypatch.setattr(offline, "review", slow_review)
+    def on_event(event, outcome) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(event, BranchFinished) and event.result.engine.startswith("sim:quick"):
+            quick_done.set()
+
+    monkeypatch.setattr(offline, "review", held_review)
     plan = plan_review("A text.", load_config(env={}), ["technical"],
-                       ["offline:rules", "sim:quick?latency=0.05&tokens=2&rate=100"])
-    offline_result, quick = asyncio.run(execute(plan)).ordered()
+                       ["offline:rules", "sim:quick?latency=0.5&tokens=2&rate=100"])
+    offline_result, quick = asyncio.run(execute(plan, on_event)).ordered()
     assert offline_result.status == quick.status == "ok"
-    assert offline_result.latency_ms > 500
-    assert quick.ended_s < 0.4 < offline_result.ended_s  # the quick branch did not wait for the checks
+    assert seen == [(False, True)]  # the quick branch finished while the checks were still running
 
 
 # --- batches stop with a message when a worker fails ---
@@ -73,11 +78,9 @@ def test_a_batch_whose_results_cannot_be_written_stops_and_keeps_what_it_wrote(t
         real_write(self, row)
 
     monkeypatch.setattr(batch_module.BatchWriter, "write", disk_fills_up)
-    started = time.monotonic()
     code, _, err = batch([str(source), "--column", "text", "--out", str(tmp_path / "out.csv"), "-p", "legal",
                           "-e", "offline:rules", "--concurrency", "2"])
-    assert time.monotonic() - started < 20  # no hang
-    assert code == 1
+    assert code == 1  # it ends (a hang would meet the suite's timeout)
     assert "the batch stopped: No space left on device" in err and "Traceback" not in err
     assert len(results(tmp_path / "out.csv")) == 3  # the rows written before the failure stay readable
 
@@ -105,14 +108,20 @@ def test_bad_numbers_in_the_configuration_are_refused_before_any_call(tmp_path, 
 # --- files are measured before they are read ---
 
 
+def bytes_read() -> int:
+    """What this process has read so far, files and pipes (Linux's per-process I/O counter)."""
+    with open("/proc/self/io") as counters:
+        return int(next(line for line in counters if line.startswith("rchar:")).split()[1])
+
+
 def test_a_huge_file_is_refused_by_its_size_without_reading_it(tmp_path):
     huge = tmp_path / "huge.txt"
     with huge.open("wb") as handle:
         handle.truncate(1 << 30)  # 1 GB, sparse: reading it would take a gigabyte of memory
     out, err = io.StringIO(), io.StringIO()
-    started = time.perf_counter()
+    before = bytes_read()
     assert cli.main(["review", str(huge)], out=out, err=err) == 2
-    assert time.perf_counter() - started < 2
+    assert bytes_read() - before < 50 << 20  # not the gigabyte (a few MB: modules imported on the way)
     assert f"{huge} is 1,073,741,824 bytes: over the limit of" in err.getvalue()
 
 
