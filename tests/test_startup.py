@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import subprocess
@@ -31,6 +32,19 @@ def test_help_version_and_engines_import_nothing_heavy():
         code = (f"import io\nfrom parallax.cli import main\ntry:\n    main({args!r}, out=io.StringIO())\n"
                 "except SystemExit:\n    pass")
         assert heavy_modules_after(code) == [], args
+
+
+def test_the_core_never_imports_streamlit_or_the_apps_components():
+    """parallax/ serves the CLI, tests and notebooks without Streamlit: no import of it anywhere below, even one
+    inside a function (read from the source, so an import on a path no test takes is seen too)."""
+    offending = []
+    for path in sorted((ROOT / "parallax").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            offending += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                          if n.split(".")[0] in ("streamlit", "components", "app_pages")]
+    assert offending == []
 
 
 def test_pages_draw_without_langgraph_pandas_or_the_database():
