@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, IDLE
 from tests.fakes import documents as make
 
 pytestmark = pytest.mark.slow
@@ -84,6 +85,7 @@ def test_the_installed_command_runs_from_any_folder(installed, tmp_path):
     assert issues.loc[issues["quote"] == "jane.doe@example.com", "page"].tolist() == [2]
 
 
+@pytest.mark.browser
 def test_parallax_app_serves_the_web_app_from_any_folder(installed, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,6 +107,18 @@ def test_parallax_app_serves_the_web_app_from_any_folder(installed, tmp_path):
                 time.sleep(0.1)
         with urllib.request.urlopen(f"http://localhost:{port}/", timeout=5) as reply:
             assert b"<noscript>" in reply.read()  # Streamlit's page, served
+        # ...and the wheel's app runs in a browser: its pages and components are found where the wheel put them.
+        from playwright.sync_api import expect, sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(f"http://localhost:{port}/")
+            page.wait_for_selector(IDLE, timeout=60_000)
+            expect(page.get_by_role("heading", name="Review", exact=True)).to_be_visible()
+            expect(page.get_by_test_id("stSidebar").get_by_role("heading", name="Providers")).to_be_visible()
+            assert not page.get_by_test_id("stException").count()
+            browser.close()
     finally:
         server.terminate()  # as a service manager stops it
         server.wait(timeout=10)
