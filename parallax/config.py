@@ -124,7 +124,7 @@ def _variable_name(value: str) -> str:
 class _Strict(BaseModel):
     """A table of parallax.toml: no unknown settings, no strings where numbers belong."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # built when a file is read
 
 
 Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]  # USD per 1M tokens

@@ -4,8 +4,10 @@ the codes each translation service takes."""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import langcodes
+if TYPE_CHECKING:
+    import langcodes  # imported when a tag is first read: its tables take ~40 ms, which a review never needs
 
 LANGUAGES = {
     "ar": "Arabic", "bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek",
@@ -34,6 +36,8 @@ _SCRIPTS = {"Hans": "Simplified", "Hant": "Traditional", "Latn": "Latin", "Cyrl"
 
 @lru_cache(maxsize=256)
 def _parse(tag: str) -> langcodes.Language:
+    import langcodes
+
     return langcodes.Language.get(tag)
 
 
@@ -48,6 +52,8 @@ def language_name(tag: str) -> str:
 def check_language(code: str, role: str) -> str:
     """A standard tag for a language we offer (its variant kept: pt-br → pt-BR, zh-hant → zh-Hant); ValueError
     naming the choices for an unknown one."""
+    import langcodes
+
     try:  # a real tag is short (BCP 47 tags in use are under 35 characters); the parser recurses per subtag
         tag = langcodes.standardize_tag(code.strip()) if len(code) <= 64 else ""
     except (ValueError, RecursionError, langcodes.tag_parser.LanguageTagError):

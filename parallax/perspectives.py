@@ -57,7 +57,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 class PerspectiveSpec(BaseModel):
     """A custom perspective as written in `[perspectives.NAME]` (or added on the page)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # built when a file is read
     description: str = ""
     rubric: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     weight: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
