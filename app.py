@@ -12,11 +12,11 @@ from pathlib import Path
 import streamlit as st
 
 from components.settings import load_secrets, provider_sidebar
-from parallax.confine import start_early
+from parallax.documents.confine import start_early
 
 HERE = Path(__file__).parent
 # Imported only when a run starts or a result is drawn, so the first page shows sooner; warmed in the background.
-LATER = ("parallax.graph", "parallax.history", "parallax.export", "pandas", "plotly.graph_objects")
+LATER = ("parallax.run.graph", "parallax.storage.history", "parallax.export", "pandas", "plotly.graph_objects")
 
 
 @st.cache_resource(show_spinner=False)

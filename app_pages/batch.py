@@ -17,23 +17,8 @@ from components import live, pickers, results
 from components.inputs import sentence
 from components.safe import md_escape
 from components.settings import history_store, session_config
-from parallax.batch import (
-    BatchError,
-    BatchOutput,
-    BatchProgress,
-    count_rows,
-    document_branches,
-    finished_ids,
-    read_rows,
-    run_batch,
-    sample_texts,
-    score_summary,
-)
-from parallax.config import parallax_home
-from parallax.documents import InputError
-from parallax.estimate import estimate_batch, usd
-from parallax.languages import language_name, offered_languages
-from parallax.provider_batch import (
+from parallax.batch.output import BatchOutput, BatchProgress, document_branches, finished_ids, score_summary
+from parallax.batch.provider import (
     BATCH_PRICE_FACTOR,
     WINDOW,
     batch_engines,
@@ -43,10 +28,17 @@ from parallax.provider_batch import (
     sealed,
     submit,
 )
+from parallax.batch.rows import BatchError, count_rows, read_rows, sample_texts
+from parallax.batch.run import run_batch
+from parallax.config import parallax_home
+from parallax.documents import InputError
+from parallax.estimate import estimate_batch, usd
+from parallax.languages import language_name, offered_languages
 from parallax.reducers import reduce
-from parallax.run import RunOutcome, RunPlan, plan_review, plan_translate
-from parallax.runner import describe_failure, plural
-from parallax.translation import TranslationSettings
+from parallax.run.execute import RunOutcome
+from parallax.run.failures import describe_failure, plural
+from parallax.run.plan import RunPlan, plan_review, plan_translate
+from parallax.translate.request import TranslationSettings
 
 config = session_config()
 st.title("Batch")

@@ -12,9 +12,9 @@ from components import live, results
 from components.safe import md_escape
 from components.settings import history_store, session_config
 from parallax.documents import InputError
-from parallax.history import outcome_from_record, retry_failed, retry_label, to_retry
 from parallax.results import RUN_STATUSES
 from parallax.storage import StorageError, Store
+from parallax.storage.history import outcome_from_record, retry_failed, retry_label, to_retry
 
 ALL = "All"
 

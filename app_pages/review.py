@@ -8,7 +8,7 @@ from components import live, pickers, results
 from components.inputs import document_input, sentence
 from components.settings import session_config
 from parallax.documents import InputError
-from parallax.run import RunPlan, plan_review
+from parallax.run.plan import RunPlan, plan_review
 
 SAMPLE = """Acme Sync 4.0 — release notes
 

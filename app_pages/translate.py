@@ -10,8 +10,8 @@ from components.settings import session_config
 from parallax.config import DEMO_JUDGE, SUGGESTED_MODELS
 from parallax.documents import InputError
 from parallax.languages import language_name, offered_languages
-from parallax.run import RunPlan, plan_translate
-from parallax.translation import JUDGE_PROTOCOLS, TranslationSettings, parse_glossary
+from parallax.run.plan import RunPlan, plan_translate
+from parallax.translate.request import JUDGE_PROTOCOLS, TranslationSettings, parse_glossary
 
 SAMPLE = """Welcome to Acme Sync. Your files are saved automatically every few minutes, \
 so you can close the app at any time.

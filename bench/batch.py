@@ -29,9 +29,10 @@ def peak_mib() -> float:
 
 
 async def app(documents: int, folder: Path) -> dict[str, float]:
-    from parallax.batch import count_rows, read_rows, run_batch
+    from parallax.batch.rows import count_rows, read_rows
+    from parallax.batch.run import run_batch
     from parallax.config import load_config
-    from parallax.run import plan_review
+    from parallax.run.plan import plan_review
 
     source = folder / "docs.csv"
     with source.open("w", newline="") as handle:
@@ -71,7 +72,7 @@ def child(kind: str, documents: int) -> dict[str, float]:
 
 
 def main() -> None:
-    from parallax.batch import ideal_seconds
+    from parallax.batch.run import ideal_seconds
 
     for documents in (1000, 3000):
         ideal = ideal_seconds(documents, PERSPECTIVES, CONCURRENCY, LATENCY)

@@ -25,9 +25,10 @@ from langgraph.types import Send
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from parallax.config import load_config  # noqa: E402
-from parallax.history import record  # noqa: E402
-from parallax.run import RunOutcome, execute, plan_review  # noqa: E402
+from parallax.run.execute import RunOutcome, execute  # noqa: E402
+from parallax.run.plan import plan_review  # noqa: E402
 from parallax.storage import Store  # noqa: E402
+from parallax.storage.history import record  # noqa: E402
 
 LATENCY = 0.5
 ENGINE = f"sim:b?latency={LATENCY}&tokens=1&rate=1000"

@@ -13,11 +13,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from parallax.config import load_config  # noqa: E402
-from parallax.history import record  # noqa: E402
 from parallax.perspectives import Perspective  # noqa: E402
 from parallax.results import BranchResult  # noqa: E402
-from parallax.run import RunOutcome, execute, plan_review  # noqa: E402
+from parallax.run.execute import RunOutcome, execute  # noqa: E402
+from parallax.run.plan import plan_review  # noqa: E402
 from parallax.storage import Store  # noqa: E402
+from parallax.storage.history import record  # noqa: E402
 from tests.postgres import Cluster  # noqa: E402
 
 N_WRITES = 500

@@ -74,10 +74,11 @@ def engine_config(port: int, structured: str | None) -> Path:
 
 async def parallax_batch(port: int, documents: int, concurrency: int, streamed: bool, workers: int = 1,
                          structured: str | None = "prompt") -> int:
-    from parallax.batch import Row, run_batch
+    from parallax.batch.rows import Row
+    from parallax.batch.run import run_batch
     from parallax.config import load_config
     from parallax.engines import openai_engine
-    from parallax.run import plan_review
+    from parallax.run.plan import plan_review
 
     openai_engine.LEARNED.clear()  # every case finds the mode out afresh, as a new process does
     config_file = engine_config(port, structured)
@@ -128,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     server, port = start(LATENCY_S)
     if args.workers > 1:  # as `parallax batch --workers N` does on starting, before it plans and reads its input
-        from parallax.workers import start_early
+        from parallax.batch.workers import start_early
 
         start_early()
     calls = args.documents * len(PERSPECTIVES)

@@ -72,9 +72,10 @@ def run_page(perspectives: list[str], engines: list[str]) -> tuple[float, float]
     """As the Review page runs it: planned and recorded in the script thread, streamed on a private loop. Returns
     the run's wall (as Parallax reports it) and the time from the Run click (the plan made) to the end."""
     from parallax.config import load_config
-    from parallax.history import record
-    from parallax.run import RunOutcome, plan_review, stream_run
+    from parallax.run.execute import RunOutcome, stream_run
+    from parallax.run.plan import plan_review
     from parallax.storage import Store
+    from parallax.storage.history import record
 
     config = load_config(os.environ["PARALLAX_CONFIG"], env=dict(os.environ))
     plan = plan_review(DOCUMENT, config, perspectives, engines, timeout_s=120)

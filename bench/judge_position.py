@@ -24,8 +24,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from parallax.config import load_config  # noqa: E402
-from parallax.run import execute, plan_translate  # noqa: E402
-from parallax.translation import TranslationSettings  # noqa: E402
+from parallax.run.execute import execute  # noqa: E402
+from parallax.run.plan import plan_translate  # noqa: E402
+from parallax.translate.request import TranslationSettings  # noqa: E402
 from tests.fakes.judges import candidates, error, position_biased  # noqa: E402
 from tests.fakes.provider_server import FakeProviders, ok  # noqa: E402
 

@@ -34,14 +34,15 @@ HOME = Path(tempfile.mkdtemp())
 os.environ["PARALLAX_HOME"] = str(HOME)
 os.environ.pop("PARALLAX_DATABASE_URL", None)
 
-from parallax import batch as batch_module  # noqa: E402
 from parallax import cli  # noqa: E402
-from parallax.batch import RateLimiter  # noqa: E402
+from parallax.batch import output as batch_module  # noqa: E402
 from parallax.config import load_config  # noqa: E402
 from parallax.engines import offline  # noqa: E402
-from parallax.history import record  # noqa: E402
-from parallax.run import RunOutcome, execute, plan_review  # noqa: E402
+from parallax.limits import RateLimiter  # noqa: E402
+from parallax.run.execute import RunOutcome, execute  # noqa: E402
+from parallax.run.plan import plan_review  # noqa: E402
 from parallax.storage import Store  # noqa: E402
+from parallax.storage.history import record  # noqa: E402
 
 ORDINARY = "Version 2.3 cuts start-up time from 4.1 s to 1.2 s, and the export dialog remembers the last folder. "
 

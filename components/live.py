@@ -17,22 +17,23 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from parallax.assess import Assessed
 from parallax.engines.base import Engine
 from parallax.estimate import estimate_run, usd
-from parallax.judgement import SCHEMA, readable
-from parallax.quality import MQM_SCHEMA, highlight
 from parallax.results import BranchResult, BranchSpec
-from parallax.run import RunFinished, RunOutcome, RunPlan, plan_key, stream_run
-from parallax.runner import (
+from parallax.review.judgement import SCHEMA, readable
+from parallax.run.events import (
     BranchFinished,
     BranchQueued,
     BranchRestarted,
     BranchRetrying,
     BranchStarted,
     ChunkFinished,
-    plural,
 )
+from parallax.run.execute import RunFinished, RunOutcome, stream_run
+from parallax.run.failures import plural
+from parallax.run.plan import RunPlan, plan_key
+from parallax.translate.assess import Assessed
+from parallax.translate.judge import MQM_SCHEMA, highlight
 
 from .safe import md_escape
 from .settings import history_store, keep_unsaved
@@ -360,7 +361,7 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
         st.session_state.pop(f"{prefix}_linked", None)
         # Every run has its address from the start: a refresh mid-run comes back to it, and it can be shared.
         st.query_params["run"] = outcome.run_id
-        from parallax.history import record
+        from parallax.storage.history import record
 
         record(plan, outcome, history_store(), use_cache)
         if outcome.storage_warning and st.session_state.get("history_error"):
@@ -418,8 +419,8 @@ def linked_run(prefix: str) -> RunOutcome | None:
     if store is None:
         st.warning(f"Run `{md_escape(run_id)}` cannot be opened: the history is unreachable.")
         return None
-    from parallax.history import outcome_from_record
     from parallax.storage import StorageError
+    from parallax.storage.history import outcome_from_record
 
     try:
         record = store.load_run(run_id)

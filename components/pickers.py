@@ -10,7 +10,7 @@ import streamlit as st
 
 from parallax.config import DEMO_ENGINES, DEMO_TRANSLATORS, SUGGESTED_MODELS, Config
 from parallax.perspectives import BUILTIN, parse_custom
-from parallax.suggest import suggest_perspectives
+from parallax.review.suggest import suggest_perspectives
 
 from .safe import md_escape
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from parallax.export import to_csv, to_json, to_xlsx
-from parallax.quality import MQM_FORMULA, word_diff
 from parallax.reducers import REDUCERS, reduce
 from parallax.results import SEVERITIES, Aggregate
-from parallax.run import RunOutcome
+from parallax.run.execute import RunOutcome
+from parallax.translate.judge import MQM_FORMULA, word_diff
 
 from . import live
 from .safe import md_escape
@@ -118,7 +118,7 @@ def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
 def mermaid_text(two_step: bool) -> str:
     """The review graph as a clean diagram: no HTML in the labels, and the draft → check nodes only when a
     perspective of this run took two steps."""
-    from parallax.graph import build_review_graph
+    from parallax.run.graph import build_review_graph
 
     text = build_review_graph().get_graph().draw_mermaid()
     text = re.sub(r"<hr/?>.*?defer = True.*?</small>", " · waits for every branch", text)

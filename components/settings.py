@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from components.safe import md_escape
-from parallax.check import check_engines, configured_engines
 from parallax.config import PROVIDER_KEYS, Config, ConfigError, default_prices, is_placeholder, load_config
+from parallax.engines.check import check_engines, configured_engines
 
 if TYPE_CHECKING:  # SQLAlchemy is imported when the history is first used, not with the page
-    from parallax.run import RunOutcome, RunPlan
+    from parallax.run.execute import RunOutcome
+    from parallax.run.plan import RunPlan
     from parallax.storage import Store
 
 PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
@@ -86,8 +87,8 @@ def keep_unsaved(plan: RunPlan, outcome: RunOutcome) -> None:
 
 
 def _save_unsaved(store: Store) -> None:
-    from parallax.history import save_run
     from parallax.storage import StorageError
+    from parallax.storage.history import save_run
 
     pending = st.session_state.get("unsaved_runs") or []
     while pending:

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from pydantic_core import PydanticCustomError
 
-from .perspectives import BUILTIN, Perspective, PerspectiveSpec, custom_perspective
-from .validation import problem
+from parallax.perspectives import BUILTIN, Perspective, PerspectiveSpec, custom_perspective
+from parallax.validation import problem
 
 DEFAULT_TIMEOUT_S = 120.0
 PROVIDER_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}

@@ -6,10 +6,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from .engines.base import Request
-from .judgement import review_request
-from .run import RunPlan
-from .translation import translation_request
+from parallax.engines.base import Request
+from parallax.review.judgement import review_request
+from parallax.run.plan import RunPlan
+from parallax.translate.request import translation_request
 
 CHARS_PER_TOKEN = 4  # Latin script; tokenizers need far fewer characters per token in other scripts (below)
 # Characters per token by script, for OpenAI's and Anthropic's tokenizers (rounded towards more tokens: an estimate

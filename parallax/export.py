@@ -10,8 +10,8 @@ import re
 from dataclasses import fields
 from typing import Any
 
-from .results import BranchResult, Finding
-from .run import RunOutcome
+from parallax.results import BranchResult, Finding
+from parallax.run.execute import RunOutcome
 
 BRANCH_FIELDS = (
     "branch_id",
@@ -97,7 +97,7 @@ def to_dict(outcome: RunOutcome, include_text: bool = True) -> dict[str, Any]:
     """Everything to reproduce and audit the run: input (or its hash and length with include_text=False),
     timestamp, settings, the Parallax version, every branch with what it was sent and its raw reply, the
     aggregate, and for translations the judge's samples (prompt, raw reply, findings) and cost."""
-    from . import __version__
+    from parallax import __version__
 
     aggregate = outcome.aggregate.to_dict() if outcome.aggregate else None
     branches = []

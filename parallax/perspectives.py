@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .validation import problem
+from parallax.validation import problem
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
-from .results import Aggregate, BranchResult
-from .stats import difference
+from parallax.results import Aggregate, BranchResult
+from parallax.stats import difference
 
 Reducer = Callable[[Sequence[BranchResult]], Aggregate]
 REDUCERS: dict[str, Reducer] = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from .documents import find_quote, page_at
-from .stats import Estimate, estimate
+from parallax.documents import find_quote, page_at
+from parallax.stats import Estimate, estimate
 
 Status = Literal["ok", "error", "timeout", "truncated", "cancelled"]
 STATUSES: tuple[Status, ...] = ("ok", "error", "timeout", "truncated", "cancelled")

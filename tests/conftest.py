@@ -7,7 +7,8 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from parallax.config import Config, load_config
-from parallax.run import RunOutcome, execute, plan_review
+from parallax.run.execute import RunOutcome, execute
+from parallax.run.plan import plan_review
 from tests.fakes.provider_server import FakeProviders
 
 OPENAI_KEY = "fake-key-openai-0123456789abcdefghijklmnop"

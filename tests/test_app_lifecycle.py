@@ -10,10 +10,11 @@ from streamlit.testing.v1 import AppTest
 
 from components.settings import _open_history
 from parallax.config import load_config
-from parallax.history import record
-from parallax.run import RunOutcome, execute, plan_review
-from parallax.runner import BranchFinished
+from parallax.run.events import BranchFinished
+from parallax.run.execute import RunOutcome, execute
+from parallax.run.plan import plan_review
 from parallax.storage import Store
+from parallax.storage.history import record
 from tests.conftest import shown_text
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -11,11 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from parallax import batch as batch_module
-from parallax import cli
-from parallax.batch import BatchError, RateLimiter, count_rows, read_rows, run_batch
+from parallax import cli, limits
+from parallax.batch.rows import BatchError, count_rows, read_rows
+from parallax.batch.run import run_batch
 from parallax.config import load_config
-from parallax.run import plan_review
+from parallax.limits import RateLimiter
+from parallax.run.plan import plan_review
 from tests.fakes.provider_server import ok
 from tests.test_cli import Stdin
 
@@ -129,8 +130,8 @@ def test_rate_limiter_spaces_calls(monkeypatch):
     async def sleep(seconds: float) -> None:
         clock[0] += seconds
 
-    monkeypatch.setattr(batch_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
-    monkeypatch.setattr(batch_module, "asyncio", SimpleNamespace(Lock=asyncio.Lock, sleep=sleep))
+    monkeypatch.setattr(limits, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(limits, "asyncio", SimpleNamespace(Lock=asyncio.Lock, sleep=sleep))
 
     async def five() -> list[float]:
         limiter = RateLimiter(rpm=600)
@@ -158,7 +159,7 @@ def test_translate_batch_gives_the_best_engine_per_document(tmp_path):
     assert by_id["t1"]["text:offline:pseudo"].startswith("[!! Ţĥé")
     assert by_id["t1"]["non_translation:offline:pseudo"] == "pseudo-localisation"
     assert by_id["t1"][f"non_translation:{sim}"] == "" and float(by_id["t1"][f"score:{sim}"]) > 0
-    from parallax.batch import document_branches
+    from parallax.batch.output import document_branches
 
     branches = document_branches(tmp_path / "o.csv", "t2")  # one document, opened with all its branches
     assert branches is not None and {r.engine for r in branches} == {"offline:pseudo", sim}

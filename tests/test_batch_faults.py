@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from parallax import cli
-from parallax.run import execute, plan_review, plan_translate
-from parallax.translation import TranslationSettings
+from parallax.run.execute import execute
+from parallax.run.plan import plan_review, plan_translate
+from parallax.translate.request import TranslationSettings
 from tests.conftest import OPENAI_KEY
 from tests.fakes.provider_server import ok, status
 from tests.test_batch import batch, results, write_csv

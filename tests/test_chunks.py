@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-import parallax.chunks as chunks_module
-from parallax.chunks import split_text
+import parallax.review.chunks as chunks_module
 from parallax.config import load_config
 from parallax.export import to_json
-from parallax.run import plan_review, stream_run
-from parallax.runner import BranchFinished, ChunkFinished
+from parallax.review.chunks import split_text
+from parallax.run.events import BranchFinished, ChunkFinished
+from parallax.run.execute import stream_run
+from parallax.run.plan import plan_review
 from tests.conftest import run
 from tests.fakes.provider_server import status
 

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from parallax import batch, cli
+from parallax import cli
+from parallax.batch import rows as batch
 from parallax.documents import InputError, find_quote, page_at, read_document
 from parallax.estimate import estimate_tokens
 from tests.fakes import documents as make

@@ -9,7 +9,7 @@ import pytest
 from parallax.export import CSV_COLUMNS, safe_cell, to_csv, to_json
 from parallax.reducers import reduce
 from parallax.results import BranchResult, BranchSpec
-from parallax.run import RunOutcome
+from parallax.run.execute import RunOutcome
 
 
 def outcome_with(text: str, error: str | None = None) -> RunOutcome:

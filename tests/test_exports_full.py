@@ -12,10 +12,11 @@ import pandas as pd
 
 from parallax import __version__
 from parallax.export import CSV_COLUMNS, csv_columns, to_csv, to_json, to_xlsx
-from parallax.history import outcome_from_record, record
-from parallax.run import RunOutcome, execute, plan_review, plan_translate
+from parallax.run.execute import RunOutcome, execute
+from parallax.run.plan import plan_review, plan_translate
 from parallax.storage import Store
-from parallax.translation import TranslationSettings
+from parallax.storage.history import outcome_from_record, record
+from parallax.translate.request import TranslationSettings
 from tests.conftest import OPENAI_KEY
 from tests.fakes.judges import position_biased
 from tests.fakes.provider_server import DEFAULT_JUDGEMENT, ok

@@ -168,7 +168,7 @@ def test_a_call_that_fails_while_finding_the_mode_does_not_strand_the_others(fak
 
 
 def test_a_latch_wakes_waiters_on_every_loop_and_forgets_a_cancelled_one():
-    from parallax.engines.slots import Latch
+    from parallax.limits import Latch
 
     latch = Latch()
     waiting = threading.Barrier(3)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from parallax.config import load_config
-from parallax.graph import build_review_graph
-from parallax.run import RunFinished, plan_review, stream_run
-from parallax.runner import BranchFinished, BranchStarted
+from parallax.run.events import BranchFinished, BranchStarted
+from parallax.run.execute import RunFinished, stream_run
+from parallax.run.graph import build_review_graph
+from parallax.run.plan import plan_review
 
 
 def test_diagram_shows_fan_out_and_fan_in():

@@ -12,17 +12,18 @@ import threading
 
 import pytest
 
-from parallax import batch as batch_module
 from parallax import cli
+from parallax.batch import output as batch_module
 from parallax.config import ConfigError, load_config
 from parallax.engines.offline import review
 from parallax.export import to_csv, to_json
-from parallax.history import record
 from parallax.results import BranchResult, BranchSpec
-from parallax.run import RunOutcome, execute, plan_review, plan_translate
-from parallax.runner import BranchFinished
+from parallax.run.events import BranchFinished
+from parallax.run.execute import RunOutcome, execute
+from parallax.run.plan import plan_review, plan_translate
 from parallax.storage import Store
-from parallax.translation import TranslationSettings
+from parallax.storage.history import record
+from parallax.translate.request import TranslationSettings
 from tests.conftest import OPENAI_KEY, only
 from tests.fakes.provider_server import DEFAULT_JUDGEMENT, ok
 from tests.test_batch import batch, results, write_csv

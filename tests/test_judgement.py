@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from parallax.judgement import parse_judgement, readable, review_request
 from parallax.perspectives import BUILTIN
+from parallax.review.judgement import parse_judgement, readable, review_request
 
 FULL = json.dumps({"summary": "Clear notes.", "strengths": ["short"],
                    "issues": [{"severity": "major", "quote": "faster", "note": "no figure"}],
@@ -53,7 +53,8 @@ def test_a_rubric_or_description_cannot_close_the_document_block(fake, config):
     import asyncio
 
     from parallax.perspectives import Perspective
-    from parallax.run import execute, plan_review
+    from parallax.run.execute import execute
+    from parallax.run.plan import plan_review
     from tests.test_batch_faults import injection_corpus, tags
 
     corpus = "\n".join(injection_corpus())
@@ -74,8 +75,9 @@ def test_a_rubric_or_description_cannot_close_the_document_block(fake, config):
 def test_a_tone_or_glossary_cannot_close_the_source_block(fake, config):
     import asyncio
 
-    from parallax.run import execute, plan_translate
-    from parallax.translation import TranslationSettings
+    from parallax.run.execute import execute
+    from parallax.run.plan import plan_translate
+    from parallax.translate.request import TranslationSettings
     from tests.fakes.provider_server import ok
     from tests.test_batch_faults import tags
 

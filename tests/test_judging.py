@@ -13,13 +13,14 @@ import pytest
 
 from parallax.config import Config, load_config
 from parallax.export import to_csv, to_json
-from parallax.fidelity import non_translation
-from parallax.quality import mqm_score, neutral_labels, parse_mqm
 from parallax.reducers import reduce
 from parallax.results import BranchResult, Finding
-from parallax.run import RunOutcome, execute, plan_translate
+from parallax.run.execute import RunOutcome, execute
+from parallax.run.plan import plan_translate
 from parallax.stats import difference, estimate
-from parallax.translation import TranslationSettings
+from parallax.translate.fidelity import non_translation
+from parallax.translate.judge import mqm_score, neutral_labels, parse_mqm
+from parallax.translate.request import TranslationSettings
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
 from tests.fakes.judges import candidates, error, position_biased
 from tests.fakes.provider_server import ok
@@ -117,7 +118,7 @@ def test_gemba_mqm_scoring_counts_five_errors_most_severe_first_capped_at_25():
 
 
 def test_the_judge_prompt_is_gemba_mqm():
-    from parallax.quality import judge_request
+    from parallax.translate.judge import judge_request
 
     request = judge_request(SOURCE, TranslationSettings("en", "de"), [("A", GERMAN)])
     assert "non-translation" in request.system and "Critical errors inhibit comprehension" in request.system

@@ -9,8 +9,9 @@ import pytest
 
 from parallax.documents import InputError
 from parallax.languages import check_language, check_pair, language_name
-from parallax.run import execute, plan_translate
-from parallax.translation import TranslationSettings
+from parallax.run.execute import execute
+from parallax.run.plan import plan_translate
+from parallax.translate.request import TranslationSettings
 from tests.test_translate import SOURCE, tconfig  # noqa: F401 - the fixture
 
 

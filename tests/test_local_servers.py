@@ -15,10 +15,12 @@ import pytest
 from parallax.cli import main
 from parallax.config import ConfigError, load_config
 from parallax.engines import openai_engine
-from parallax.engines.slots import Slots
-from parallax.run import execute, plan_review, plan_translate
-from parallax.runner import TOO_LONG, BranchQueued, BranchRetrying, BranchStarted
-from parallax.translation import TranslationSettings
+from parallax.limits import Slots
+from parallax.run.events import BranchQueued, BranchRetrying, BranchStarted
+from parallax.run.execute import execute
+from parallax.run.failures import TOO_LONG
+from parallax.run.plan import plan_review, plan_translate
+from parallax.translate.request import TranslationSettings
 from tests.conftest import DOCUMENT, OPENAI_KEY, only, run
 from tests.fakes.provider_server import DEFAULT_TRANSLATION, LLAMA_CPP_PYTHON_REJECTS, fault, ok, status
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from parallax import chunks, cli
+from parallax import cli
+from parallax.review import chunks
 from tests.test_batch import batch, results, write_csv
 from tests.test_cli import Stdin
 

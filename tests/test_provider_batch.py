@@ -168,11 +168,11 @@ def test_engines_without_a_batch_api_are_refused_before_anything_is_sent(tmp_pat
 
 
 def test_the_estimate_prices_a_provider_batchs_branches_at_half_and_its_judge_in_full(keys):
+    from parallax.batch.provider import BATCH_PRICE_FACTOR
     from parallax.config import load_config
     from parallax.estimate import estimate_batch
-    from parallax.provider_batch import BATCH_PRICE_FACTOR
-    from parallax.run import plan_review, plan_translate
-    from parallax.translation import TranslationSettings
+    from parallax.run.plan import plan_review, plan_translate
+    from parallax.translate.request import TranslationSettings
 
     config = load_config(None)
     texts = ["A first text to review, with a few words.", "A second, longer text to review " * 5]
@@ -192,10 +192,11 @@ def test_the_estimate_prices_a_provider_batchs_branches_at_half_and_its_judge_in
 def test_a_job_stored_with_only_the_pages_options_is_collected_by_the_cli(tmp_path, keys):
     import asyncio
 
-    from parallax.batch import BatchOutput, read_rows
+    from parallax.batch.output import BatchOutput
+    from parallax.batch.provider import submit
+    from parallax.batch.rows import read_rows
     from parallax.config import load_config
-    from parallax.provider_batch import submit
-    from parallax.run import plan_review
+    from parallax.run.plan import plan_review
 
     keys.batches.polls = 0
     source = write_csv(tmp_path / "in.csv", [["d1", "First text."]])

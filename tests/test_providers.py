@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from parallax.chunks import split_text
 from parallax.export import to_csv, to_json
-from parallax.run import execute, plan_review
-from parallax.runner import BranchDelta
+from parallax.review.chunks import split_text
+from parallax.run.events import BranchDelta
+from parallax.run.execute import execute
+from parallax.run.plan import plan_review
 from tests.conftest import ANTHROPIC_KEY, DOCUMENT, OPENAI_KEY, only, run
 from tests.fakes.provider_server import DEFAULT_JUDGEMENT, fault, ok, status
 

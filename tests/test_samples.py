@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from parallax import cli
 from parallax.export import to_csv, to_json
-from parallax.run import execute, plan_review
+from parallax.run.execute import execute
+from parallax.run.plan import plan_review
 from tests.conftest import OPENAI_KEY
 from tests.fakes.provider_server import DEFAULT_JUDGEMENT, ok
 

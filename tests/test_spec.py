@@ -14,9 +14,9 @@ from pathlib import Path
 from parallax import cli
 from parallax.config import load_config
 from parallax.perspectives import Perspective
-from parallax.run import plan_review
-from parallax.spec import RunSpec, bind, spec_of
-from parallax.translation import TranslationSettings
+from parallax.run.plan import plan_review
+from parallax.run.spec import RunSpec, bind, spec_of
+from parallax.translate.request import TranslationSettings
 from tests.fakes.provider_server import status
 from tests.test_batch import results, write_csv
 from tests.test_cli import Stdin
@@ -64,8 +64,9 @@ def test_a_rubric_edited_after_a_run_does_not_change_its_retry(fake, tmp_path, m
 
 
 def test_a_provider_batch_with_a_page_only_perspective_is_collected_by_a_new_process(fake, tmp_path, monkeypatch):
-    from parallax.batch import BatchOutput, read_rows
-    from parallax.provider_batch import submit
+    from parallax.batch.output import BatchOutput
+    from parallax.batch.provider import submit
+    from parallax.batch.rows import read_rows
     from parallax.storage import open_store
 
     _keys(fake, monkeypatch)

@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from parallax.config import load_config
-from parallax.history import record
-from parallax.run import RunOutcome, execute, plan_review
+from parallax.run.execute import RunOutcome, execute
+from parallax.run.plan import plan_review
 from parallax.storage import Store
+from parallax.storage.history import record
 
 ROOT = Path(__file__).resolve().parent.parent
 # plotly is not listed: Streamlit itself imports plotly.graph_objects.

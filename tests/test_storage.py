@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from parallax import cli
 from parallax.config import load_config
 from parallax.export import to_json
-from parallax.history import record, retry_failed
 from parallax.results import BranchResult, BranchSpec
-from parallax.run import RunOutcome, execute, plan_review
-from parallax.storage import MIGRATIONS, Store, database_url
+from parallax.run.execute import RunOutcome, execute
+from parallax.run.plan import plan_review
+from parallax.storage import Store, database_url
+from parallax.storage.database import MIGRATIONS
+from parallax.storage.history import record, retry_failed
 from tests.conftest import DOCUMENT, OPENAI_KEY
 from tests.fakes.provider_server import status
 
@@ -50,7 +52,7 @@ def test_migrations_are_applied_once(db_url):
 def test_migrations_are_applied_in_the_order_listed_and_only_the_new_ones(db_url, monkeypatch):
     """The list is the order: a migration builds on the ones above it, whatever its name. A database made by an
     earlier version gets only the migrations added since, each once."""
-    from parallax import storage
+    from parallax.storage import database as storage
 
     listed = [("m_create", ["CREATE TABLE notes (n INTEGER)"]),
               ("z_column", ["ALTER TABLE notes ADD COLUMN m INTEGER"]),
@@ -225,9 +227,9 @@ def _stdin(data: bytes):  # type: ignore[no-untyped-def]
 
 
 def test_a_translation_reopens_with_its_agreement_matrix(db_url, monkeypatch):
-    from parallax.history import outcome_from_record
-    from parallax.run import plan_translate
-    from parallax.translation import TranslationSettings
+    from parallax.run.plan import plan_translate
+    from parallax.storage.history import outcome_from_record
+    from parallax.translate.request import TranslationSettings
 
     store = Store(db_url)
     plan = plan_translate("The dog runs fast.", load_config(env={}), TranslationSettings("en", "de"),
@@ -235,9 +237,25 @@ def test_a_translation_reopens_with_its_agreement_matrix(db_url, monkeypatch):
     outcome = RunOutcome.for_plan(plan)
     record(plan, outcome, store)
     asyncio.run(execute(plan, outcome=outcome))
-    import parallax.quality as quality
+    import parallax.translate.judge as quality
 
     monkeypatch.setattr(quality, "agreement_matrix", lambda texts: pytest.fail("recomputed on reopening"))
     reopened = outcome_from_record(store.load_run(plan.run_id))
     assert reopened.assessment.matrix == outcome.assessment.matrix != {}
     assert reopened.results[plan.branches[1].branch_id].agreement == outcome.ordered()[1].agreement
+
+
+def test_a_score_floor_is_applied_before_the_limit(db_url):
+    """With a floor and a limit, the newest runs that pass the floor: before, the limit took the newest runs and
+    the floor then dropped them, so 'at least 5, newest 1' found nothing while a run scored 9 was there."""
+    from parallax.results import Aggregate
+
+    store = Store(db_url)
+    for run_id, mode, score in [("old9", "review", 9.0), ("mid3", "review", 3.0), ("t80", "translate", 80.0),
+                                ("new2", "review", 2.0)]:
+        store.start_run(run_id, mode, "x", {}, [])
+        store.finish_run(run_id, Aggregate("mean", score, 1, 1, 0.0, "mean"), 1.0, [])
+        time.sleep(0.002)  # created_at has milliseconds: distinct, in this order
+    assert [r["run_id"] for r in store.list_runs(min_review_score=5, limit=1)] == ["old9"]
+    assert [r["run_id"] for r in store.list_runs(min_translation_score=50, limit=1)] == ["t80"]
+    assert [r["run_id"] for r in store.list_runs(min_review_score=2.5)] == ["mid3", "old9"]

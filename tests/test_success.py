@@ -13,9 +13,10 @@ from parallax import cli
 from parallax.config import DEMO_TRANSLATORS, load_config
 from parallax.export import to_csv, to_json
 from parallax.results import BranchResult
-from parallax.run import execute, plan_translate
+from parallax.run.execute import execute
+from parallax.run.plan import plan_translate
 from parallax.storage import Store
-from parallax.translation import TranslationSettings
+from parallax.translate.request import TranslationSettings
 from tests.fakes.provider_server import ok, status
 
 
@@ -42,8 +43,8 @@ def test_a_translation_with_no_judge_succeeded(tmp_path, monkeypatch):
 def test_every_view_counts_the_same(tmp_path, db_url):
     config = load_config(env={})
     plan = plan_translate("Hello there.", config, TranslationSettings("en", "de"), DEMO_TRANSLATORS[:2])
-    from parallax.history import record
-    from parallax.run import RunOutcome
+    from parallax.run.execute import RunOutcome
+    from parallax.storage.history import record
 
     store = Store(db_url)
     outcome = RunOutcome.for_plan(plan)
@@ -88,8 +89,8 @@ def test_the_speedup_is_shown_only_when_it_means_something():
 
 def test_judge_samples_are_real_calls_even_with_the_cache_on(fake, config, db_url):
     """The 4th identical run with 3 judge samples still makes 3 fresh judge calls: a spread is never replays."""
-    from parallax.history import record
-    from parallax.run import RunOutcome
+    from parallax.run.execute import RunOutcome
+    from parallax.storage.history import record
 
     store = Store(db_url)
     mqm = json.dumps({"translations": [{"label": "A", "errors": []}]})
@@ -105,8 +106,8 @@ def test_judge_samples_are_real_calls_even_with_the_cache_on(fake, config, db_ur
 
 
 def test_a_cache_hit_in_a_fallback_chain_says_what_was_really_called(fake, config, db_url):
-    from parallax.history import record
-    from parallax.run import RunOutcome
+    from parallax.run.execute import RunOutcome
+    from parallax.storage.history import record
 
     store = Store(db_url)
     fake.next_reply = lambda model: status(401, {"error": {"message": "bad key"}}) if model == "down" else ok("Gut.")
@@ -124,8 +125,9 @@ def test_a_cache_hit_in_a_fallback_chain_says_what_was_really_called(fake, confi
 
 
 def test_history_keeps_review_and_translation_scores_apart(tmp_path, db_url):
-    from parallax.history import record
-    from parallax.run import RunOutcome, plan_review
+    from parallax.run.execute import RunOutcome
+    from parallax.run.plan import plan_review
+    from parallax.storage.history import record
 
     store = Store(db_url)
     config = load_config(env={})
@@ -145,8 +147,8 @@ def test_history_keeps_review_and_translation_scores_apart(tmp_path, db_url):
 
 
 def test_a_translation_whose_judge_failed_is_judged_again_by_retry(fake, config, db_url):
-    from parallax.history import outcome_from_record, record, retry_failed, retry_label, to_retry
-    from parallax.run import RunOutcome
+    from parallax.run.execute import RunOutcome
+    from parallax.storage.history import outcome_from_record, record, retry_failed, retry_label, to_retry
 
     store = Store(db_url)
     fake.answer = lambda model, _body: ok("Guten Morgen, alle zusammen.") if model == "t" else None

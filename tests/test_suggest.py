@@ -8,7 +8,7 @@ import json
 
 from parallax import cli
 from parallax.config import load_config
-from parallax.suggest import suggest_offline, suggest_perspectives
+from parallax.review.suggest import suggest_offline, suggest_perspectives
 from tests.fakes.provider_server import ok
 from tests.test_cli import Stdin
 

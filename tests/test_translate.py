@@ -14,11 +14,12 @@ from parallax.config import Config, load_config
 from parallax.documents import InputError
 from parallax.engines.pseudo import pseudo_localise
 from parallax.export import to_csv, to_json
-from parallax.quality import agreement_matrix, highlight, mqm_score, neutral_labels, parse_mqm, word_diff
 from parallax.reducers import reduce
 from parallax.results import BranchResult, Finding
-from parallax.run import RunOutcome, execute, plan_translate
-from parallax.translation import TranslationSettings, glossary_compliance, parse_glossary
+from parallax.run.execute import RunOutcome, execute
+from parallax.run.plan import plan_translate
+from parallax.translate.judge import agreement_matrix, highlight, mqm_score, neutral_labels, parse_mqm, word_diff
+from parallax.translate.request import TranslationSettings, glossary_compliance, parse_glossary
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
 from tests.fakes.provider_server import DEFAULT_TRANSLATION, ok, status
 

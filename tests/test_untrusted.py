@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from parallax import cli
-from parallax.confine import run_confined
 from parallax.documents import InputError, read_document
+from parallax.documents.confine import run_confined
 from tests.fakes import bombs
 from tests.fakes import documents as make
 from tests.test_batch import batch, results, write_csv
@@ -87,7 +87,7 @@ def test_documents_names_another_folder_and_only_that_one(tmp_path, outside):
 
 def test_without_a_documents_folder_path_cells_are_never_read(tmp_path, outside):
     """The app's Batch page reads rows this way: a batch file uploaded by anyone names no file on the server."""
-    from parallax.batch import read_rows
+    from parallax.batch.rows import read_rows
 
     (tmp_path / "batch" / "ok.txt").write_text("Fine text.", encoding="utf-8")
     source = write_csv(tmp_path / "batch" / "in.csv", [["1", "", "ok.txt"], ["2", "", str(outside)],
@@ -140,10 +140,11 @@ def test_a_job_this_installation_did_not_send_is_shown_and_never_collected(tmp_p
 
 
 def test_a_sealed_job_changed_in_the_history_is_refused(tmp_path, fake, monkeypatch):
-    from parallax.batch import BatchOutput, read_rows
+    from parallax.batch.output import BatchOutput
+    from parallax.batch.provider import sealed, submit
+    from parallax.batch.rows import read_rows
     from parallax.config import load_config
-    from parallax.provider_batch import sealed, submit
-    from parallax.run import plan_review
+    from parallax.run.plan import plan_review
     from parallax.storage import open_store
 
     monkeypatch.setenv("OPENAI_API_KEY", "fake-key-untrusted-0123456789abcdefgh")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..config import PROVIDER_KEYS, Config
-from .base import Engine, Event, Finish, Message, Request, Task, Usage
-from .slots import slots_for
+from parallax.config import PROVIDER_KEYS, Config
+from parallax.engines.base import Engine, Event, Finish, Message, Request, Task, Usage
+from parallax.limits import slots_for
 
 __all__ = ["Engine", "EngineError", "Event", "Finish", "Message", "Request", "Task", "Usage", "resolve_engine"]
 
@@ -43,16 +43,16 @@ def resolve_engine(engine_id: str, config: Config) -> Engine:
         raise EngineError(f"unknown engine {engine_id!r}; {valid_forms(config)}")
     if prefix == "offline":
         if rest == "rules":
-            from .offline import OfflineRulesEngine
+            from parallax.engines.offline import OfflineRulesEngine
 
             return OfflineRulesEngine()
         if rest == "pseudo":
-            from .pseudo import PseudoEngine
+            from parallax.engines.pseudo import PseudoEngine
 
             return PseudoEngine()
         raise EngineError(f"unknown offline engine {engine_id!r}; use offline:rules or offline:pseudo")
     if prefix == "sim":
-        from .sim import SimEngine, parse_sim
+        from parallax.engines.sim import SimEngine, parse_sim
 
         try:
             return SimEngine(engine_id, parse_sim(rest))
@@ -68,11 +68,11 @@ def resolve_engine(engine_id: str, config: Config) -> Engine:
             limit = config.provider_concurrency.get(prefix)
             slots = slots_for(f"provider:{prefix}", limit) if limit else None
             if prefix == "openai":
-                from .openai_engine import OpenAIEngine
+                from parallax.engines.openai_engine import OpenAIEngine
 
                 return OpenAIEngine(engine_id, rest, api_key=key, base_url=config.env.get("OPENAI_BASE_URL") or None,
                                     slots=slots)
-            from .anthropic_engine import AnthropicEngine
+            from parallax.engines.anthropic_engine import AnthropicEngine
 
             return AnthropicEngine(engine_id, rest, api_key=key, base_url=config.env.get("ANTHROPIC_BASE_URL") or None,
                                    slots=slots)
@@ -86,7 +86,7 @@ def _deepl(config: Config) -> Engine:
     if not key:
         raise EngineError("deepl needs DEEPL_AUTH_KEY to be set (in the environment or secrets)")
     try:
-        from .deepl_engine import DeepLEngine
+        from parallax.engines.deepl_engine import DeepLEngine
 
         return DeepLEngine(key, config.env.get("DEEPL_SERVER_URL") or None)
     except ImportError:
@@ -94,7 +94,7 @@ def _deepl(config: Config) -> Engine:
 
 
 def _libretranslate(config: Config) -> Engine:
-    from .libretranslate import LibreTranslateEngine
+    from parallax.engines.libretranslate import LibreTranslateEngine
 
     url = config.env.get("LIBRETRANSLATE_URL", "").strip()
     if not url:
@@ -103,7 +103,7 @@ def _libretranslate(config: Config) -> Engine:
 
 
 def _named(name: str, config: Config) -> Engine:
-    from .openai_engine import OpenAIEngine
+    from parallax.engines.openai_engine import OpenAIEngine
 
     spec = config.engines[name]
     key = "not-needed"  # local servers ignore the key, but the SDK insists on one

@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from .base import (
+from parallax.engines.base import (
     EXPIRED,
     BatchState,
     Clients,
@@ -21,7 +21,7 @@ from .base import (
     count_attempt,
     ssl_context,
 )
-from .slots import Slots
+from parallax.limits import Slots
 
 # Anthropic's error types and the HTTP status each stands for (an errored request of a batch gives only the type).
 _ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from ..languages import DEEPL_SOURCES, DEEPL_TARGETS, deepl_code, language_name
-from .base import Event, Finish, Request, Usage, remembered
+from parallax.engines.base import Event, Finish, Request, Usage, remembered
+from parallax.languages import DEEPL_SOURCES, DEEPL_TARGETS, deepl_code, language_name
 
 
 class DeepLEngine:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..languages import language_name, libretranslate_code
-from .base import Event, Finish, Request, count_attempt, remembered
+from parallax.engines.base import Event, Finish, Request, count_attempt, remembered
+from parallax.languages import language_name, libretranslate_code
 
 
 class LibreTranslateError(Exception):

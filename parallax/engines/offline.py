@@ -10,9 +10,9 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import lru_cache
 
-from ..judgement import Judgement
-from ..results import Finding
-from .base import Event, Request, stream_local
+from parallax.engines.base import Event, Request, stream_local
+from parallax.results import Finding
+from parallax.review.judgement import Judgement
 
 LABEL = "Keyword checks (offline) — no AI"
 PENALTY = {"critical": 2.5, "major": 1.5, "minor": 0.5}

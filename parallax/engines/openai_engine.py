@@ -15,7 +15,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any, Final
 
-from .base import (
+from parallax.engines.base import (
     EXPIRED,
     BatchState,
     Clients,
@@ -31,7 +31,7 @@ from .base import (
     new_request,
     ssl_context,
 )
-from .slots import Latch, Slots
+from parallax.limits import Latch, Slots
 
 # How structured output is asked for, in the order they are tried when the server's support is unknown.
 MODES = ("json_schema", "json_object", "tool", "prompt")

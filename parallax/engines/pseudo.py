@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
-from .base import Event, Request, stream_local
+from parallax.engines.base import Event, Request, stream_local
 
 LABEL = "Pseudo-localisation — not a translation"
 _ACCENTS = str.maketrans(

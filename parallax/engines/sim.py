@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from .base import Event, Finish, Request, Usage
+from parallax.engines.base import Event, Finish, Request, Usage
 
 FAILS = ("error", "timeout", "truncate", "ratelimit")
 _WORDS = "simulated output for demos tests and benchmarks no model was called".split()

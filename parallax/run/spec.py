@@ -10,13 +10,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .perspectives import Perspective
-from .results import BranchSpec
-from .translation import TranslationSettings
+from parallax.perspectives import Perspective
+from parallax.results import BranchSpec
+from parallax.translate.request import TranslationSettings
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .run import RunPlan
+    from parallax.config import Config
+    from parallax.run.plan import RunPlan
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def bind(spec: RunSpec, document: str, config: Config, only: list[BranchSpec] | 
          run_id: str | None = None) -> RunPlan:
     """The runnable plan of a spec: its engines built from the configuration (keys, servers), its perspectives
     its own. `only`: a subset of its branches (a retry)."""
-    from .run import RunPlan, resolve_engines
+    from parallax.run.plan import RunPlan, resolve_engines
 
     config = dataclasses.replace(config, perspectives={**config.perspectives, **spec.perspectives})
     branches = list(spec.branches if only is None else only)

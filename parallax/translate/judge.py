@@ -10,12 +10,12 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from .delimit import delimit, neutralise
-from .engines.base import Message, Request, Task
-from .judgement import load_json_reply
-from .languages import language_name
-from .results import Finding
-from .translation import TranslationSettings
+from parallax.delimit import delimit, neutralise
+from parallax.engines.base import Message, Request, Task
+from parallax.languages import language_name
+from parallax.results import Finding
+from parallax.review.judgement import load_json_reply
+from parallax.translate.request import TranslationSettings
 
 # GEMBA-MQM (Kocmi & Federmann, 2023; MicrosoftTranslator/GEMBA, gemba_mqm_utils.py): errors weigh 25 (critical),
 # 5 (major) or 1 (minor); only the first five errors count, most severe first; the penalty is capped at 25, and a

@@ -24,13 +24,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .documents import InputError
-from .engines.base import BatchRequestError, BatchState, Engine, Event, Outcome, Request, Structured, Usage
-from .runner import cache_key, describe_failure
+from parallax.documents import InputError
+from parallax.engines.base import BatchRequestError, BatchState, Engine, Event, Outcome, Request, Structured, Usage
+from parallax.run.branch import cache_key
+from parallax.run.failures import describe_failure
 
 if TYPE_CHECKING:  # the CLI reads this module's constants at start: no SQLAlchemy or LangGraph import here
-    from .run import RunPlan
-    from .storage import Store
+    from parallax.run.plan import RunPlan
+    from parallax.storage import Store
 
 BATCH_PRICE_FACTOR = 0.5  # both providers bill batch requests at half the normal price
 WINDOW = "results within 24 hours"
@@ -144,8 +145,8 @@ class Recording:
 async def requests_of(plan: RunPlan, rows: Iterator[Any]) -> AsyncIterator[tuple[Any, str, Request]]:
     """(row, engine id, request) for every call of every branch of every row that can be planned ahead, found by
     running the branch pipeline itself (chunks and steps as any batch makes them) on recording engines."""
-    from .pipeline import review_branch, translate_branch
-    from .run import run_context
+    from parallax.run.execute import run_context
+    from parallax.run.pipeline import review_branch, translate_branch
 
     seen: list[tuple[str, Request]] = []
     engines = {engine_id: Recording(engine, seen) for engine_id, engine in batch_engines(plan).items()}
@@ -183,7 +184,7 @@ async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, ar
             continue
         groups.setdefault(engine_id, {})[key] = engine.params(request, engine.batch_mode(request))
     job_id = uuid.uuid4().hex[:12]
-    from .spec import spec_of
+    from parallax.run.spec import spec_of
 
     job = {"args": args, "rows": numbers, "spec": spec_of(plan).to_dict()}  # the run as sent, not as configured later
     job["seal"] = seal(job_id, str(out), job)
@@ -253,7 +254,7 @@ async def collected_plan(plan: RunPlan, record: dict[str, Any]) -> RunPlan:
 def rows_of(record: dict[str, Any], rows: Iterator[Any], written: Any) -> Iterator[Any]:
     """The job's rows from the input file read again, and the rows already in the results file (`written`: ids
     as stored, to be counted as done earlier); a job row whose id changed since submitting is an error."""
-    from .export import safe_cell
+    from parallax.export import safe_cell
 
     wanted = {int(number): doc_id for number, doc_id in record["job"]["rows"].items()}
     for row in rows:
@@ -275,10 +276,12 @@ def collect_job(record: dict[str, Any], store: Store, on_state: Callable[[str], 
     state asked (until all have ended, or once), then every document run on the batch's answers and written.
     Returns (plan, progress), or None when `once` found a part still running. One event loop for it all: the
     engines' connections belong to it."""
-    from .batch import BatchOutput, as_async, count_rows, read_rows, run_documents
-    from .config import load_config
-    from .run import plan_from_options
-    from .spec import RunSpec, bind
+    from parallax.batch.output import BatchOutput
+    from parallax.batch.pool import as_async, run_documents
+    from parallax.batch.rows import count_rows, read_rows
+    from parallax.config import load_config
+    from parallax.run.plan import plan_from_options
+    from parallax.run.spec import RunSpec, bind
 
     if not sealed(record):
         raise InputError(not_sealed(record))

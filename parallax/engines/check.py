@@ -10,12 +10,12 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .config import DEFAULT_MODELS, Config
-from .delimit import delimit
-from .engines import Engine, EngineError, Message, Request, Task, resolve_engine
-from .judgement import SCHEMA, read_judgement
-from .results import BranchResult, BranchSpec
-from .runner import BranchJob, run_branch
+from parallax.config import DEFAULT_MODELS, Config
+from parallax.delimit import delimit
+from parallax.engines import Engine, EngineError, Message, Request, Task, resolve_engine
+from parallax.results import BranchResult, BranchSpec
+from parallax.review.judgement import SCHEMA, read_judgement
+from parallax.run.branch import BranchJob, run_branch
 
 CHECK_DOCUMENT = "Parallax engine check. This sentence is the whole document."
 
@@ -65,7 +65,7 @@ async def check_engines(config: Config, engine_ids: Sequence[str], timeout_s: fl
     """Each engine answers one tiny request, all at once (within each engine's own concurrency limit).
 
     An id that cannot be built comes back as an error result: nothing is called for it."""
-    from .run import secret_values
+    from parallax.run.execute import secret_values
 
     loop = asyncio.get_running_loop()
 

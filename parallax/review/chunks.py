@@ -7,7 +7,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from .results import BranchResult, Finding
+from parallax.results import BranchResult, Finding
 
 OVERLAP_CHARS = 300  # at most; a tenth of the chunk size for small chunks
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

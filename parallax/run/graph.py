@@ -11,13 +11,22 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send
 
-from .assess import assess
-from .chunks import Chunk
-from .pipeline import check, draft, merge_branch, review_chunk, review_chunks, review_whole, translate_branch, two_step
-from .reducers import reduce
-from .results import Aggregate, BranchResult, BranchSpec
-from .runner import RunContext
-from .translation import TranslationSettings
+from parallax.reducers import reduce
+from parallax.results import Aggregate, BranchResult, BranchSpec
+from parallax.review.chunks import Chunk
+from parallax.run.branch import RunContext
+from parallax.run.pipeline import (
+    check,
+    draft,
+    merge_branch,
+    review_chunk,
+    review_chunks,
+    review_whole,
+    translate_branch,
+    two_step,
+)
+from parallax.translate.assess import assess
+from parallax.translate.request import TranslationSettings
 
 
 class ReviewState(TypedDict, total=False):

@@ -23,14 +23,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
-from .results import BranchResult
-from .run import RunPlan, with_engines
+from parallax.results import BranchResult
+from parallax.run.plan import RunPlan, with_engines
 
 POLL_S = 0.2  # how often a blocked queue read looks up (a stop, a dead worker, a dead parent)
 ROWS_PER_HOP = 16  # rows a worker takes from the inbox at most at once (a few: the others take theirs too)
 # What every worker needs, imported once by the fork server that forks the workers.
-PRELOAD = ["parallax.workers", "parallax.batch", "parallax.storage", "parallax.engines.openai_engine",
-           "parallax.engines.anthropic_engine", "openai", "anthropic"]
+PRELOAD = ["parallax.batch.workers", "parallax.batch.pool", "parallax.batch.output", "parallax.storage",
+           "parallax.engines.openai_engine", "parallax.engines.anthropic_engine", "openai", "anthropic"]
 
 
 def fork_server() -> Any:
@@ -55,7 +55,7 @@ async def in_processes(plan: RunPlan, rows: Iterator[Any], record: Any, workers:
                        rpm: dict[str, float], streamed: bool) -> None:
     """Run `rows` (batch.Row) in `workers` processes; `record(line, cached, written)` (BatchOutput.record) is
     called here, in the parent, for each finished document."""
-    from .batch import BatchError
+    from parallax.batch.rows import BatchError
 
     context = fork_server()
     inbox: Any = context.Queue(maxsize=concurrency * 2)
@@ -134,8 +134,11 @@ async def in_processes(plan: RunPlan, rows: Iterator[Any], record: Any, workers:
 def _worker(plan: RunPlan, cache_url: str | None, inbox: Any, outbox: Any, concurrency: int,
             rpm: dict[str, float], rates: dict[str, Any], streamed: bool, batch: int) -> None:
     """A worker process: documents from `inbox` through the branches, each finished row to `outbox`."""
-    from .batch import RateLimiter, Row, finished, run_documents
-    from .storage import GroupedCache, open_store
+    from parallax.batch.output import finished
+    from parallax.batch.pool import run_documents
+    from parallax.batch.rows import Row
+    from parallax.limits import RateLimiter
+    from parallax.storage import GroupedCache, open_store
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     watched = _die_with(batch)

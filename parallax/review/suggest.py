@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .config import Config
-from .delimit import delimit
-from .engines import resolve_engine
-from .engines.base import Message, Request, Task
-from .judgement import load_json_reply
-from .perspectives import _NAME, Perspective
-from .results import BranchResult, BranchSpec
-from .runner import BranchJob, run_branch
+from parallax.config import Config
+from parallax.delimit import delimit
+from parallax.engines import resolve_engine
+from parallax.engines.base import Message, Request, Task
+from parallax.perspectives import _NAME, Perspective
+from parallax.results import BranchResult, BranchSpec
+from parallax.review.judgement import load_json_reply
+from parallax.run.branch import BranchJob, run_branch
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import re
 import stat
 from pathlib import Path, PurePath
 
-from . import config
-from .confine import run_confined
-from .readers import PAGE_BREAK, READERS, Extracted, Refused, Unreadable, word_count
+from parallax import config
+from parallax.documents.confine import run_confined
+from parallax.documents.readers import PAGE_BREAK, READERS, Extracted, Refused, Unreadable, word_count
 
 __all__ = ["PAGE_BREAK", "Extracted", "InputError", "word_count"]
 
@@ -126,7 +126,7 @@ def read_document(data: bytes, name: str = "the file") -> Extracted:
 
 def _read(reader: object, data: bytes, max_chars: int) -> Extracted:
     """In the confined child: the reader, stopping at the text limit."""
-    from .readers import Budget
+    from parallax.documents.readers import Budget
 
     return reader(data, Budget(max_chars))  # type: ignore[operator]
 

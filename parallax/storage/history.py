@@ -7,13 +7,14 @@ import queue
 import threading
 from typing import Any
 
-from .assess import Assessed
-from .config import Config
-from .quality import JudgeSample
-from .reducers import reduce
-from .results import BranchResult
-from .run import RunOutcome, RunPlan, execute, plan_settings, run_context
-from .storage import RunRecord, StorageError, Store
+from parallax.config import Config
+from parallax.reducers import reduce
+from parallax.results import BranchResult
+from parallax.run.execute import RunOutcome, execute, run_context
+from parallax.run.plan import RunPlan, plan_settings
+from parallax.storage import RunRecord, StorageError, Store
+from parallax.translate.assess import Assessed
+from parallax.translate.judge import JudgeSample
 
 
 class StoreRecorder:
@@ -143,7 +144,7 @@ def outcome_from_record(record: RunRecord) -> RunOutcome:
 def plan_from_record(record: RunRecord, config: Config) -> RunPlan:
     """The stored run as a plan again, from its own spec (its perspectives as they were, whatever the
     configuration says now), for the branches not ok."""
-    from .spec import RunSpec, bind
+    from parallax.run.spec import RunSpec, bind
 
     spec = RunSpec.from_dict(record.settings, record.mode, record.branches)
     failed = [b for b in spec.branches
@@ -210,7 +211,7 @@ async def retry_failed(run_id: str, store: Store, config: Config, use_cache: boo
 
 async def _reassess(plan: RunPlan, results: list[BranchResult]) -> Assessed:
     """Agreement and the judge are about all translations together: assess them again after a retry."""
-    from .assess import assess
+    from parallax.translate.assess import assess
 
     assert plan.settings is not None
     return await assess(plan.document, results, plan.settings, run_context(plan), plan.run_id)

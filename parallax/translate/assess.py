@@ -7,8 +7,10 @@ import dataclasses
 import statistics
 from dataclasses import dataclass, field
 
-from .fidelity import non_translation
-from .quality import (
+from parallax.results import BranchResult, BranchSpec, Finding
+from parallax.run.branch import RunContext, job_for, run_branch
+from parallax.translate.fidelity import non_translation
+from parallax.translate.judge import (
     JudgeSample,
     agreement_matrix,
     consensus,
@@ -19,9 +21,7 @@ from .quality import (
     parse_mqm,
     reference_scores,
 )
-from .results import BranchResult, BranchSpec, Finding
-from .runner import RunContext, job_for, run_branch
-from .translation import TranslationSettings, glossary_compliance
+from parallax.translate.request import TranslationSettings, glossary_compliance
 
 
 @dataclass(frozen=True)

@@ -13,23 +13,14 @@ import contextlib
 import dataclasses
 from typing import Any
 
-from .chunks import Chunk, merge_chunks, split_text
-from .engines.base import Request
-from .judgement import check_request, read_judgement, review_request
-from .results import BranchResult, BranchSpec
-from .runner import (
-    TOO_LONG,
-    BranchFinished,
-    BranchRestarted,
-    BranchStarted,
-    ChunkFinished,
-    Emit,
-    RunContext,
-    job_for,
-    run_branch,
-    sampled_branch,
-)
-from .translation import TranslationSettings, translation_request
+from parallax.engines.base import Request
+from parallax.results import BranchResult, BranchSpec
+from parallax.review.chunks import Chunk, merge_chunks, split_text
+from parallax.review.judgement import check_request, read_judgement, review_request
+from parallax.run.branch import RunContext, job_for, run_branch, sampled_branch
+from parallax.run.events import BranchFinished, BranchRestarted, BranchStarted, ChunkFinished, Emit
+from parallax.run.failures import TOO_LONG
+from parallax.translate.request import TranslationSettings, translation_request
 
 
 def review_chunks(document: str) -> list[Chunk]:

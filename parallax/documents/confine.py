@@ -2,10 +2,10 @@
 can take the calling process (the app's server, a batch) down with it: a child that runs out of memory or time is
 killed, and how it ended is a value the caller words, never a crash or a hang.
 
-One small server process per caller process (`python -m parallax.confine`, started on first use, ~0.2 s) imports
-the document readers once and forks a child for each call: a child starts in milliseconds, inherits none of the
-caller's threads or memory, and its output cannot reach the caller's (a library that prints went to our standard
-output before). Calls take turns: one document at a time is read.
+One small server process per caller process (`python -m parallax.documents.confine`, started on first use,
+~0.2 s) imports the document readers once and forks a child for each call: a child starts in milliseconds, inherits
+none of the caller's threads or memory, and its output cannot reach the caller's (a library that prints went to our
+standard output before). Calls take turns: one document at a time is read.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-PRELOAD = ("parallax.readers", "lxml.etree", "lxml.html", "pypdf")
+PRELOAD = ("parallax.documents.readers", "lxml.etree", "lxml.html", "pypdf")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def run_confined(function: Callable[..., Any], *args: Any, memory_bytes: int, cp
         for attempt in (1, 2):  # a server that died (killed from outside) is started again, once
             if _server is None or _server.poll() is not None:
                 path = os.pathsep.join(p for p in sys.path if p)  # it imports what this process can
-                _server = subprocess.Popen([sys.executable, "-m", "parallax.confine"], stdin=subprocess.PIPE,
+                _server = subprocess.Popen([sys.executable, "-m", "parallax.documents.confine"], stdin=subprocess.PIPE,
                                            stdout=subprocess.PIPE, close_fds=True, start_new_session=True,
                                            env={**os.environ, "PYTHONPATH": path})
             try:
@@ -188,6 +188,6 @@ def _picklable(exc: BaseException) -> bool:
 
 
 if __name__ == "__main__":
-    from parallax.confine import serve as serve_here  # not __main__'s copy: Ended must unpickle as ours
+    from parallax.documents.confine import serve as serve_here  # not __main__'s copy: Ended must unpickle as ours
 
     serve_here()

@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .delimit import delimit, neutralise
-from .engines.base import Message, Request, Task
-from .perspectives import Perspective
-from .results import SEVERITIES, BranchResult, Finding
+from parallax.delimit import delimit, neutralise
+from parallax.engines.base import Message, Request, Task
+from parallax.perspectives import Perspective
+from parallax.results import SEVERITIES, BranchResult, Finding
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

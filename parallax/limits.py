@@ -1,4 +1,6 @@
-"""Per-engine concurrency limits, shared by every run of the process whatever event loop it runs on.
+"""Every limit on how many calls run, and how fast: per-engine concurrency shared by every run of the process
+whatever event loop it runs on (`Slots`), a latch for a first call others wait on, and a provider's requests per
+minute (`RateLimiter`, shared by a batch's worker processes).
 
 A local server that handles one request at a time (llama-cpp-python, a single Ollama runner) must see at most
 that many calls from review, translate, judge and batch runs together. The app runs each page's run on its own
@@ -11,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import Any
 
 
 class Slots:
@@ -129,3 +133,31 @@ class Latch:
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+class RateLimiter:
+    """At most `rpm` calls a minute for one provider, spaced evenly (a token bucket of one). With `shared`, a
+    number in shared memory, every worker process of a batch draws from the same bucket."""
+
+    def __init__(self, rpm: float, shared: Any = None) -> None:
+        self.interval = 60.0 / rpm
+        self.shared = shared  # multiprocessing.Value("d"): the time the next call may start, for every process
+        self.next_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        async with self.lock:
+            now = time.monotonic()  # one clock for every process of the machine
+            if self.shared is None:
+                start = max(now, self.next_at)
+                self.next_at = start + self.interval
+            else:
+                with self.shared.get_lock():
+                    start = max(now, self.shared.value)
+                    self.shared.value = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def provider_of(engine_id: str) -> str:
+    return engine_id.split(":", 1)[0] if ":" in engine_id else engine_id

@@ -1,0 +1,69 @@
+"""What a branch tells while it runs: started, queued, retrying, text, restarted, finished (the page's cards,
+the CLI's progress lines and the history all read these)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from parallax.results import BranchResult
+
+if TYPE_CHECKING:
+    pass
+
+
+@dataclass(frozen=True)
+class BranchStarted:
+    branch_id: str
+    at_s: float
+
+
+@dataclass(frozen=True)
+class BranchDelta:
+    branch_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BranchRestarted:
+    """The branch is asking again (its reply did not parse): what was shown so far is replaced."""
+
+    branch_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BranchQueued:
+    """The branch waits for a free slot on an engine limited to `limit` calls at once."""
+
+    branch_id: str
+    engine: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class BranchRetrying:
+    """The SDK is sending the same request again (rate limit, server error): the branch waits for the server."""
+
+    branch_id: str
+    retry: int
+
+
+@dataclass(frozen=True)
+class BranchFinished:
+    result: BranchResult
+
+
+@dataclass(frozen=True)
+class ChunkFinished:
+    """One chunk of a long document's branch is done (the branch finishes when all its chunks have)."""
+
+    branch_id: str
+    chunk: int
+    of: int
+
+
+BranchEvent = (BranchStarted | BranchQueued | BranchRetrying | BranchDelta | BranchRestarted | BranchFinished
+               | ChunkFinished)
+Emit = Callable[[BranchEvent], None]

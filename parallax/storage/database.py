@@ -1,0 +1,162 @@
+"""The history database: its connection (SQLite or PostgreSQL), the append-only list of named migrations, and
+what the methods of every table share. SQLAlchemy Core with bound parameters only."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from parallax.config import parallax_home
+
+# Append-only: never edit a migration that has shipped; add a new one.
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("0001_runs_branches_cache", [
+        """CREATE TABLE runs (
+            run_id VARCHAR(64) PRIMARY KEY,
+            created_at VARCHAR(32) NOT NULL,
+            updated_at VARCHAR(32) NOT NULL,
+            mode VARCHAR(16) NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            input_text TEXT NOT NULL,
+            settings TEXT NOT NULL,
+            aggregate TEXT,
+            wall_ms DOUBLE PRECISION
+        )""",
+        "CREATE INDEX runs_created ON runs (created_at)",
+        """CREATE TABLE branches (
+            run_id VARCHAR(64) NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            branch_id VARCHAR(512) NOT NULL,
+            attempt INTEGER NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            engine VARCHAR(512) NOT NULL,
+            score DOUBLE PRECISION,
+            data TEXT NOT NULL,
+            created_at VARCHAR(32) NOT NULL,
+            PRIMARY KEY (run_id, branch_id, attempt)
+        )""",
+        """CREATE TABLE cache (
+            key VARCHAR(64) PRIMARY KEY,
+            engine VARCHAR(512) NOT NULL,
+            data TEXT NOT NULL,
+            created_at VARCHAR(32) NOT NULL
+        )""",
+    ]),
+    # Which process runs it: on start, only runs whose process is gone are marked interrupted.
+    ("0002_run_owner", ["ALTER TABLE runs ADD COLUMN owner VARCHAR(128)"]),
+    # Translations: the chrF agreement matrix, kept so that reopening a run does not compute it again.
+    ("0003_run_agreement", ["ALTER TABLE runs ADD COLUMN agreement TEXT"]),
+    # Batches handed to the providers' batch APIs: waiting until collected, whatever happens to the process.
+    ("0004_provider_batches", [
+        """CREATE TABLE provider_batches (
+            job_id VARCHAR(64) PRIMARY KEY,
+            created_at VARCHAR(32) NOT NULL,
+            updated_at VARCHAR(32) NOT NULL,
+            status VARCHAR(16) NOT NULL,
+            out_path TEXT NOT NULL,
+            parts TEXT NOT NULL,
+            job TEXT NOT NULL
+        )""",
+    ]),
+]
+
+
+class StorageError(Exception):
+    """The history could not be read or written; results still show, with a warning."""
+
+
+def database_url(env: dict[str, str] | None = None) -> str:
+    """PARALLAX_DATABASE_URL, else a SQLite file in PARALLAX_HOME — as they are now, not when Parallax was imported."""
+    env = dict(os.environ) if env is None else env
+    return env.get("PARALLAX_DATABASE_URL") or f"sqlite:///{parallax_home(env) / 'history.db'}"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def clean(text: str) -> str:
+    """NUL bytes: PostgreSQL refuses them in text and SQLite keeps them; strip so both behave alike."""
+    return text.replace("\x00", "")
+
+
+def scrub(value: Any) -> Any:
+    """NUL bytes out of every string inside a JSON-able value."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+def dump(value: Any) -> str:
+    return json.dumps(scrub(value), ensure_ascii=False)
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Database:
+    """The connection and the schema; each table's methods are in runs.py, jobs.py and cache.py."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or database_url()
+        if self.url.startswith("sqlite:///"):
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = sa.create_engine(self.url, pool_pre_ping=True)
+            if self.engine.dialect.name == "sqlite":
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._migrate()
+        except (sa.exc.SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"history database unavailable: {short(exc)}") from None
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"history database error: {short(exc)}") from None
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE IF NOT EXISTS schema_migrations "
+                                 "(name VARCHAR(128) PRIMARY KEY, applied_at VARCHAR(32) NOT NULL)"))
+            done = {row[0] for row in conn.execute(sa.text("SELECT name FROM schema_migrations"))}
+            for name, statements in MIGRATIONS:
+                if name in done:
+                    continue
+                for statement in statements:
+                    conn.execute(sa.text(statement))
+                conn.execute(sa.text("INSERT INTO schema_migrations (name, applied_at) VALUES (:n, :t)"),
+                             {"n": name, "t": now()})
+
+
+def short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return text[:200]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers and one writer work at once; the busy timeout makes a second writer wait, not fail.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+    dbapi_connection.create_function("parallax_fold", 1, _fold, deterministic=True)
+
+
+def _fold(text: str | None) -> str | None:
+    return None if text is None else text.casefold()

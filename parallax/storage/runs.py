@@ -1,0 +1,241 @@
+"""Runs and their branches in the history: written as they happen, listed with filters, reopened, deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from parallax.results import Aggregate, BranchResult, BranchSpec
+from parallax.storage.database import OWNER, Database, StorageError, clean, dump, now
+
+
+@dataclass
+class RunRecord:
+    """A stored run: what went in, what came out, and each branch's attempts (oldest first)."""
+
+    run_id: str
+    created_at: str
+    mode: str
+    status: str
+    input_text: str
+    settings: dict[str, Any]
+    aggregate: Aggregate | None
+    wall_ms: float | None
+    branches: list[BranchSpec]
+    results: dict[str, BranchResult]  # the latest attempt of each branch
+    attempts: dict[str, list[BranchResult]]
+    agreement: dict[str, dict[str, float]]  # translations: engine → engine → chrF
+    position_effect: dict[str, float] = field(default_factory=dict)  # judge: position label → score effect
+    judge_samples: list[dict[str, Any]] = field(default_factory=list)  # each judge call: prompt, raw reply, findings
+
+
+# The tables a query is built on (SQLAlchemy Core); the schema itself is made by the migrations.
+_METADATA = sa.MetaData()
+RUNS = sa.Table("runs", _METADATA, sa.Column("run_id", sa.String), sa.Column("created_at", sa.String),
+                sa.Column("mode", sa.String), sa.Column("status", sa.String), sa.Column("aggregate", sa.Text),
+                sa.Column("input_text", sa.Text), sa.Column("settings", sa.Text))
+BRANCHES = sa.Table("branches", _METADATA, sa.Column("run_id", sa.String), sa.Column("engine", sa.String))
+
+
+class Runs(Database):
+    """Runs and their branches, every attempt kept."""
+
+    def start_run(self, run_id: str, mode: str, input_text: str, settings: dict[str, Any],
+                  branches: list[BranchSpec]) -> None:
+        at = now()
+        with self._tx() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO runs (run_id, created_at, updated_at, mode, status, input_text, settings, owner) "
+                "VALUES (:id, :now, :now, :mode, 'running', :text, :settings, :owner)"),
+                {"id": run_id, "now": at, "mode": mode, "text": clean(input_text), "owner": OWNER,
+                 "settings": dump({**settings, "branches": [asdict(b) for b in branches]})})
+
+    def save_branch(self, run_id: str, result: BranchResult) -> int:
+        """Write a finished branch as its next attempt; returns the attempt number (1 for the first)."""
+        return self.save_branches(run_id, [result])[0]
+
+    def save_branches(self, run_id: str, results: list[BranchResult]) -> list[int]:
+        """Several finished branches in one transaction (one commit), each as its next attempt."""
+        rows: list[dict[str, Any]] = [
+            {"r": run_id, "b": r.branch_id, "s": r.status, "e": r.engine, "score": r.score,
+             "data": dump(r.to_dict()), "t": now()} for r in results]  # serialised before the transaction
+        with self._tx() as conn:
+            found = conn.execute(sa.text("SELECT branch_id, MAX(attempt) FROM branches WHERE run_id = :r "
+                                         "GROUP BY branch_id"), {"r": run_id}).all()
+            last: dict[str, int] = {str(b): int(a) for b, a in found}
+            for row in rows:
+                row["a"] = last[row["b"]] = last.get(row["b"], 0) + 1
+            conn.execute(sa.text(  # one statement, many rows
+                "INSERT INTO branches (run_id, branch_id, attempt, status, engine, score, data, created_at) "
+                "VALUES (:r, :b, :a, :s, :e, :score, :data, :t)"), rows)
+            conn.execute(sa.text("UPDATE runs SET updated_at = :t WHERE run_id = :r"), {"t": now(), "r": run_id})
+        return [row["a"] for row in rows]
+
+    def update_branch(self, run_id: str, result: BranchResult) -> None:
+        """Replace the latest attempt's data (a translation gains its judge score after it finished)."""
+        with self._tx() as conn:
+            conn.execute(sa.text(
+                "UPDATE branches SET status = :s, score = :score, data = :data WHERE run_id = :r AND branch_id = :b "
+                "AND attempt = (SELECT MAX(attempt) FROM branches WHERE run_id = :r AND branch_id = :b)"),
+                {"s": result.status, "score": result.score, "data": dump(result.to_dict()), "r": run_id,
+                 "b": result.branch_id})
+
+    def save_agreement(self, run_id: str, matrix: dict[str, dict[str, float]],
+                       position_effect: dict[str, float] | None = None,
+                       judge_samples: list[dict[str, Any]] | None = None) -> None:
+        """The chrF matrix and the judge's measured position effect, in the run's `agreement` column (format 2:
+        an object with "format": 2; format 1, the bare matrix, is still read)."""
+        stored = {"format": 2, "matrix": matrix, "position_effect": position_effect or {},
+                  "judge_samples": judge_samples or []}
+        with self._tx() as conn:
+            conn.execute(sa.text("UPDATE runs SET agreement = :a WHERE run_id = :r"), {"a": dump(stored), "r": run_id})
+
+    def reopen_run(self, run_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute(sa.text("UPDATE runs SET status = 'running', updated_at = :t WHERE run_id = :r"),
+                         {"t": now(), "r": run_id})
+
+    def finish_run(self, run_id: str, aggregate: Aggregate | None, wall_ms: float | None,
+                   results: list[BranchResult]) -> str:
+        """Record the aggregate and whether the run completed, partly failed or failed."""
+        ok = sum(r.status == "ok" for r in results)
+        if any(r.status == "cancelled" for r in results):
+            status = "interrupted"  # stopped, refreshed or closed before the end
+        else:
+            status = "completed" if results and ok == len(results) else "partial" if ok else "failed"
+        with self._tx() as conn:
+            conn.execute(sa.text("UPDATE runs SET status = :s, aggregate = :a, wall_ms = :w, updated_at = :t "
+                                 "WHERE run_id = :r"),
+                         {"s": status, "a": dump(aggregate.to_dict()) if aggregate else None, "w": wall_ms,
+                          "t": now(), "r": run_id})
+        return status
+
+    def mark_interrupted(self, stale_after_s: float = 3600) -> int:
+        """Runs left `running` by a killed process or a closed browser; called when the app or CLI starts.
+
+        A run is interrupted when the process that ran it on this machine is gone, or when it has not
+        written anything for `stale_after_s` (another machine's process, or a session that was closed).
+        """
+        cutoff = (datetime.now(UTC) - timedelta(seconds=stale_after_s)).isoformat(timespec="milliseconds")
+        with self._tx() as conn:
+            rows = conn.execute(sa.text("SELECT run_id, owner, updated_at FROM runs WHERE status = 'running'")).all()
+            gone = [run_id for run_id, owner, updated in rows if updated < cutoff or _dead(owner)]
+            for run_id in gone:
+                conn.execute(sa.text("UPDATE runs SET status = 'interrupted', updated_at = :t WHERE run_id = :r"),
+                             {"t": now(), "r": run_id})
+        return len(gone)
+
+    def list_runs(self, mode: str | None = None, status: str | None = None, text: str | None = None,
+                  engine: str | None = None, since: str | None = None, min_review_score: float | None = None,
+                  min_translation_score: float | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Runs, newest first. Review scores (0–10) and translation scores (0–100) are two columns and two
+        filters: a review's 7 and a translation's 70 are never compared."""
+        runs, branches = RUNS, BRANCHES
+        query = sa.select(runs.c.run_id, runs.c.created_at, runs.c.mode, runs.c.status, runs.c.aggregate,
+                          runs.c.input_text, runs.c.settings)
+        if mode:
+            query = query.where(runs.c.mode == mode)
+        if status:
+            query = query.where(runs.c.status == status)
+        if since:
+            query = query.where(runs.c.created_at >= since)
+        if text:
+            # The same case folding on both sides, in the database. SQLite's own LOWER() knows only ASCII ("Ü"
+            # stays "Ü"): there it is Python's casefold, registered on every connection. PostgreSQL's LOWER()
+            # knows Unicode but not the Greek final sigma, folded here as casefold does.
+            def fold(value: Any) -> Any:
+                if self.engine.dialect.name == "sqlite":
+                    return sa.func.parallax_fold(value)
+                return sa.func.replace(sa.func.lower(value), "ς", "σ")
+            query = query.where(fold(runs.c.input_text).like(fold(sa.literal("%" + _like(text) + "%")), escape="\\"))
+        if engine:
+            used = sa.select(branches.c.run_id).where(branches.c.engine.like("%" + _like(engine) + "%", escape="\\"))
+            query = query.where(runs.c.run_id.in_(used))
+        # Score floors in the query, before the limit (a floor applied after it found fewer runs than there are).
+        if min_review_score is not None:
+            query = query.where(runs.c.mode == "review", self._score(runs.c.aggregate) >= min_review_score)
+        if min_translation_score is not None:
+            query = query.where(runs.c.mode == "translate", self._score(runs.c.aggregate) >= min_translation_score)
+        query = query.order_by(runs.c.created_at.desc()).limit(limit)
+        with self._tx() as conn:
+            rows = conn.execute(query).mappings().all()
+        out = []
+        for row in rows:
+            aggregate = json.loads(row["aggregate"]) if row["aggregate"] else None
+            score = aggregate.get("score") if aggregate else None
+            translate = row["mode"] == "translate"
+            settings = json.loads(row["settings"])
+            out.append({
+                "run_id": row["run_id"], "created_at": row["created_at"], "mode": row["mode"],
+                "status": row["status"], "review_score": None if translate else score,
+                "translation_score": score if translate else None,
+                "n_ok": aggregate.get("n_ok") if aggregate else None,
+                "n_total": len(settings.get("branches", [])),
+                "engines": ", ".join(dict.fromkeys(b["engine"] for b in settings.get("branches", []))),
+                "text": " ".join(row["input_text"][:200].split())[:80],
+            })
+        return out
+
+    def _score(self, aggregate: Any) -> Any:
+        """The aggregate's score, read from its JSON in the database."""
+        if self.engine.dialect.name == "sqlite":
+            return sa.type_coerce(aggregate, sa.JSON)["score"].as_float()
+        return sa.cast(aggregate, sa.JSON)["score"].as_float()
+
+    def load_run(self, run_id: str) -> RunRecord:
+        with self._tx() as conn:
+            row = conn.execute(sa.text("SELECT * FROM runs WHERE run_id = :r"), {"r": run_id}).mappings().first()
+            if row is None:
+                raise StorageError(f"no run {run_id!r} in the history")
+            rows = conn.execute(sa.text("SELECT branch_id, data FROM branches WHERE run_id = :r "
+                                        "ORDER BY attempt"), {"r": run_id}).all()
+        settings = json.loads(row["settings"])
+        attempts: dict[str, list[BranchResult]] = {}
+        for branch_id, data in rows:
+            attempts.setdefault(branch_id, []).append(BranchResult.from_dict(json.loads(data)))
+        aggregate = Aggregate.from_dict(json.loads(row["aggregate"])) if row["aggregate"] else None
+        return RunRecord(
+            run_id=row["run_id"], created_at=row["created_at"], mode=row["mode"], status=row["status"],
+            input_text=row["input_text"], settings=settings, aggregate=aggregate, wall_ms=row["wall_ms"],
+            branches=[BranchSpec(**b) for b in settings.get("branches", [])],
+            results={b: tries[-1] for b, tries in attempts.items()}, attempts=attempts,
+            **_agreement(json.loads(row["agreement"]) if row["agreement"] else {}),
+        )
+
+    def delete_run(self, run_id: str) -> bool:
+        with self._tx() as conn:
+            conn.execute(sa.text("DELETE FROM branches WHERE run_id = :r"), {"r": run_id})
+            return conn.execute(sa.text("DELETE FROM runs WHERE run_id = :r"), {"r": run_id}).rowcount > 0
+
+
+def _dead(owner: str | None) -> bool:
+    """Whether the process that owned a run on this machine has ended."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _agreement(stored: dict[str, Any]) -> dict[str, Any]:
+    if stored.get("format") == 2:
+        return {"agreement": stored["matrix"], "position_effect": stored.get("position_effect") or {},
+                "judge_samples": stored.get("judge_samples") or []}
+    return {"agreement": stored, "position_effect": {}, "judge_samples": []}
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

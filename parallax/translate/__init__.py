@@ -1,0 +1,1 @@
+"""Translating, and judging translations: the request, the judge, metrics, fidelity checks, the assessment."""
