@@ -12,7 +12,8 @@ from parallax.export import to_csv, to_json, to_xlsx
 from parallax.reducers import REDUCERS, reduce
 from parallax.results import SEVERITIES, Aggregate
 from parallax.run.execute import RunOutcome
-from parallax.translate.judge import MQM_FORMULA, word_diff
+from parallax.translate.judge import MQM_FORMULA
+from parallax.translate.metrics import word_diff
 
 from . import live
 from .safe import md_escape

@@ -62,14 +62,6 @@ def parallax_home(env: Mapping[str, str] | None = None) -> Path:
     return Path(given) if given else Path.home() / ".parallax"
 
 
-def __getattr__(name: str) -> int:
-    # Only for parallax/batch.py, which still reads `config.MAX_CHARS`: read at use too. Remove once it calls
-    # max_chars().
-    if name == "MAX_CHARS":
-        return max_chars()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class ConfigError(ValueError):
     """The configuration file is wrong; the message says where."""
 

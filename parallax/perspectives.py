@@ -51,7 +51,7 @@ BUILTIN: dict[str, Perspective] = {
     )
 }
 
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 class PerspectiveSpec(BaseModel):
@@ -65,7 +65,7 @@ class PerspectiveSpec(BaseModel):
 
 
 def custom_perspective(name: str, spec: PerspectiveSpec) -> Perspective:
-    if not _NAME.match(name):
+    if not NAME.match(name):
         raise ValueError(f"perspective name {name!r}: use lowercase letters, digits, '-' or '_' (max 40)")
     return Perspective(name, spec.description or name, spec.rubric, spec.weight, two_step=spec.two_step)
 

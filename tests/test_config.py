@@ -122,7 +122,7 @@ def test_no_built_in_engine_name_or_prefix_can_be_redefined(tmp_path, name):
 
 def test_every_built_in_form_is_a_reserved_name():
     from parallax.config import BUILTIN_ENGINE_NAMES
-    from parallax.engines import FORMS
+    from parallax.engines.registry import FORMS
 
     firsts = {form.split()[0].split(":")[0] for form in FORMS} - {"NAME", "A|B|C"}
     assert firsts <= set(BUILTIN_ENGINE_NAMES)

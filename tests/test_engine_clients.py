@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 
-from parallax.engines import resolve_engine
 from parallax.engines.base import CALLS_PER_CLIENT, Clients
+from parallax.engines.registry import resolve_engine
 
 
 def test_calls_go_to_the_least_busy_client_and_a_new_one_opens_when_all_are_full():

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from parallax.config import Config, load_config
-from parallax.engines import openai_engine, resolve_engine
+from parallax.engines import openai_engine
 from parallax.engines.base import Message, Request, Structured, Task
+from parallax.engines.registry import resolve_engine
 from parallax.perspectives import Perspective
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY, run
 from tests.fakes.provider_server import FakeProviders, status

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from parallax.config import load_config
-from parallax.engines import EngineError, resolve_engine
+from parallax.engines.registry import EngineError, resolve_engine
 from parallax.engines.sim import parse_sim
 from tests.conftest import run
 

@@ -237,9 +237,9 @@ def test_a_translation_reopens_with_its_agreement_matrix(db_url, monkeypatch):
     outcome = RunOutcome.for_plan(plan)
     record(plan, outcome, store)
     asyncio.run(execute(plan, outcome=outcome))
-    import parallax.translate.judge as quality
+    import parallax.translate.assess as assess_module
 
-    monkeypatch.setattr(quality, "agreement_matrix", lambda texts: pytest.fail("recomputed on reopening"))
+    monkeypatch.setattr(assess_module, "agreement_matrix", lambda texts: pytest.fail("recomputed on reopening"))
     reopened = outcome_from_record(store.load_run(plan.run_id))
     assert reopened.assessment.matrix == outcome.assessment.matrix != {}
     assert reopened.results[plan.branches[1].branch_id].agreement == outcome.ordered()[1].agreement

@@ -18,7 +18,8 @@ from parallax.reducers import reduce
 from parallax.results import BranchResult, Finding
 from parallax.run.execute import RunOutcome, execute
 from parallax.run.plan import plan_translate
-from parallax.translate.judge import agreement_matrix, highlight, mqm_score, neutral_labels, parse_mqm, word_diff
+from parallax.translate.judge import highlight, mqm_score, neutral_labels, parse_mqm
+from parallax.translate.metrics import agreement_matrix, word_diff
 from parallax.translate.request import TranslationSettings, glossary_compliance, parse_glossary
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY
 from tests.fakes.provider_server import DEFAULT_TRANSLATION, ok, status

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from parallax.config import parallax_home
 from parallax.documents import InputError
 from parallax.engines.base import BatchRequestError, BatchState, Engine, Event, Outcome, Request, Structured, Usage
 from parallax.run.branch import cache_key
@@ -44,7 +45,7 @@ def _job_key() -> bytes:
     this user only) beside the history, made on first use."""
     if shared := os.environ.get(JOB_KEY_VARIABLE):
         return shared.encode()
-    path = Path(os.environ.get("PARALLAX_HOME", Path.home() / ".parallax")) / "jobs.key"
+    path = parallax_home() / "jobs.key"
     try:
         return path.read_bytes()
     except FileNotFoundError:

@@ -61,7 +61,7 @@ def read_rows(path: Path, column: str, id_column: str | None = None, documents: 
         raise BatchError(f"{path} is empty")
     _check_text_file(path)
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson")
-    limit = config_module.MAX_CHARS
+    limit = config_module.max_chars()
     handle = path.open("rb")
     bad_lines: set[int] = set()
     lines = _decoded_lines(handle, bad_lines)

@@ -24,7 +24,8 @@ from dataclasses import replace
 from typing import Any
 
 from parallax.results import BranchResult
-from parallax.run.plan import RunPlan, with_engines
+from parallax.run.plan import RunPlan
+from parallax.run.spec import rebound
 
 POLL_S = 0.2  # how often a blocked queue read looks up (a stop, a dead worker, a dead parent)
 ROWS_PER_HOP = 16  # rows a worker takes from the inbox at most at once (a few: the others take theirs too)
@@ -143,7 +144,7 @@ def _worker(plan: RunPlan, cache_url: str | None, inbox: Any, outbox: Any, concu
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     watched = _die_with(batch)
     cache = GroupedCache(open_store(cache_url)) if cache_url else None
-    plan = replace(with_engines(plan), cache=cache)
+    plan = replace(rebound(plan), cache=cache)
     limiters = {p: RateLimiter(n, rates[p]) for p, n in rpm.items()}
 
     def send(row: Row, results: list[BranchResult], written: dict[str, Any]) -> None:

@@ -124,10 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      ".streamlit/secrets.toml here or in ~/.streamlit)")
     app.add_argument("--port", type=int, default=8501, help="the port to serve on (default 8501)")
     app.epilog = "Any other option goes to `streamlit run`, e.g. --server.address=0.0.0.0 to serve a team."
-    review = sub.add_parser("review", help="review a text from several perspectives with one or more engines",
-                            parents=[shared["one_text"], shared["calls"], shared["reviewing"]])
-    translate = sub.add_parser("translate", help="translate a text with several engines and compare them",
-                               parents=[shared["one_text"], shared["calls"], shared["translating"]])
+    sub.add_parser("review", help="review a text from several perspectives with one or more engines",
+                   parents=[shared["one_text"], shared["calls"], shared["reviewing"]])
+    sub.add_parser("translate", help="translate a text with several engines and compare them",
+                   parents=[shared["one_text"], shared["calls"], shared["translating"]])
     batch = sub.add_parser("batch", help="run every document of a CSV or JSONL file (resumes an interrupted run)",
                            parents=[shared["calls"], shared["reviewing"], shared["translating"]])
     batch.add_argument("input", nargs="?", help="a .csv or .jsonl file")

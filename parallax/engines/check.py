@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from parallax.config import DEFAULT_MODELS, Config
 from parallax.delimit import delimit
-from parallax.engines import Engine, EngineError, Message, Request, Task, resolve_engine
+from parallax.engines.base import Engine, Message, Request, Task
+from parallax.engines.registry import EngineError, resolve_engine
 from parallax.results import BranchResult, BranchSpec
 from parallax.review.judgement import SCHEMA, read_judgement
 from parallax.run.branch import BranchJob, run_branch

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from parallax.config import Config
 from parallax.delimit import delimit
-from parallax.engines import resolve_engine
 from parallax.engines.base import Message, Request, Task
-from parallax.perspectives import _NAME, Perspective
+from parallax.engines.registry import resolve_engine
+from parallax.perspectives import NAME, Perspective
 from parallax.results import BranchResult, BranchSpec
 from parallax.review.judgement import load_json_reply
 from parallax.run.branch import BranchJob, run_branch
@@ -88,7 +88,7 @@ def parse_suggestions(text: str) -> list[Suggestion]:
     out = []
     for item in items:
         name = re.sub(r"[^a-z0-9_-]+", "-", str(item.get("name", "")).strip().lower()).strip("-")[:40]
-        if not _NAME.match(name) or not str(item.get("rubric", "")).strip():
+        if not NAME.match(name) or not str(item.get("rubric", "")).strip():
             raise ValueError(f"perspective {item.get('name')!r} needs a simple name and a rubric")
         out.append(Suggestion(Perspective(name, str(item.get("description", name)), str(item["rubric"]).strip()),
                               str(item.get("why", ""))))

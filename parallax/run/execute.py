@@ -22,7 +22,8 @@ if TYPE_CHECKING:  # LangGraph is imported when a run starts, not to plan or sho
     from langgraph.graph.state import CompiledStateGraph
 
     from parallax.run.branch import RunContext
-from parallax.run.plan import RunPlan, plan_settings
+from parallax.run.plan import RunPlan
+from parallax.run.spec import spec_of
 
 
 class Recorder(Protocol):
@@ -62,14 +63,14 @@ class RunOutcome:
     assessment: Assessed | None = None  # translations: agreement matrix, judge samples
     recorder: Recorder | None = None  # writes to the history as events arrive
     document: str = ""  # the input text
-    settings: dict[str, Any] = field(default_factory=dict)  # plan_settings: enough to reproduce the run
+    settings: dict[str, Any] = field(default_factory=dict)  # the run spec: enough to reproduce the run
     created_at: str | None = None
     storage_warning: str | None = None  # set when the history could not be written
 
     @classmethod
     def for_plan(cls, plan: RunPlan) -> RunOutcome:
         return cls(plan.run_id, plan.mode, plan.reducer, plan.branches, document=plan.document,
-                   settings=plan_settings(plan), created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                   settings=spec_of(plan).to_dict(), created_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
     def apply(self, event: RunEvent) -> None:
         if isinstance(event, BranchStarted):

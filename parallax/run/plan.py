@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from parallax.config import Config
 from parallax.documents import InputError, check_document
-from parallax.engines import EngineError, resolve_engine
 from parallax.engines.base import Engine
+from parallax.engines.registry import EngineError, resolve_engine
 from parallax.languages import check_pair
 from parallax.reducers import REDUCERS
 from parallax.results import BranchSpec
@@ -47,13 +47,6 @@ class RunPlan:
 
 
 MAX_SAMPLES = 5
-
-
-def plan_settings(plan: RunPlan) -> dict[str, Any]:
-    """Everything needed to show, re-export or retry the run — never a key: its spec, as stored."""
-    from parallax.run.spec import spec_of
-
-    return spec_of(plan).to_dict()
 
 
 def plan_key(plan: RunPlan) -> str:
@@ -126,13 +119,6 @@ def resolve_engines(engine_ids: Sequence[str], config: Config, kind: str) -> dic
                 raise InputError(f"{part} cannot {kind}: it is for {does} only")
             built[part] = engine
     return built
-
-
-def with_engines(plan: RunPlan) -> RunPlan:
-    """The plan with its engines built afresh (in another process: engines hold clients and connections)."""
-    from parallax.run.spec import bind, spec_of
-
-    return dataclasses.replace(bind(spec_of(plan), plan.document, plan.config, run_id=plan.run_id), cache=plan.cache)
 
 
 def plan_translate(

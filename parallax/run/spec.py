@@ -80,3 +80,8 @@ def bind(spec: RunSpec, document: str, config: Config, only: list[BranchSpec] | 
     if run_id is not None:
         plan.run_id = run_id
     return plan
+
+
+def rebound(plan: RunPlan) -> RunPlan:
+    """The plan with its engines built afresh (in another process: engines hold clients and connections)."""
+    return dataclasses.replace(bind(spec_of(plan), plan.document, plan.config, run_id=plan.run_id), cache=plan.cache)

@@ -6,14 +6,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from parallax.storage.database import Database, dump, now
-
-if TYPE_CHECKING:
-    from parallax.storage import Store
 
 
 class Cache(Database):
@@ -47,7 +44,7 @@ class GroupedCache:
     oldest has waited `wait_s`), not one commit per call — a commit per call was 13% of a batch's CPU. Reads see
     the answers still waiting. `flush()` at the end; a kill loses at most one group (a missed saving only)."""
 
-    def __init__(self, store: Store, size: int = 200, wait_s: float = 2.0) -> None:
+    def __init__(self, store: Cache, size: int = 200, wait_s: float = 2.0) -> None:
         self.store, self.size, self.wait_s = store, size, wait_s
         self._pending: dict[str, tuple[str, str, dict[str, Any]]] = {}
         self._since = 0.0

@@ -11,7 +11,8 @@ from parallax.config import Config
 from parallax.reducers import reduce
 from parallax.results import BranchResult
 from parallax.run.execute import RunOutcome, execute, run_context
-from parallax.run.plan import RunPlan, plan_settings
+from parallax.run.plan import RunPlan
+from parallax.run.spec import spec_of
 from parallax.storage import RunRecord, StorageError, Store
 from parallax.translate.assess import Assessed
 from parallax.translate.judge import JudgeSample
@@ -97,7 +98,7 @@ def record(plan: RunPlan, outcome: RunOutcome, store: Store | None, use_cache: b
         outcome.storage_warning = "Not saved to the history: no history database is configured"
         return
     try:
-        store.start_run(plan.run_id, plan.mode, plan.document, plan_settings(plan), plan.branches)
+        store.start_run(plan.run_id, plan.mode, plan.document, spec_of(plan).to_dict(), plan.branches)
     except StorageError as exc:
         outcome.storage_warning = f"Not saved to the history: {exc}"
         return
@@ -109,7 +110,7 @@ def save_run(store: Store, plan: RunPlan, outcome: RunOutcome) -> None:
     """Write a whole finished run at once (one kept in a session while the history was unreachable); a part
     of it written before the outage is replaced."""
     store.delete_run(outcome.run_id)
-    store.start_run(plan.run_id, plan.mode, plan.document, plan_settings(plan), plan.branches)
+    store.start_run(plan.run_id, plan.mode, plan.document, spec_of(plan).to_dict(), plan.branches)
     results = outcome.ordered()
     if results:
         store.save_branches(outcome.run_id, results)

@@ -10,17 +10,8 @@ from dataclasses import dataclass, field
 from parallax.results import BranchResult, BranchSpec, Finding
 from parallax.run.branch import RunContext, job_for, run_branch
 from parallax.translate.fidelity import non_translation
-from parallax.translate.judge import (
-    JudgeSample,
-    agreement_matrix,
-    consensus,
-    judge_request,
-    mqm_score,
-    neutral_labels,
-    outliers,
-    parse_mqm,
-    reference_scores,
-)
+from parallax.translate.judge import JudgeSample, judge_request, mqm_score, neutral_labels, parse_mqm
+from parallax.translate.metrics import agreement_matrix, consensus, outliers, reference_scores
 from parallax.translate.request import TranslationSettings, glossary_compliance
 
 
