@@ -15,13 +15,17 @@ from parallax.engines.base import (
     Finish,
     Outcome,
     Request,
+    StreamError,
     Structured,
     Usage,
     connection_limits,
     count_attempt,
     ssl_context,
 )
+from parallax.engines.sse import ERROR_FIELD, drain, event_batches, parsed
 from parallax.limits import Slots
+
+DRAIN_S = 2.0  # the longest wait for a stream's end after message_stop
 
 # Anthropic's error types and the HTTP status each stands for (an errored request of a batch gives only the type).
 _ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "permission_error": 403,
@@ -107,6 +111,8 @@ class AnthropicEngine:
                     yield event
 
     async def _stream(self, client: Any, request: Request) -> AsyncGenerator[Event, None]:
+        import httpx2
+
         params = self.params(request)
         if not request.streamed:  # the whole reply, read once (the SDK still does auth, retries and errors)
             raw = await client.messages.with_raw_response.create(**params)
@@ -115,28 +121,73 @@ class AnthropicEngine:
             for event in _reply_events(raw.http_response.json()):
                 yield event
             return
-        # The SDK's overloads cannot see stream=True through **params; the events are read by their `type`.
-        stream: Any = await client.messages.create(**params, stream=True)
-        if request.schema is not None:
-            yield Structured("tool")
-        input_tokens: int | None = None
-        stop_reason: str | None = None
-        async with stream:
-            async for event in stream:
-                if event.type == "message_start":
-                    input_tokens = event.message.usage.input_tokens
-                elif event.type == "content_block_delta":
-                    delta = event.delta
-                    if delta.type == "text_delta":
-                        yield delta.text
-                    elif delta.type == "input_json_delta":
-                        yield delta.partial_json
-                elif event.type == "message_delta":
-                    stop_reason = event.delta.stop_reason
-                    yield Usage(input_tokens, event.usage.output_tokens)
-                elif event.type == "message_stop":
-                    # Only a stream that reached message_stop is complete.
-                    yield Finish("length" if stop_reason == "max_tokens" else "stop")
+        # Sent by the SDK's client (auth, retries, HTTP errors); the events are read here, read by read (sse.py):
+        # the SDK would build an object per event.
+        response = await client.post("/v1/messages", cast_to=httpx2.Response, stream=True,
+                                     content=json.dumps({**params, "stream": True}, ensure_ascii=False).encode(),
+                                     options={"headers": {"Content-Type": "application/json"}})
+        try:
+            if request.schema is not None:
+                yield Structured("tool")
+            async for event in _read_events(response):
+                yield event
+        finally:
+            await response.aclose()
+
+
+async def _read_events(http: Any) -> AsyncIterator[Event]:
+    """Messages events → text (or the tool's input as it is written), usage, and a finish only at message_stop:
+    a stream that ends without it is incomplete. An `error` event (overloaded mid-stream) is a StreamError."""
+    input_tokens: int | None = None
+    stop_reason: str | None = None
+    batches = event_batches(http)
+    async for batch in batches:
+        found = parsed([data for _, data in batch])
+        events: list[Event] = []
+        text: list[str] = []
+        stopped = False
+        try:
+            for i, (name, data) in enumerate(batch):
+                event = found[i] if found is not None else json.loads(data)
+                if not isinstance(event, dict):
+                    raise StreamError("the stream contained malformed data")
+                kind = event.get("type")
+                if kind == "content_block_delta":
+                    delta = event.get("delta") or {}
+                    piece = delta.get("text") if delta.get("type") == "text_delta" else (
+                        delta.get("partial_json") if delta.get("type") == "input_json_delta" else None)
+                    if piece:
+                        text.append(piece)
+                    continue
+                if name in ("error", ERROR_FIELD) or kind == "error":
+                    error = event.get("error")
+                    raise StreamError(str(error.get("message") or error) if isinstance(error, dict) else str(event))
+                if kind == "message_start":
+                    input_tokens = ((event.get("message") or {}).get("usage") or {}).get("input_tokens")
+                elif kind == "message_delta":
+                    if text:
+                        events.append("".join(text))
+                        text.clear()
+                    stop_reason = (event.get("delta") or {}).get("stop_reason")
+                    events.append(Usage(input_tokens, (event.get("usage") or {}).get("output_tokens")))
+                elif kind == "message_stop":
+                    stopped = True
+                    break
+        except Exception:
+            if text:
+                events.append("".join(text))
+            for event in events:  # what arrived before the fault is kept
+                yield event
+            raise
+        if text:
+            events.append("".join(text))
+        if stopped:
+            events.append(Finish("length" if stop_reason == "max_tokens" else "stop"))
+        for event in events:
+            yield event
+        if stopped:
+            await drain(batches, DRAIN_S)
+            return
 
 
 def _reply_events(data: Any) -> list[Event]:

@@ -1,14 +1,12 @@
 """OpenAI Chat Completions streaming — also every OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp).
 
-The SDK sends the request (auth, retries, HTTP errors); the stream's lines are read here, one `json.loads` per
-event: no object per chunk, and errors a server reports inside the stream (`data: {"error": …}`, vLLM's
-`{"object": "error"}`, llama-server's `error: …` lines, which an SSE client would drop) are seen.
+The SDK sends the request (auth, retries, HTTP errors); the stream is read here, read by read (sse.py): no object
+per chunk, and errors a server reports inside the stream (`data: {"error": …}`, vLLM's `{"object": "error"}`,
+llama-server's `error: …` lines, which an SSE client would drop) are seen.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
 import threading
@@ -31,6 +29,7 @@ from parallax.engines.base import (
     new_request,
     ssl_context,
 )
+from parallax.engines.sse import ERROR_FIELD, drain, event_batches, parsed
 from parallax.limits import Latch, Slots
 
 # How structured output is asked for, in the order they are tried when the server's support is unknown.
@@ -288,83 +287,24 @@ def _rejects_form(exc: Exception) -> bool:
     return isinstance(status, int) and names_structured(status, f"{exc} {json.dumps(body, default=str)}")
 
 
-_NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines (and httpx's aiter_lines) split
-
-
-async def _line_batches(http: Any) -> AsyncIterator[list[str]]:
-    """The stream's lines, split as httpx's `aiter_lines` splits them, all those of one network read together;
-    at the end an empty line (a last event sent without its blank line still ends)."""
-    pending = ""
-    async for text in http.aiter_text():
-        pending += text
-        held = ""
-        if pending.endswith("\r"):  # maybe the first half of CR LF: it ends a line once the next read says so
-            pending, held = pending[:-1], "\r"
-        parts = pending.splitlines(keepends=True)
-        pending = (parts.pop() if parts and parts[-1][-1] not in _NEWLINES else "") + held
-        if parts:
-            yield "".join(parts).splitlines()
-    yield [*pending.splitlines(), ""]
-
-
 async def _read_events(http: Any) -> AsyncIterator[Event]:
-    """Server-sent events → text deltas (content or tool-call arguments), usage and the finish reason. A network
-    read often brings many events: their deltas come as one text (each costs the runner, the graph's stream and
-    the page a step of their own), and their JSON is parsed in one go."""
-    name, data = "", []
-    batches = _line_batches(http)
-    async for lines in batches:
-        names: list[str] = []
-        payloads: list[str] = []
-        fault: StreamError | None = None
-        done = False
-        for line in lines:
-            if line:
-                if line.startswith("data:"):
-                    data.append(line[6:] if line.startswith("data: ") else line[5:])
-                    continue
-                field, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if field == "data":
-                    data.append(value)
-                elif field == "event":
-                    name = value
-                elif field == "error":  # llama-server reports a failure after HTTP 200 this way
-                    fault = StreamError(_error_message(value))
-                    break
-                continue
-            if data:
-                payload = data[0] if len(data) == 1 else "\n".join(data)
-                if payload.strip() == "[DONE]":
-                    done = True
-                    break
-                payloads.append(payload)
-                names.append(name)
-            name, data = "", []
+    """Server-sent events → text deltas (content or tool-call arguments), usage and the finish reason; the
+    events of one network read together (sse.py)."""
+    batches = event_batches(http)
+    async for batch in batches:
+        done = next((i for i, (_, data) in enumerate(batch) if data.strip() == "[DONE]"), None)
         events: list[Event] = []
         try:
-            _collect(payloads, names, events)
+            _collect(batch[:done], events)
         except Exception:
             for event in events:  # what arrived before the fault is kept
                 yield event
             raise
         for event in events:
             yield event
-        if fault is not None:
-            raise fault
-        if done:
-            await _drain(batches)
+        if done is not None:
+            await drain(batches, DRAIN_S)
             return
-
-
-async def _drain(batches: AsyncIterator[list[str]]) -> None:
-    """Read what follows `[DONE]` (the body's end): only a response read to its end lets httpx keep the
-    connection, else every streamed call opens a new one (a TCP and TLS handshake each). A server that sends
-    `[DONE]` and then holds the response open costs at most DRAIN_S; the connection is dropped then."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(DRAIN_S):
-            async for _ in batches:
-                pass
 
 
 def _error_message(raw: Any) -> str:
@@ -382,21 +322,18 @@ def _error_message(raw: Any) -> str:
     return str(data)
 
 
-def _collect(payloads: list[str], names: list[str], out: list[Event]) -> None:
-    """The events of SSE payloads (chat completion chunks), adjacent texts as one, appended to `out`. The payloads
-    are parsed as one JSON array when they can be; else one by one, so that what came before a bad one is kept."""
-    chunks: list[Any] | None = None
-    if len(payloads) > 1:
-        with contextlib.suppress(ValueError):
-            parsed = json.loads("[" + ",".join(payloads) + "]")
-            chunks = parsed if len(parsed) == len(payloads) else None
+def _collect(batch: list[tuple[str, str]], out: list[Event]) -> None:
+    """The events of chat completion chunks, adjacent texts as one, appended to `out`."""
+    chunks = parsed([data for _, data in batch])
     text: list[str] = []
     try:
-        for i, payload in enumerate(payloads):
-            chunk = chunks[i] if chunks is not None else json.loads(payload)
+        for i, (name, data) in enumerate(batch):
+            if name == ERROR_FIELD:  # llama-server reports a failure after HTTP 200 this way
+                raise StreamError(_error_message(data))
+            chunk = chunks[i] if chunks is not None else json.loads(data)
             if not isinstance(chunk, dict):
                 raise StreamError("the stream contained malformed data")
-            if names[i] == "error" or chunk.get("error") or chunk.get("object") == "error":
+            if name == "error" or chunk.get("error") or chunk.get("object") == "error":
                 raise StreamError(_error_message(chunk))
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
