@@ -13,9 +13,10 @@ first run of that process (nothing learned, no connection open):
 "click/main" is, for the page, from the Run click (plan made) to the end, and for the CLI its `main` (planning,
 the SDKs' and LangGraph's imports and the graph's compilation included: first run of the process); "process" is
 the whole child process, interpreter start included.
-Then, in the same process, `asyncio.gather` over the same SDK calls (one fresh client per engine, the replies read
-as Parallax reads them): its wall and its slowest call. Printed: wall ÷ that slowest call, Parallax's run and
-gather's side by side. Target (issue 23): the run ≤ 1.10× at 12 and 32 branches, both formats, both paths.
+Then, in the same process, `asyncio.gather` over the same SDK calls (one fresh client per engine, the replies
+read as Parallax reads them: lines, no object per event): its wall and its slowest call. Printed: wall ÷ that
+slowest call, Parallax's run and gather's side by side. Target (issue 23): the run ≤ 1.10× at 12 and 32
+branches, both formats, both paths.
 """
 
 from __future__ import annotations
@@ -174,9 +175,8 @@ async def gather_calls(wire: str, perspectives: list[str], models: list[str]) ->
                 model=model, max_tokens=1500, stream=True, system=f"Review from the {perspective} perspective.",
                 tools=[{"name": "judgement", "description": "Submit the structured result.", "input_schema": SCHEMA}],
                 tool_choice={"type": "tool", "name": "judgement"}, messages=[{"role": "user", "content": DOCUMENT}])
-            async with stream:
-                async for _ in stream:
-                    pass
+            async for _ in stream.response.aiter_lines():  # read as Parallax reads it: lines, no event objects
+                pass
             durations.append(time.perf_counter() - t0)
 
     t0 = time.perf_counter()
