@@ -94,14 +94,14 @@ def batch_engines(plan: RunPlan) -> dict[str, Any]:
         if "|" in spec.engine:
             raise InputError(f"a provider batch takes single engines, not the fallback chain {spec.engine}")
         engine = plan.engines[spec.engine]
-        if not hasattr(engine, "submit_batch") or spec.engine.split(":", 1)[0] not in ("openai", "anthropic"):
+        if not engine.batch_api:
             raise InputError(f"provider batches work with openai: and anthropic: engines; {spec.engine} has no "
                              "batch API")
         found[spec.engine] = engine
     return found
 
 
-class Collected:
+class Collected(Engine):
     """An engine answering from a provider batch's results, under the real engine's id and model (so cache keys
     and prices are the same). A request not in the batch — the re-ask of a reply that did not parse — is sent to
     the real engine directly, at the normal price."""
@@ -126,7 +126,7 @@ class Collected:
             yield dataclasses.replace(event, price_factor=BATCH_PRICE_FACTOR) if isinstance(event, Usage) else event
 
 
-class Recording:
+class Recording(Engine):
     """An engine that records the requests a branch makes, under the real engine's id and model (so cache keys are
     the same), and answers none: the branch ends at its first call of each step it can plan ahead (a chunk, a
     draft). Steps that need an answer first (a self-check, a re-ask, a too-long retry) go to the provider directly

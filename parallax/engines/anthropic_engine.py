@@ -11,6 +11,7 @@ from parallax.engines.base import (
     EXPIRED,
     BatchState,
     Clients,
+    Engine,
     Event,
     Finish,
     Outcome,
@@ -33,11 +34,12 @@ _ERROR_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "per
                  "overloaded_error": 529}
 
 
-class AnthropicEngine:
+class AnthropicEngine(Engine):
     provider = "Anthropic"
     free = False
     kinds = frozenset({"review", "translate", "judge"})
     streams = True
+    batch_api = True  # Message Batches
 
     def __init__(self, engine_id: str, model: str, *, api_key: str, base_url: str | None = None,
                  slots: Slots | None = None) -> None:

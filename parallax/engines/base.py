@@ -10,7 +10,9 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, Protocol, TypeVar, cast
+from typing import Any, Generic, Literal, TypeVar, cast
+
+from parallax.limits import Slots
 
 T = TypeVar("T")
 
@@ -106,15 +108,28 @@ class StreamError(Exception):
 Event = str | Usage | Finish | Structured
 
 
-class Engine(Protocol):
+class Engine:
+    """An engine: one async streaming method, and what it can do declared as class attributes (callers read them,
+    never probe with getattr). Every engine subclasses this and sets what differs from these defaults."""
+
     engine_id: str  # e.g. "openai:gpt-4o-mini"
     provider: str  # a human name for messages, e.g. "OpenAI"
     model: str
-    free: bool  # offline and simulated engines cost nothing
-    kinds: frozenset[str]  # the tasks it can do: "review", "translate", "judge"
-    streams: bool  # False: the whole answer arrives at once (DeepL, LibreTranslate)
+    free = False  # offline and simulated engines cost nothing
+    kinds: frozenset[str] = frozenset({"review", "translate", "judge"})  # the tasks it can do
+    streams = True  # False: the whole answer arrives at once (DeepL, LibreTranslate)
+    prompted = True  # False: it gets the text itself, no prompt (translation services, offline engines)
+    batch_api = False  # True: submit_batch / batch_state / batch_results (the providers' batch APIs)
+    slots: Slots | None = None  # at most this many calls at once to its server, across every run of the process
+    interrupted_hint = ""  # what to add when its stream is cut (a server that handles one request at a time)
+    not_a_translation: str | None = None  # set: its output is never a translation (pseudo-localisation)
 
-    def stream(self, request: Request) -> AsyncIterator[Event]: ...
+    def stream(self, request: Request) -> AsyncIterator[Event]:
+        raise NotImplementedError
+
+    def pair_problem(self, source: str, target: str) -> str | None:
+        """Why this engine cannot translate from `source` to `target`, or None (it can, or it need not say)."""
+        return None
 
 
 async def stream_local(pieces: Iterable[str], input_tokens: int, output_tokens: int) -> AsyncIterator[Event]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from parallax.engines.base import Event, Finish, Request, Usage, remembered
+from parallax.engines.base import Engine, Event, Finish, Request, Usage, remembered
 from parallax.languages import DEEPL_SOURCES, DEEPL_TARGETS, deepl_code, language_name
 
 
-class DeepLEngine:
+class DeepLEngine(Engine):
     engine_id = "deepl"
     provider = "DeepL"
     model = "deepl"

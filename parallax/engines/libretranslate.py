@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from parallax.engines.base import Event, Finish, Request, count_attempt, remembered
+from parallax.engines.base import Engine, Event, Finish, Request, count_attempt, remembered
 from parallax.languages import language_name, libretranslate_code
 
 
@@ -16,7 +16,7 @@ class LibreTranslateError(Exception):
         self.body = {"error": {"message": message}}
 
 
-class LibreTranslateEngine:
+class LibreTranslateEngine(Engine):
     engine_id = "libretranslate"
     provider = "LibreTranslate"
     model = "libretranslate"

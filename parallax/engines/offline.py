@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import lru_cache
 
-from parallax.engines.base import Event, Request, stream_local
+from parallax.engines.base import Engine, Event, Request, stream_local
 from parallax.results import Finding
 from parallax.review.judgement import Judgement
 
@@ -323,7 +323,7 @@ def review(text: str, perspective: str) -> Judgement:
     return Judgement(round(score, 1), summary, strengths, issues)  # no model: no confidence to report
 
 
-class OfflineRulesEngine:
+class OfflineRulesEngine(Engine):
     engine_id = "offline:rules"
     provider = "Offline keyword checks"
     model = "rules"

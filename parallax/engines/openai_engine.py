@@ -17,6 +17,7 @@ from parallax.engines.base import (
     EXPIRED,
     BatchState,
     Clients,
+    Engine,
     Event,
     Finish,
     Outcome,
@@ -72,7 +73,7 @@ def schema_instructions(request: Request) -> str:
             + json.dumps(request.schema, ensure_ascii=False))
 
 
-class OpenAIEngine:
+class OpenAIEngine(Engine):
     free = False
     kinds = frozenset({"review", "translate", "judge"})
     streams = True
@@ -94,6 +95,7 @@ class OpenAIEngine:
         import openai  # imported lazily: a missing SDK disables only this engine
 
         self.engine_id, self.model, self.provider = engine_id, model, provider
+        self.batch_api = engine_id.startswith("openai:")  # OpenAI's Batch API; other servers of its API have none
         self.structured, self.token_param, self.slots = structured, token_param, slots
         self.interrupted_hint = interrupted_hint
         self._usage_in_stream = usage_in_stream

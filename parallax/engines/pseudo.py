@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 
-from parallax.engines.base import Event, Request, stream_local
+from parallax.engines.base import Engine, Event, Request, stream_local
 
 LABEL = "Pseudo-localisation — not a translation"
 _ACCENTS = str.maketrans(
@@ -29,7 +29,7 @@ def pseudo_localise(text: str) -> str:
     return f"[!! {out.strip()} {padding} !!]" if text.strip() else text
 
 
-class PseudoEngine:
+class PseudoEngine(Engine):
     engine_id = "offline:pseudo"
     provider = "Pseudo-localisation"
     model = "pseudo"

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from parallax.engines.base import Event, Finish, Request, Usage
+from parallax.engines.base import Engine, Event, Finish, Request, Usage
 
 FAILS = ("error", "timeout", "truncate", "ratelimit")
 _WORDS = "simulated output for demos tests and benchmarks no model was called".split()
@@ -71,7 +71,7 @@ def _stable_score(*parts: str) -> float:
     return round(4 + 5 * digest[0] / 255, 1)
 
 
-class SimEngine:
+class SimEngine(Engine):
     provider = "Simulated"
     free = True
     kinds = frozenset({"review", "translate", "judge"})

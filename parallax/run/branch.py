@@ -21,7 +21,6 @@ from parallax.engines.base import (
     Structured,
     Usage,
 )
-from parallax.limits import Slots
 from parallax.results import BranchResult, BranchSpec
 from parallax.review.judgement import read_judgement, reask_request
 
@@ -158,7 +157,7 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
 async def _slot(engine: Engine, branch_id: str, result: BranchResult, emit: Emit,
                 loop: asyncio.AbstractEventLoop) -> AsyncIterator[None]:
     """A free slot on an engine with max_concurrency (none needed otherwise); the wait is counted apart."""
-    slots: Slots | None = getattr(engine, "slots", None)
+    slots = engine.slots
     if slots is None:
         yield
         return
@@ -204,7 +203,7 @@ async def _call(
                 if finish is None:
                     result.status = "truncated"
                     result.error = (f"{engine.provider}: the stream ended before its final event"
-                                    + getattr(engine, "interrupted_hint", ""))
+                                    + engine.interrupted_hint)
                 elif finish.reason == "length":
                     result.status = "truncated"
                     if tally.have_usage and tally.output_tokens > request.max_tokens:
@@ -253,7 +252,7 @@ def exchange(request: Request, engine: Engine, reask: tuple[str, str] | None,
         "schema_name": request.schema_name if request.schema else None,
         "reask": None if reask is None else {"reason": reask[1], "first_reply": without_secrets(reask[0], secrets)},
     }
-    if not getattr(engine, "prompted", True):
+    if not engine.prompted:
         data["note"] = (f"{engine.engine_id} takes no prompt: it gets the text itself (and the language pair), "
                         "not the messages below, which are what an LLM engine would have been sent.")
     return data

@@ -147,7 +147,7 @@ def plan_translate(
     engine_ids = list(dict.fromkeys(e.strip() for e in (engines or config.default_translation_engines())))
     built = resolve_engines(engine_ids, config, "translate")
     for engine in built.values():  # a service that cannot do the pair says so before anything is sent
-        problem = engine.pair_problem(source, target) if hasattr(engine, "pair_problem") else None
+        problem = engine.pair_problem(source, target)
         if problem:
             raise InputError(problem)
     if settings.judge:

@@ -37,7 +37,7 @@ async def assess(document: str, results: list[BranchResult], settings: Translati
     answered = {r.branch_id: r for r in results if r.status == "ok"}
     for r in answered.values():
         engine = ctx.engines.get(r.answered_by or r.engine)
-        r.non_translation = getattr(engine, "not_a_translation", None) or non_translation(
+        r.non_translation = (engine.not_a_translation if engine is not None else None) or non_translation(
             document, r.text, settings.target)
     done = {b: r for b, r in answered.items() if r.text.strip()}
     judging = asyncio.gather(*(_judge(document, done, settings, ctx, seed, i)
