@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import os
 import resource
 import subprocess
@@ -32,16 +31,6 @@ from tests.fakes import documents as make  # noqa: E402
 SECRET = "root:x:0:0:bench-secret-line"
 
 
-def aes_pdf(password: str) -> bytes:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make.pdf([["Secret terms apply."]]))))
-    writer.encrypt(password, algorithm="AES-256")
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 DOCUMENTS = {
     "DOCX zip bomb (1 GB XML)": ("bomb.docx", lambda: bombs.docx_zip_bomb(1024)),
     "DOCX of 1.3 M tiny paragraphs": ("tiny.docx", lambda: bombs.docx_tiny_paragraphs(1_300_000)),
@@ -50,7 +39,7 @@ DOCUMENTS = {
     "ODT 20,000 nested sections": ("deep.odt", bombs.odt_nested_sections),
     "PDF 12 pages × 70 MB streams": ("huge12.pdf", lambda: bombs.pdf_huge_streams(12, 70)),
     "PDF 100,000 nested [": ("deep.pdf", bombs.pdf_nested_arrays),
-    "PDF AES-256, password": ("locked.pdf", lambda: aes_pdf("hunter2")),
+    "PDF AES-256, password": ("locked.pdf", lambda: make.aes_pdf(["Secret terms apply."], "hunter2")),
     "HTML 100,000 nested div": ("deep.html", bombs.html_nested),
     "HTML '<a ' × 50,000": ("tags.html", lambda: b"<a " * 50_000),
     "HTML '<!--' × 100,000": ("comments.html", lambda: b"<!--" * 100_000),

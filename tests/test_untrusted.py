@@ -208,17 +208,8 @@ def test_hidden_text_is_never_sent():
 
 
 def test_aes_encrypted_pdfs_are_read_or_refused_by_name(tmp_path):
-    from pypdf import PdfReader, PdfWriter
-
-    def encrypted(password: str) -> bytes:
-        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make.pdf([["Secret terms apply."]]))))
-        writer.encrypt(password, algorithm="AES-256")
-        buffer = io.BytesIO()
-        writer.write(buffer)
-        return buffer.getvalue()
-
-    assert read_document(encrypted(""), "open.pdf").text == "Secret terms apply."
-    (tmp_path / "locked.pdf").write_bytes(encrypted("hunter2"))
+    assert read_document(make.aes_pdf(["Secret terms apply."], ""), "open.pdf").text == "Secret terms apply."
+    (tmp_path / "locked.pdf").write_bytes(make.aes_pdf(["Secret terms apply."], "hunter2"))
     code, err = _review(tmp_path / "locked.pdf")
     assert (code, err) == (2, f"parallax: {tmp_path / 'locked.pdf'} is encrypted (password-protected): remove the "
                               "password and try again\n")

@@ -60,3 +60,14 @@ def odt(heading: str, paragraphs: list[str]) -> bytes:
     buffer = io.BytesIO()
     document.write(buffer)
     return buffer.getvalue()
+
+
+def aes_pdf(lines: list[str], password: str) -> bytes:
+    """A one-page PDF encrypted with AES-256 (an empty password: anyone may open it, as many PDFs are)."""
+    from pypdf import PdfReader
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf([lines]))))
+    writer.encrypt(password, algorithm="AES-256")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
