@@ -1,7 +1,7 @@
 """Fan-out over real HTTP: one review of 12 or 32 branches (perspectives × engines) against a loopback server that
 answers every call after a fixed delay, in the OpenAI and the Anthropic wire formats, through the real SDKs.
 
-    .venv/bin/python bench/http_fanout.py [--latency 2.0] [--branches 12 32] [--formats openai anthropic]
+    .venv/bin/python bench/http_fanout.py [--latency 2.0] [--branches 12 32] [--formats openai anthropic] [--repeats 3]
 
 The engines are configured as users have them: `openai:M1`… / `anthropic:M1`… through OPENAI_BASE_URL /
 ANTHROPIC_BASE_URL, no `structured` setting (auto). Each case runs in a fresh process, so what it measures is the
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -202,13 +203,14 @@ def main() -> None:
     parser.add_argument("--branches", type=int, nargs="+", default=[12, 32])
     parser.add_argument("--formats", nargs="+", default=["openai", "anthropic"], choices=["openai", "anthropic"])
     parser.add_argument("--paths", nargs="+", default=["page", "cli"], choices=["page", "cli"])
+    parser.add_argument("--repeats", type=int, default=1, help="fresh processes per case; the median is shown")
     parser.add_argument("--child", nargs=3, metavar=("PATH", "FORMAT", "BRANCHES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child[0], args.child[1], int(args.child[2]))
     server, port = start(args.latency)
-    print(f"server answers every call after {args.latency} s; each case is the first run of a fresh process; "
-          f"parallax from {ROOT}\n")
+    print(f"server answers every call after {args.latency} s; each case is the first run of a fresh process "
+          f"(the median of {args.repeats}); parallax from {ROOT}\n")
     print(f"{'format':>9} | {'branches':>8} | {'path':>4} | {'run wall':>8} | {'gather':>7} | {'slowest call':>12} | "
           f"{'run ÷ slowest':>13} | {'gather ÷ slowest':>16} | {'click/main':>10} | {'process':>7}")
     failed = []
@@ -216,15 +218,22 @@ def main() -> None:
         for wire in args.formats:
             for branches in args.branches:
                 for path in args.paths:
-                    env = case_environment(port, Path(tempfile.mkdtemp()))
-                    t0 = time.perf_counter()
-                    done = subprocess.run([sys.executable, __file__, "--child", path, wire, str(branches)],
-                                          cwd=ROOT, env=env, capture_output=True, text=True)
-                    process = time.perf_counter() - t0
-                    if done.returncode != 0:
-                        failed.append(f"{wire} {branches} {path}: the case failed:\n{done.stderr[-2000:]}")
+                    runs, process_s = [], []
+                    for _ in range(args.repeats):
+                        env = case_environment(port, Path(tempfile.mkdtemp()))
+                        t0 = time.perf_counter()
+                        done = subprocess.run([sys.executable, __file__, "--child", path, wire, str(branches)],
+                                              cwd=ROOT, env=env, capture_output=True, text=True)
+                        process_s.append(time.perf_counter() - t0)
+                        if done.returncode != 0:
+                            failed.append(f"{wire} {branches} {path}: the case failed:\n{done.stderr[-2000:]}")
+                            break
+                        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                    if len(runs) < args.repeats:
                         continue
-                    m = json.loads(done.stdout.strip().splitlines()[-1])
+                    m = min(runs, key=lambda r: abs(r["wall"] / r["slowest"]  # the run of median ratio
+                                                    - statistics.median(x["wall"] / x["slowest"] for x in runs)))
+                    process = statistics.median(process_s)
                     ratio, floor = m["wall"] / m["slowest"], m["gather_wall"] / m["slowest"]
                     print(f"{wire:>9} | {branches:>8} | {path:>4} | {m['wall']:>7.2f}s | {m['gather_wall']:>6.2f}s | "
                           f"{m['slowest']:>11.2f}s | {ratio:>12.2f}× | {floor:>15.2f}× | {m['whole']:>9.2f}s | "
