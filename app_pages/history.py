@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from components import live, results
-from components.safe import md_escape
+from components.safe import md_code, md_escape
 from components.settings import history_store, session_config
 from parallax.documents import InputError
 from parallax.results import RUN_STATUSES
@@ -68,7 +68,7 @@ with run_tab:
         if wanted in labels:
             st.session_state["history_run"] = wanted
         else:
-            st.warning(f"Run `{md_escape(wanted)}` is not in this list: it was deleted, or the filters hide it.")
+            st.warning(f"Run {md_code(wanted)} is not in this list: it was deleted, or the filters hide it.")
     run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="history_run")
     st.query_params["run"] = run_id  # the address opens this run
     record = store.load_run(run_id)

@@ -28,9 +28,14 @@ def _load_upload(prefix: str) -> None:
                                                  "check it before Run.")
 
 
+def _text_edited(prefix: str) -> None:
+    """The user changed the text: an earlier upload's error is about a file no longer in question."""
+    st.session_state[f"{prefix}_upload_error"] = None
+
+
 def document_input(prefix: str, label: str, sample: str, height: int = 300) -> str:
     st.session_state.setdefault(f"{prefix}_text", sample)
-    text = st.text_area(label, key=f"{prefix}_text", height=height)
+    text = st.text_area(label, key=f"{prefix}_text", height=height, on_change=_text_edited, args=(prefix,))
     st.file_uploader("…or upload a document (text, Markdown, PDF, Word, web page, OpenDocument)",
                      type=[t.lstrip(".") for t in DOCUMENT_TYPES], key=f"{prefix}_upload",
                      on_change=_load_upload, args=(prefix,))

@@ -18,7 +18,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from parallax.engines.base import Engine
-from parallax.estimate import estimate_run, usd
+from parallax.estimate import TOKEN_METHOD, estimate_run, estimate_tokens, usd
 from parallax.results import BranchResult, BranchSpec
 from parallax.review.judgement import SCHEMA, readable
 from parallax.run.events import (
@@ -35,12 +35,15 @@ from parallax.run.plan import RunPlan, plan_key
 from parallax.translate.assess import Assessed
 from parallax.translate.judge import MQM_SCHEMA, highlight
 
-from .safe import md_escape
+from .safe import md_code, md_escape
 from .settings import history_store, keep_unsaved
 
 log = logging.getLogger(__name__)
 PER_ROW = 4
 MIN_REDRAW_S = 0.05  # ~20 updates per second per card: every update resends the whole text
+LIVE_HEIGHT = 220  # px: a live card's text box, kept scrolled to its newest line
+META_REDRAW_S = 0.25  # a live card's counters (tokens, tokens/s, seconds) at most four times a second
+TAIL_CHARS = 2000  # a live card shows (and resends) at most the last 2,000 characters of its text
 BADGES = {
     "queued": ":gray-badge[queued]",
     "streaming": ":blue-badge[streaming]",
@@ -59,6 +62,34 @@ class Card:
     meta: Any
     drawn_at: float = 0.0
     dirty: bool = False
+    started_at: float | None = None  # when the branch started (monotonic), for its elapsed time
+    first_text_at: float | None = None  # when its first text arrived, for its tokens per second
+    live: bool = False  # streaming (not queued, waiting for a retry or finished): its elapsed time keeps counting
+    text_slot: Any = None  # the live text's slot inside its scrolling box (None until the box is drawn)
+    badge_shown: str = ""  # the badge drawn: redrawn only when it changes
+    meta_at: float = 0.0  # when the counters were last drawn
+
+
+def live_tokens(text: str) -> int:
+    """Tokens streamed so far, estimated from the text (parallax.estimate): the exact count only comes with the
+    branch's result."""
+    return estimate_tokens(text)
+
+
+def tail(text: str) -> str:
+    """The end of a live text: what a reader of a streaming card wants to see, and all that needs resending."""
+    return text if len(text) <= TAIL_CHARS else "…" + text[-TAIL_CHARS:]
+
+
+def live_line(text: str, started_at: float | None, first_text_at: float | None, now: float) -> str:
+    """A streaming card's counters: estimated tokens so far, tokens per second since the first one, elapsed time."""
+    tokens = live_tokens(text)
+    parts = [f"~{tokens:,} tokens"]
+    streaming_s = now - first_text_at if first_text_at is not None else 0.0
+    parts.append(f"~{tokens / streaming_s:.0f} tokens/s" if tokens and streaming_s >= 0.2 else "– tokens/s")
+    if started_at is not None:
+        parts.append(f"{now - started_at:.1f} s")
+    return " · ".join(parts)
 
 
 def _seconds(ms: float | None) -> str:
@@ -104,28 +135,64 @@ class Board:
 
     def queued(self) -> None:
         for card in self.cards.values():
-            card.badge.markdown(BADGES["queued"])
+            self.badge(card, BADGES["queued"])
             card.body.caption("Waiting to start…")
 
     def waiting(self, branch_id: str, badge: str, note: str) -> None:
         """Queued for a slot on a limited engine, or waiting while the SDK retries: not streaming."""
         card = self.cards[branch_id]
-        card.badge.markdown(f":orange-badge[{badge}]")
+        self.badge(card, f":orange-badge[{badge}]")
         card.body.caption(note)
-        card.drawn_at, card.dirty = time.monotonic(), False
+        card.text_slot = None
+        card.drawn_at, card.dirty, card.live = time.monotonic(), False, False
+
+    @staticmethod
+    def badge(card: Card, badge: str) -> None:
+        if card.badge_shown != badge:
+            card.badge.markdown(badge)
+            card.badge_shown = badge
 
     def streaming(self, branch_id: str, text: str) -> None:
         card = self.cards[branch_id]
-        card.badge.markdown(BADGES["streaming"])
+        now = time.monotonic()
+        if card.started_at is None:
+            card.started_at = now
+        if text and card.first_text_at is None:
+            card.first_text_at = now
+        self.badge(card, BADGES["streaming"])
         if branch_id in self.whole and not text:
             card.body.caption("This engine does not stream: its translation appears whole when it is done.")
+            card.text_slot = None
         else:
-            card.body.code(readable(text) if text else "…", language=None, wrap_lines=True, height=220)
-        card.drawn_at, card.dirty = time.monotonic(), False
+            if card.text_slot is None:
+                # A box of fixed height that keeps to its bottom as the text grows: the card follows the newest
+                # line. Drawn once; each update then resends only the text inside it.
+                card.text_slot = card.body.container(height=LIVE_HEIGHT, border=False, autoscroll=True).empty()
+            card.text_slot.code(tail(readable(text)) if text else "…", language=None, wrap_lines=True)
+        if now - card.meta_at >= META_REDRAW_S or not card.live:
+            card.meta.caption(live_line(text, card.started_at, card.first_text_at, now), help=(
+                f"While a branch streams its tokens are {TOKEN_METHOD}; its result has the exact count."))
+            card.meta_at = now
+        card.drawn_at, card.dirty, card.live = now, False, True
+
+    def live_tokens(self, outcome: RunOutcome) -> tuple[int, bool]:
+        """Tokens out so far across the run: exact for finished branches that report them, estimated from the
+        text for the others (then the second value is True)."""
+        total, estimated = 0, False
+        for branch_id in self.cards:
+            result = outcome.results.get(branch_id)
+            if result is not None and result.output_tokens is not None:
+                total += result.output_tokens
+            else:
+                text = result.text if result is not None else outcome.texts.get(branch_id, "")
+                if text:
+                    total, estimated = total + live_tokens(text), True
+        return total, estimated
 
     def finished(self, r: BranchResult) -> None:
         card = self.cards[r.branch_id]
-        card.badge.markdown(BADGES[r.status])
+        self.badge(card, BADGES[r.status])
+        card.text_slot = None
         with card.body.container():
             if self.mode == "translate" and r.status == "ok":
                 translation_body(r)
@@ -137,7 +204,7 @@ class Board:
                 if r.issues:
                     st.caption(f"{len(r.issues)} issue(s) — see the consolidated list below")
                 if r.chunks > 1:
-                    st.caption(f"Reviewed in {r.chunks} chunks; score weighted by chunk length")
+                    st.caption(f"Reviewed in {plural(r.chunks, 'chunk')}; score weighted by chunk length")
             else:
                 st.error(md_escape(r.error or r.status))
                 if r.text:
@@ -147,7 +214,7 @@ class Board:
                 with st.expander("Prompt and raw reply"):
                     exchange_view(r.exchange, r.text, r.structured_mode)
         card.meta.caption(metrics_line(r))
-        card.dirty = False
+        card.dirty = card.live = False
 
     def show(self, outcome: RunOutcome) -> None:
         """Draw a finished (or stored) run without streaming."""
@@ -173,7 +240,7 @@ def exchange_view(exchange: dict[str, Any], raw: str, structured_mode: str | Non
     """What was sent and what came back, as plain text (st.code renders nothing: no link, no markdown)."""
     if exchange.get("note"):
         st.caption(md_escape(exchange["note"]))
-    st.caption(f"Engine `{md_escape(exchange.get('engine', ''))}`"
+    st.caption(f"Engine {md_code(exchange.get('engine', ''))}"
                + (f" · structured output: {structured_mode}" if structured_mode else "")
                + (f" · schema `{exchange['schema_name']}`" if exchange.get("schema_name") else ""))
     st.markdown("**System**")
@@ -277,7 +344,8 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                     board.finished(event.result)
                 elif isinstance(event, ChunkFinished):
                     card = board.cards[event.branch_id]
-                    card.badge.markdown(BADGES["streaming"])
+                    Board.badge(card, BADGES["streaming"])
+                    card.live, card.text_slot = False, None  # the caption stays until the next chunk's text
                     card.body.caption(f"Long document: {outcome.chunks_done[event.branch_id]} of {event.of} "
                                       "chunks reviewed…")
                 elif isinstance(event, Assessed):
@@ -295,10 +363,14 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                     board.cards[event.branch_id].dirty = True
             now = time.monotonic()
             for branch_id, card in board.cards.items():
-                if card.dirty and now - card.drawn_at >= MIN_REDRAW_S and branch_id not in outcome.results:
+                # New text at most every MIN_REDRAW_S; a card waiting for its next token still counts its seconds.
+                due = now - card.drawn_at >= (MIN_REDRAW_S if card.dirty else 1.0)
+                if (card.dirty or card.live) and due and branch_id not in outcome.results:
                     board.streaming(branch_id, outcome.texts.get(branch_id, ""))
             done, total = len(outcome.results), len(outcome.branches)
-            label = f"{done} of {total} branches finished · {now - started:.1f} s"
+            tokens, estimated = board.live_tokens(outcome)
+            label = (f"{done} of {total} branches finished · {'~' if estimated else ''}{tokens:,} tokens out · "
+                     f"{now - started:.1f} s")
             if done == total and not complete and outcome.mode == "translate":
                 label = f"All translations done · comparing and judging · {now - started:.1f} s"
             progress.progress(done / total, text=label)
@@ -417,7 +489,7 @@ def linked_run(prefix: str) -> RunOutcome | None:
         return None
     store = history_store()
     if store is None:
-        st.warning(f"Run `{md_escape(run_id)}` cannot be opened: the history is unreachable.")
+        st.warning(f"Run {md_code(run_id)} cannot be opened: the history is unreachable.")
         return None
     from parallax.storage import StorageError
     from parallax.storage.history import outcome_from_record
@@ -425,7 +497,7 @@ def linked_run(prefix: str) -> RunOutcome | None:
     try:
         record = store.load_run(run_id)
     except StorageError:
-        st.warning(f"There is no run `{md_escape(run_id)}` in the history: the link is wrong or the run was "
+        st.warning(f"There is no run {md_code(run_id)} in the history: the link is wrong or the run was "
                    "deleted.", icon=":material/link_off:")
         return None
     if record.mode != prefix:

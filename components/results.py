@@ -12,6 +12,7 @@ from parallax.export import to_csv, to_json, to_xlsx
 from parallax.reducers import REDUCERS, reduce
 from parallax.results import SEVERITIES, Aggregate
 from parallax.run.execute import RunOutcome
+from parallax.run.failures import plural
 from parallax.translate.judge import MQM_FORMULA
 from parallax.translate.metrics import word_diff
 
@@ -184,7 +185,7 @@ def chunks_panel(outcome: RunOutcome) -> None:
     chunked = [r for r in outcome.ordered() if r.chunks > 1]
     if not chunked:
         return
-    with st.expander(f"The document was reviewed in {chunked[0].chunks} chunks (map-reduce)"):
+    with st.expander(f"The document was reviewed in {plural(chunked[0].chunks, 'chunk')} (map-reduce)"):
         rows = [{"branch": r.branch_id, "chunk": c["chunk"], "characters": f"{c['start']:,}–{c['end']:,}",
                  "status": c["status"], "score": c["score"]} for r in chunked for c in r.chunk_results]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

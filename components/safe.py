@@ -24,3 +24,13 @@ def md_escape(text: str) -> str:
     shown verbatim, never a link, an image, HTML or formatting. Where no formatting is needed, prefer st.text."""
     unlinked = _LINK_PARTS.sub(JOINER, text.replace(JOINER, ""))
     return _SPECIAL.sub(r"\\\1", unlinked).replace("\r", "").replace("\n", "  \n")
+
+
+def md_code(text: str) -> str:
+    """Untrusted text (an engine id, a run id from the address) as an inline code span inside markdown: shown
+    verbatim, since markdown reads no escape, link or formatting inside one — so it must not be md_escape'd (the
+    backslashes would show). The fence is longer than any run of backticks in the text; lines become spaces."""
+    body = " ".join(text.replace("\r", "").split("\n")) or " "
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", body)), default=0) + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    return f"{fence}{pad}{body}{pad}{fence}"

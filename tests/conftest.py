@@ -48,10 +48,12 @@ def run(
 
 
 def shown_text(root, kinds=("markdown", "caption", "error", "info", "warning", "success")) -> str:  # type: ignore[no-untyped-def]
-    """The text an AppTest tree shows, as a reader sees it: markdown's backslash escapes and the invisible joiners
-    that keep URLs from becoming links removed."""
+    """The text an AppTest tree shows, as a reader sees it: markdown's backslash escapes (outside code spans) and
+    the invisible joiners that keep URLs from becoming links removed."""
     raw = "\n".join(str(e.value) for kind in kinds for e in root.get(kind))
-    return re.sub(r"\\(.)", r"\1", raw).replace("\u2060", "")
+    # Inside a code span markdown reads no escape: a backslash there is shown as it is.
+    return re.sub(r"(`+)(.+?)\1|\\(.)", lambda m: m.group(0) if m.group(1) else m.group(3),
+                  raw).replace("\u2060", "")
 
 
 def only(outcome: RunOutcome):  # type: ignore[no-untyped-def]

@@ -95,7 +95,7 @@ def test_a_runs_address_opens_it_in_its_own_view_on_any_page_load(tmp_path, monk
     assert OUTDATED not in warnings(at)
 
     other = opened("no-such-run")
-    assert "There is no run `no\\-such\\-run` in the history" in warnings(other)
+    assert "There is no run `no-such-run` in the history" in warnings(other)
 
 
 def test_after_a_refresh_mid_run_the_page_says_the_run_was_interrupted(tmp_path, monkeypatch):

@@ -177,3 +177,39 @@ def test_a_placeholder_key_from_the_secrets_example_is_said_and_not_used(monkeyp
     sidebar = shown_text(at.sidebar)
     assert "**OpenAI** — `OPENAI_API_KEY` holds a placeholder, not a key" in sidebar
     assert at.session_state["review_engines_one"] == "offline:rules"  # not OpenAI with a key that would fail
+
+
+def test_a_link_to_a_missing_run_names_it_without_stray_backslashes():
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["run"] = "nonexistent-123"
+    at.run()
+    assert not at.exception
+    assert "There is no run `nonexistent-123` in the history" in texts(at)  # a code span shows a "\" as it is
+
+
+def test_the_prompt_and_reply_name_the_engine_without_stray_backslashes():
+    at = app()
+    at.session_state["review_perspectives"] = ["legal"]
+    at.text_input(key="review_engines_extra").set_value("sim:x?latency=0").run()
+    at.button(key="review_engines_add").click().run()
+    at.button(key="review_run").click().run()
+    assert not at.exception
+    assert "Engine `sim:x?latency=0`" in texts(at)
+
+
+def test_a_text_too_long_even_for_one_chunk_says_1_chunk(fake, monkeypatch):
+    from tests.conftest import OPENAI_KEY
+    from tests.fakes.provider_server import status
+
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+    refusal = status(400, {"error": {"message": "maximum context length exceeded", "code": "context_length_exceeded"}})
+    fake.enqueue("m", refusal, refusal)  # the whole text, then its only chunk (the sample is short)
+    at = app()
+    at.session_state["review_perspectives"] = ["legal"]
+    at.text_input(key="review_engines_extra").set_value("openai:m").run()
+    at.button(key="review_engines_add").click().run()
+    at.button(key="review_run").click().run()
+    assert not at.exception
+    assert "1 of 1 chunk failed; chunk 1: OpenAI: the text is too long" in texts(at)
+    assert "chunks failed" not in texts(at)

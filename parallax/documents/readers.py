@@ -286,8 +286,11 @@ def pdf(data: bytes, budget: Budget) -> Extracted:
         except RecursionError:
             raise Unreadable("it is nested too deeply to read (damaged, or built to break readers)") from None
         except Exception as exc:  # pypdf raises its own, ValueError, KeyError... for a damaged file
-            reason = "it is encrypted" if "encrypt" in str(exc).lower() else "damaged or not a PDF"
-            raise Unreadable(f"{reason} ({exc})") from None
+            # The reader's own words ("Stream has ended unexpectedly") tell a user nothing: say what to do instead.
+            if "encrypt" in str(exc).lower():
+                raise Refused(ENCRYPTED) from None
+            raise Unreadable("damaged or not a PDF. If it opens in a PDF viewer, save or print it to PDF again "
+                             "there, or paste its text") from None
     return Extracted(f"\n{PAGE_BREAK}\n".join(pages), "PDF", len(pages))  # the break on a line of its own: seen
 
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, replace
 
 from parallax.results import BranchResult, Finding
+from parallax.run.failures import plural
 
 OVERLAP_CHARS = 300  # at most; a tenth of the chunk size for small chunks
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -112,7 +113,7 @@ def merge_chunks(parts: list[tuple[Chunk, BranchResult]]) -> BranchResult:
     if failed:
         c, r = failed[0]
         merged.status, merged.score = r.status, None
-        merged.error = f"{len(failed)} of {n} chunks failed; chunk {c.index}: {r.error}"
+        merged.error = f"{len(failed)} of {plural(n, 'chunk')} failed; chunk {c.index}: {r.error}"
     else:
         total = sum(c.end - c.start for c, _ in parts)
         merged.status, merged.error = "ok", None

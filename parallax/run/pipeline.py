@@ -19,7 +19,7 @@ from parallax.review.chunks import Chunk, merge_chunks, split_text
 from parallax.review.judgement import check_request, read_judgement, review_request
 from parallax.run.branch import RunContext, job_for, run_branch, sampled_branch
 from parallax.run.events import BranchFinished, BranchRestarted, BranchStarted, ChunkFinished, Emit
-from parallax.run.failures import TOO_LONG
+from parallax.run.failures import TOO_LONG, plural
 from parallax.translate.request import TranslationSettings, translation_request
 
 
@@ -89,7 +89,8 @@ async def review_whole(ctx: RunContext, spec: BranchSpec, document: str, emit: E
     chunks = split_text(document, size=max(1000, len(document) // 2))
     parts = await asyncio.gather(*(review_chunk(ctx, spec, c, len(chunks), emit) for c in chunks))
     merged = merge_chunks(list(zip(chunks, parts, strict=True)))
-    merged.text = f"(the whole text was too long for the model: reviewed in {len(chunks)} chunks)\n\n{merged.text}"
+    merged.text = (f"(the whole text was too long for the model: reviewed in {plural(len(chunks), 'chunk')})\n\n"
+                   f"{merged.text}")
     emit(BranchFinished(merged))
     return merged
 

@@ -206,3 +206,61 @@ def test_a_scanned_pdf_is_refused_with_a_clear_message_and_the_text_is_kept(page
     page.get_by_text(re.compile(r"scan\W?\.pdf has no text to review \(a scanned PDF without a text layer\?")) \
         .wait_for()
     assert page.get_by_label("Text to review").input_value() == before
+
+
+# Every live card whose text no longer fits its box: is the end of its text inside what the box shows?
+# (None while no card overflows yet.) The box is the card's nearest scrolling ancestor of the text.
+NEWEST_LINE_SHOWN = """() => {
+  const cards = [...document.querySelectorAll('[data-testid="stCode"]')].map(code => {
+    let box = code.querySelector('pre') || code;
+    for (let e = box; e && e !== document.body; e = e.parentElement) {
+      const style = getComputedStyle(e);
+      if (/(auto|scroll)/.test(style.overflowY) && e.scrollHeight > e.clientHeight + 20) { box = e; break; }
+    }
+    if (box.scrollHeight <= box.clientHeight + 20) return null;
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    let last = null;
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) if (n.textContent.trim()) last = n;
+    if (!last) return null;
+    const range = document.createRange();
+    range.setStart(last, Math.max(0, last.textContent.trimEnd().length - 1));
+    range.setEnd(last, last.textContent.trimEnd().length);
+    const end = range.getBoundingClientRect(), shown = box.getBoundingClientRect();
+    return end.top >= shown.top - 1 && end.bottom <= shown.bottom + 1;
+  }).filter(v => v !== null);
+  return cards.length >= 2 ? cards : null;
+}"""
+
+
+def test_live_cards_follow_their_newest_text_and_count_tokens(page, start_app):
+    server = start_app()
+    open_app(page, server)
+    use_engine(page, "sim:long?latency=0.3&tokens=2000&rate=60", "Demo · long")  # half a minute: Stop ends it
+    page.get_by_role("button", name="Run").click()
+    # Once the texts outgrow their boxes, every card still shows its newest line (not the first ones).
+    page.wait_for_function(f"() => {{ const r = ({NEWEST_LINE_SHOWN})(); return r && r.every(Boolean); }}",
+                           timeout=20_000)
+    assert page.evaluate(BADGE_COUNT, "streaming") >= 2
+    # Each card counts its tokens (estimated while streaming: "~"), its rate and its time; the bar counts tokens.
+    expect(page.get_by_text(re.compile(r"^~[\d,]+ tokens · ~\d+ tokens/s · \d+\.\d s")).first).to_be_visible()
+    expect(page.get_by_text(re.compile(r"of 3 branches finished · ~[\d,]+ tokens out · "))).to_be_visible()
+    shot(page, "review-live-following")
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped:").wait_for()
+
+
+def test_a_damaged_pdf_is_refused_in_plain_words_until_the_text_is_changed(page, start_app, tmp_path):
+    (tmp_path / "bad.pdf").write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Length 50 >>\nstream\nabc")
+    server = start_app()
+    open_app(page, server)
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(tmp_path / "bad.pdf")
+    message = page.get_by_text(re.compile(r"bad\W?\.pdf cannot be read as a PDF"))
+    expect(message).to_be_visible()
+    expect(message).to_contain_text("damaged or not a PDF")
+    expect(message).not_to_contain_text("Stream has ended")  # the PDF library's words mean nothing to a reader
+    shot(page, "review-damaged-pdf")
+    page.get_by_label("Text to review").fill("")
+    page.get_by_role("heading", name="Review").click()  # blur: the text is committed
+    page.get_by_text(re.compile(r"^0 words · 0 characters")).wait_for()
+    wait_idle(page)
+    expect(message).to_have_count(0)  # the message was about a file no longer in question
