@@ -106,7 +106,7 @@ def whole_process(n: int) -> float:
         "    cfg = orig(path, env)\n"
         "    [cfg.perspectives.__setitem__(f'p{i}', Perspective(f'p{i}', 'x', 'x')) for i in range(n)]\n"
         "    return cfg\n"
-        "import parallax.cli as cli; cli.load_config = load\n"
+        "import parallax.cli.common as common; common.load_config = load\n"
         f"sys.exit(main(['review', '-', '-e', '{ENGINE}'] + [a for i in range(n) for a in ('-p', f'p{{i}}')]))"
     )
     t0 = time.perf_counter()

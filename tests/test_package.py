@@ -65,9 +65,9 @@ def parallax(bin_dir: Path, *args: str, cwd: Path) -> subprocess.CompletedProces
 
 
 def test_the_installed_command_runs_from_any_folder(installed, tmp_path):
-    where = subprocess.run([str(installed / "python"), "-c", "import parallax; from parallax.cli import app_script;"
-                            " print(parallax.__file__); print(app_script())"], cwd=tmp_path, capture_output=True,
-                           text=True, check=True)
+    where = subprocess.run([str(installed / "python"), "-c", "import parallax; from parallax.cli.tools import "
+                            "app_script; print(parallax.__file__); print(app_script())"], cwd=tmp_path,
+                           capture_output=True, text=True, check=True)
     # The wheel's copies of the core and of the app (app.py at the root here), not ours.
     assert str(ROOT) not in where.stdout and where.stdout.count(str(installed.parent)) == 2
     version = parallax(installed, "--version", cwd=tmp_path)
