@@ -9,6 +9,8 @@ slowest branch.
 
     .venv/bin/python bench/page_stream.py          # 12 then 32 branches
     .venv/bin/python bench/page_stream.py 32       # one size
+
+Screenshots mid-run and after: test-artifacts/bench-N-mid-run.png, bench-N-final.png.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, shot, wait_idle  # noqa: E402
 
 SIM = "latency=0.5&tokens=150&rate=50"
 # 12 branches: 3 perspectives × 4 engines; 32: 2 perspectives × 16 engines.
@@ -120,6 +122,11 @@ def run(n: int) -> None:
                     break
                 seen.append(sample["cards"])
                 intervals.append(now)
+                if len(seen) == 8:
+                    shot(page, f"bench-{n}-mid-run")  # test-artifacts/: look at it
+                    seen.append({})  # no pair spans the screenshot
+                    intervals.append(time.perf_counter())
+                    due = time.perf_counter()
                 due += 0.1
                 page.wait_for_timeout(max(0.0, (due - time.perf_counter()) * 1000))  # sampling clock, not a sync
             browser_wall = time.perf_counter() - clicked
@@ -127,6 +134,7 @@ def run(n: int) -> None:
             page.evaluate("() => { window.__watch = false; }")
             gaps = page.evaluate("() => window.__gaps")
             wait_idle(page)
+            shot(page, f"bench-{n}-final")
             with page.expect_download() as download:
                 page.get_by_role("button", name="Download JSON").click()
             result = json.loads(Path(download.value.path()).read_text())
@@ -160,7 +168,7 @@ def run(n: int) -> None:
           f"{browser_wall / slowest:.3f}")
     if fractions:
         values = sorted(fractions.values())
-        print(f"samples: {len(seen)}, every {statistics.mean(steps) * 1000:.0f} ms on average; visible cards measured: "
+        print(f"samples: {len(seen)}, every {statistics.median(steps) * 1000:.0f} ms (median); visible cards measured: "
               f"{len(values)} of {n}; sample pairs not measurable: {unmeasured}")
         print(f"fraction of 100-ms samples in which a streaming card's shown text changed: min {values[0]:.0%}, "
               f"median {statistics.median(values):.0%}, mean {statistics.mean(values):.0%} (target: every card >= 90%)")

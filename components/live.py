@@ -421,8 +421,17 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
     elif problem:
         st.error(md_escape(problem))
     run_col, stop_col, cache_col = st.columns([1, 1, 6], vertical_alignment="center")
-    clicked = run_col.button("Run", type="primary", disabled=plan is None, icon=":material/play_arrow:",
-                             key=f"{prefix}_run")
+
+    def start() -> None:
+        st.session_state[f"{prefix}_start"] = True
+
+    # The click that starts a run is known before Run is drawn (its callback ran first, once): while the run goes,
+    # the button reads "Running…" and is disabled (a click on it would silently cancel the run and start another);
+    # once the run has ended, the page is drawn again with Run enabled.
+    clicked = bool(st.session_state.pop(f"{prefix}_start", False)) and plan is not None
+    run_col.button("Running…" if clicked else "Run", type="primary", disabled=plan is None or clicked,
+                   icon=":material/hourglass_top:" if clicked else ":material/play_arrow:", key=f"{prefix}_run",
+                   on_click=start)
     stop_slot = stop_col.empty()
     use_cache = cache_col.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
                                  key=f"{prefix}_cache")
@@ -451,15 +460,15 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
             rerun_soon()
             raise
         except Exception as exc:  # noqa: BLE001 - a message, not a traceback
-            st.error(f"The run stopped unexpectedly: {md_escape(str(exc))}")
-        progress.empty()
-        stop_slot.empty()
+            st.session_state[f"{prefix}_run_error"] = f"The run stopped unexpectedly: {md_escape(str(exc))}"
         if outcome.storage_warning:
             keep_unsaved(plan, outcome)
             outcome.storage_warning += (" — kept in this session: it is saved as soon as the history is reachable "
                                         "again.")
-        return outcome
+        st.rerun()  # the page again, Run enabled, the run drawn from the session
     stored = linked_run(prefix) or st.session_state.get(f"{prefix}_outcome")
+    if st.session_state.get(f"{prefix}_run_error"):
+        st.error(st.session_state.pop(f"{prefix}_run_error"))
     if stored is not None:
         cancelled = sum(r.status == "cancelled" for r in stored.results.values())
         if st.session_state.get(f"{prefix}_linked") == stored.run_id:

@@ -264,3 +264,23 @@ def test_a_damaged_pdf_is_refused_in_plain_words_until_the_text_is_changed(page,
     page.get_by_text(re.compile(r"^0 words · 0 characters")).wait_for()
     wait_idle(page)
     expect(message).to_have_count(0)  # the message was about a file no longer in question
+
+
+def test_run_is_disabled_while_a_run_is_going(page, start_app):
+    server = start_app()
+    open_app(page, server)
+    use_engine(page, "sim:busy?latency=0.3&tokens=2000&rate=60", "Demo · busy")
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_role("button", name="Run").click()
+    page.wait_for_function(STREAMING_CARDS, arg=3, timeout=20_000)
+    # While it runs, a click on Run cannot silently cancel it and start another: the button is disabled.
+    run = main.get_by_role("button", name=re.compile(r"(^|\s)Run(ning…)?$"))
+    expect(run).to_have_count(1)
+    expect(run).to_be_disabled()
+    expect(run).to_contain_text("Running")
+    shot(page, "review-running")
+    main.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped:").wait_for()
+    wait_idle(page)
+    expect(run).to_be_enabled()
+    expect(run).not_to_contain_text("Running")
