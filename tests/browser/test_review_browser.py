@@ -102,6 +102,8 @@ def test_prompt_and_raw_reply_on_a_finished_card(page, start_app, fake):
     page.get_by_text("Prompt and raw reply").first.click()
     shown = page.get_by_test_id("stExpander").filter(has_text="Prompt and raw reply").first
     shown.get_by_text("Raw reply", exact=True).wait_for()
+    # Streamlit draws a code block's skeleton first and its text once the highlighter has loaded.
+    shown.locator("[data-testid='stSkeleton']").first.wait_for(state="detached")
     content = shown.inner_text()
     assert "<document>" in content and "</document>" in content and "Acme Sync 4.0" in content
     assert "structured output: json_schema" in content and "Fake provider review." in content
