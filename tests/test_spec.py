@@ -87,3 +87,21 @@ def test_a_provider_batch_with_a_page_only_perspective_is_collected_by_a_new_pro
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr  # before: "unknown perspective 'page-only'", nothing collected
     assert [r["status"] for r in results(out)] == ["ok", "ok"]
+
+
+def test_a_provider_batch_keeps_a_document_whose_answers_are_all_in_the_cache(fake, tmp_path, monkeypatch):
+    """Planning the batch's requests must not lose a document whose calls the cache already answers: it is sent
+    nothing and still collected (before: it vanished from the job, and from the results file)."""
+    _keys(fake, monkeypatch)
+    fake.batches.polls = 0
+    source = write_csv(tmp_path / "in.csv", [["d1", "First text."]])
+    out = tmp_path / "out.csv"
+    first = ["--column", "text", "-p", "legal", "-e", "openai:gpt-4o-mini"]
+    from tests.test_batch import batch
+
+    assert batch([str(source), *first, "--out", str(tmp_path / "direct.csv")])[0] == 0  # d1's answer now cached
+    both = write_csv(tmp_path / "both.csv", [["d1", "First text."], ["d2", "Second text."]])
+    code, _, err = batch([str(both), *first, "--out", str(out), "--provider-batch", "--poll", "0.01"])
+    assert code == 0, err
+    assert sorted((r["id"], r["status"]) for r in results(out)) == [("d1", "ok"), ("d2", "ok")]
+    assert [len(fake.batches.batches[b].requests) for b in fake.batches.created] == [1]  # only d2 was sent

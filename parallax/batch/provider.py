@@ -143,22 +143,22 @@ class Recording(Engine):
         yield  # pragma: no cover - a generator, as every engine's stream is
 
 
-async def requests_of(plan: RunPlan, rows: Iterator[Any]) -> AsyncIterator[tuple[Any, str, Request]]:
-    """(row, engine id, request) for every call of every branch of every row that can be planned ahead, found by
-    running the branch pipeline itself (chunks and steps as any batch makes them) on recording engines."""
+async def requests_of(plan: RunPlan, rows: Iterator[Any]) -> AsyncIterator[tuple[Any, list[tuple[str, Request]]]]:
+    """Each row with (engine id, request) for every call of its branches that can be planned ahead, found by running
+    the branch pipeline itself (chunks and steps as any batch makes them) on recording engines. The cache is not
+    asked here: the caller decides what to send (and a row whose calls are all cached is still part of the job)."""
     from parallax.run.execute import run_context
     from parallax.run.pipeline import review_branch, translate_branch
 
     seen: list[tuple[str, Request]] = []
     engines = {engine_id: Recording(engine, seen) for engine_id, engine in batch_engines(plan).items()}
-    ctx = dataclasses.replace(run_context(plan), engines={**plan.engines, **engines}, streamed=False)
+    ctx = dataclasses.replace(run_context(plan), engines={**plan.engines, **engines}, streamed=False, cache=None)
     for row in rows:
         text = row.text or ""
         for spec in plan.branches:
             await (review_branch(ctx, spec, text, _ignore) if plan.settings is None
                    else translate_branch(ctx, spec, text, plan.settings, _ignore))
-        for engine_id, request in seen:
-            yield row, engine_id, request
+        yield row, list(seen)
         seen.clear()
 
 
@@ -177,13 +177,14 @@ async def submit(plan: RunPlan, rows: Iterator[Any], store: Store, out: Path, ar
     engines = batch_engines(plan)
     groups: dict[str, dict[str, dict[str, Any]]] = {}
     numbers: dict[int, str] = {}
-    async for row, engine_id, request in requests_of(plan, rows):
+    async for row, requests in requests_of(plan, rows):
         numbers[row.number] = row.doc_id
-        engine = engines[engine_id]
-        key = cache_key(engine, request)
-        if plan.cache is not None and await asyncio.to_thread(plan.cache.cache_get, key) is not None:
-            continue
-        groups.setdefault(engine_id, {})[key] = engine.params(request, engine.batch_mode(request))
+        for engine_id, request in requests:
+            engine = engines[engine_id]
+            key = cache_key(engine, request)
+            if plan.cache is not None and await asyncio.to_thread(plan.cache.cache_get, key) is not None:
+                continue  # answered from the cache when collected
+            groups.setdefault(engine_id, {})[key] = engine.params(request, engine.batch_mode(request))
     job_id = uuid.uuid4().hex[:12]
     from parallax.run.spec import spec_of
 
