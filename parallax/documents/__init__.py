@@ -16,7 +16,7 @@ from pathlib import Path, PurePath
 
 from parallax import config
 from parallax.documents.confine import run_confined
-from parallax.documents.readers import PAGE_BREAK, READERS, Extracted, Refused, Unreadable, word_count
+from parallax.documents.readers import PAGE_BREAK, READERS, Budget, Extracted, Refused, Unreadable, word_count
 
 __all__ = ["PAGE_BREAK", "Extracted", "InputError", "word_count"]
 
@@ -77,12 +77,13 @@ def read_file(path: str | Path, within: Path | None = None) -> bytes:
     except OSError as exc:
         raise InputError(f"{name}: cannot read it ({exc.strerror})") from None
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
+        status = os.fstat(fd)
+        mode = status.st_mode
         if stat.S_ISDIR(mode):
             raise InputError(f"{name} is a folder, not a file")
         if not stat.S_ISREG(mode):
             raise InputError(f"{name} is not a regular file (a device, a pipe or a socket); nothing was read")
-        check_size(os.fstat(fd).st_size, name)
+        check_size(status.st_size, name)
         try:
             data = handle.read(_size_limit(name) + 1)  # it may have grown since: never read past the limit
         except OSError as exc:
@@ -109,7 +110,7 @@ def read_document(data: bytes, name: str = "the file") -> Extracted:
                 raise
             raise InputError(f"{name}: Parallax reads {', '.join(DOCUMENT_TYPES)} files, not {suffix}") from None
     kind, reader = READERS[suffix]
-    ended = run_confined(_read, reader, data, config.max_chars(), memory_bytes=READER_MEMORY_BYTES,
+    ended = run_confined(reader, data, Budget(config.max_chars()), memory_bytes=READER_MEMORY_BYTES,
                          cpu_s=READER_CPU_S, wall_s=READER_WALL_S)
     if isinstance(ended.error, Refused):
         raise InputError(f"{name} {ended.error}")
@@ -122,13 +123,6 @@ def read_document(data: bytes, name: str = "the file") -> Extracted:
         raise InputError(f"{name} has no text to review" + (
             " (a scanned PDF without a text layer? run OCR on it first, e.g. ocrmypdf)" if suffix == ".pdf" else ""))
     return extracted
-
-
-def _read(reader: object, data: bytes, max_chars: int) -> Extracted:
-    """In the confined child: the reader, stopping at the text limit."""
-    from parallax.documents.readers import Budget
-
-    return reader(data, Budget(max_chars))  # type: ignore[operator]
 
 
 def find_quote(text: str, quote: str) -> int | None:
