@@ -27,8 +27,10 @@ TEXT = ("Our new storage tier is faster and cheaper. We guarantee your files are
 
 def use_engine(page, engine_id: str, label: str) -> None:  # type: ignore[no-untyped-def]
     add_engine_ids(page, engine_id)
-    # Wait for the effect, not for a script state that a fast rerun may already have left.
-    expect(page.get_by_role("combobox", name="Engine", exact=True)).to_have_value(re.compile(re.escape(label)))
+    # Wait for the effect, not for a script state that a fast rerun may already have left; a loaded machine (CI)
+    # took more than Playwright's default 5 s for that rerun once.
+    expect(page.get_by_role("combobox", name="Engine", exact=True)).to_have_value(re.compile(re.escape(label)),
+                                                                                   timeout=20_000)
     wait_idle(page)
 
 
