@@ -36,8 +36,8 @@ SUGGESTED_MODELS = {
 }
 # Simulated engines offered in the app's "Demo" group: they show the pattern with no key and no cost.
 DEMO_TRANSLATORS = [
-    "sim:alpha?latency=0.5&tokens=40&rate=30",
-    "sim:beta?latency=1&tokens=40&rate=20",
+    "sim:alpha?latency=0.5&tokens=60&rate=30",
+    "sim:beta?latency=1&tokens=60&rate=20",
     "sim:down?latency=0.3&fail=error|sim:backup?latency=0.3&tokens=30&rate=30",
 ]
 DEMO_JUDGE = "sim:judge?latency=0.5&tokens=20&rate=40"

@@ -44,7 +44,7 @@ def test_three_branches_stream_at_once_then_merge_chart_and_export(page, start_a
     page.get_by_role("button", name="Run").click()
 
     # All three cards show partial text at the same moment, each still streaming.
-    partial = page.wait_for_function(STREAMING_CARDS, arg=3, timeout=20_000).json_value()
+    partial = page.wait_for_function(STREAMING_CARDS, arg=3, polling=50, timeout=45_000).json_value()
     assert len(partial) == 3 and all(len(t) < 700 for t in partial)
     shot(page, "review-mid-run")
 
@@ -77,7 +77,7 @@ def test_stop_cancels_every_provider_call(page, start_app, fake):
     open_app(page, server)
     use_engine(page, "openai:slow", "openai:slow")
     page.get_by_role("button", name="Run").click()
-    page.wait_for_function(STREAMING_CARDS, arg=3, timeout=20_000)
+    page.wait_for_function(STREAMING_CARDS, arg=3, polling=50, timeout=45_000)
     assert fake.active == 3
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     stopped = time.monotonic()
@@ -120,7 +120,7 @@ def test_streamlits_own_header_stop_ends_the_run_cleanly_and_draws_it_at_once(pa
     open_app(page, server)
     use_engine(page, "openai:slow", "openai:slow")
     page.get_by_role("button", name="Run").click()
-    page.wait_for_function(STREAMING_CARDS, arg=3, timeout=20_000)
+    page.wait_for_function(STREAMING_CARDS, arg=3, polling=50, timeout=45_000)
     shot(page, "review-before-header-stop")
     page.get_by_test_id("stStatusWidget").get_by_role("button", name="Stop").click()  # the header's, not ours
     page.get_by_text("Stopped: 3 branch(es) cancelled").wait_for(timeout=10_000)  # no other click needed
@@ -276,7 +276,7 @@ def test_run_is_disabled_while_a_run_is_going(page, start_app):
     use_engine(page, "sim:busy?latency=0.3&tokens=2000&rate=60", "Demo · busy")
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_role("button", name="Run").click()
-    page.wait_for_function(STREAMING_CARDS, arg=3, timeout=20_000)
+    page.wait_for_function(STREAMING_CARDS, arg=3, polling=50, timeout=45_000)
     # While it runs, a click on Run cannot silently cancel it and start another: the button is disabled.
     run = main.get_by_role("button", name=re.compile(r"(^|\s)Run(ning…)?$"))
     expect(run).to_have_count(1)
