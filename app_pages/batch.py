@@ -287,7 +287,7 @@ if frame is not None and len(frame):
                                     "95% CI high": e.high, "documents": e.n} for name, e in estimates.items()]),
                      hide_index=True, width="stretch")
         for c in comparisons:
-            st.caption(md_escape(c.describe()))
+            st.caption(md_escape(c.describe("documents")))
     score_columns = [c for c in frame.columns if c.startswith("score:") and frame[c].notna().any()]
     left, right = st.columns(2)
     if not score_columns:

@@ -29,7 +29,8 @@ def _use_typed_judge() -> None:
     st.session_state["translate_judge"] = typed
 
 
-PROTOCOL_LABELS = {"compare": "Side by side", "single": "One at a time (GEMBA)"}
+PROTOCOL_LABELS = {"segments": "Each translation alone", "single": "One segment at a time (GEMBA)",
+                   "compare": "Side by side"}
 
 config = session_config()
 st.title("Translate")
@@ -69,14 +70,16 @@ with right:
         st.button("Use as judge", key="translate_judge_use", on_click=_use_typed_judge,
                   disabled=not st.session_state.get("translate_judge_typed", "").strip())
     samples = st.number_input("Judge each translation this many times", 1, 5, 1, key="translate_samples",
-                              help="Repeated judging shows how stable the score is: mean, standard deviation and, "
-                                   "from 3 samples, a 95% interval. Select-best then says when a lead is only noise. "
-                                   "Samples are never read from the cache.")
+                              help="Repeated judging shows how consistent the judge is with itself (\"preferred in "
+                                   "2 of 3 samples\"). Which translation is better is decided over the segments, "
+                                   "never by repeating the judge. Samples are never read from the cache.")
     protocol = st.radio("How the judge sees the translations", list(JUDGE_PROTOCOLS), key="translate_protocol",
                         horizontal=True, format_func=PROTOCOL_LABELS.get,
-                        help="Side by side: one call per sample, candidates under neutral labels A, B, C whose "
-                             "positions rotate across samples (the position effect is measured from 3 samples "
-                             "on). One at a time: GEMBA-MQM's own protocol, one call per translation and sample.")
+                        help="Each translation alone (default): one call per translation, its segments numbered; "
+                             "no positions to be biased by. One segment at a time: GEMBA-MQM's own protocol, one "
+                             "call per segment and translation. Side by side: one call per segment with every "
+                             "translation under neutral labels whose positions rotate over the segments (the "
+                             "position effect is measured and shown).")
 
 plan: RunPlan | None = None
 problem: str | None = None

@@ -192,30 +192,28 @@ def chunks_panel(outcome: RunOutcome) -> None:
 
 
 def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
-    """Select-best, on top: which engine leads, whether the lead is more than noise, and its translation."""
+    """Select-best, on top: which translation leads, what that rests on (the judge's scores paired over segments,
+    the engines' agreement, or nothing), and its translation."""
     best = outcome.results.get(aggregate.best) if aggregate.best else None
+    demo = outcome.demo
     if best is None:
         if aggregate.n_ok:
             st.warning(f"No best translation: {md_escape(aggregate.formula)}", icon=":material/block:")
         else:
             st.warning("No translation succeeded, so there is no best one.")
         return
-    basis = "judge score" if best.judge_score is not None else "agreement with the other engines"
-    if aggregate.confident is False:
-        title = f"**No clear winner** — {md_escape(best.branch_id)} leads by {basis}"
-    else:
-        ahead = f", ahead by {aggregate.margin:g}" if aggregate.margin else ""
-        title = f"**Best translation: {md_escape(best.branch_id)}** — by {basis}{ahead}"
     with st.container(border=True):
-        st.markdown(title)
+        if demo:
+            st.markdown(f":orange-badge[:material/science: demo] {md_escape(demo)}")
+        st.markdown(f"**{md_escape(aggregate.headline(outcome.mode))}**")
         st.caption(md_escape(aggregate.verdict() or ""))
         st.markdown(live.marked_translation(best))
         st.caption(md_escape(aggregate.formula))
     effect = outcome.assessment.position_effect if outcome.assessment else {}
     if effect:
-        st.caption("Judge position effect, measured over the rotated samples (score at a position minus the "
-                   "candidate's mean): " + ", ".join(f"{label} {value:+g}" for label, value in effect.items())
-                   + ". Every candidate sat in every position, so it favours none of them.")
+        st.caption("Judge position effect, measured over the segments (score at a position minus the candidate's "
+                   "mean): " + ", ".join(f"{label} {value:+g}" for label, value in effect.items())
+                   + ". Positions rotate from segment to segment, so it favours none of the candidates.")
 
 
 def translation_charts(outcome: RunOutcome) -> None:

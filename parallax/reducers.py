@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Callable, Sequence
 
 from parallax.results import Aggregate, BranchResult
-from parallax.stats import difference
+from parallax.stats import ALPHA, paired_tests, smallest_p
 
 Reducer = Callable[[Sequence[BranchResult]], Aggregate]
 REDUCERS: dict[str, Reducer] = {}
@@ -20,7 +20,8 @@ def reducer(name: str) -> Callable[[Callable[[list[BranchResult]], tuple[float, 
             # Declared order, whatever order the branches arrived in.
             ordered = sorted(results, key=lambda r: r.order)
             n_ok, n_total = sum(r.ok for r in ordered), len(ordered)
-            scored = [r for r in ordered if r.scored]
+            # A non-translation (a copy of the source, another language…) is never merged into a translation's score.
+            scored = [r for r in ordered if r.scored and not r.non_translation]
             if not scored:
                 return Aggregate(name, None, n_ok, n_total, None, _nothing_scored(n_ok, n_total), n_scored=0)
             value, formula = fn(scored)
@@ -104,12 +105,13 @@ def _fmt(value: float | None) -> str:
 
 
 def _best(results: Sequence[BranchResult]) -> Aggregate:
-    """Select-best: the highest score (the judge's, for translations); ties broken by agreement with the others.
+    """Select-best: the highest score (for translations, the judge's mean over segments); ties broken by agreement.
 
-    A translation flagged as a non-translation (empty, a copy of the source, the wrong language) never wins.
-    Without any score (no judge), the branch that agrees most with the others wins. With 3 or more samples, the
-    leader's lead over the runner-up is tested: paired over the samples, its 95% bootstrap interval must exclude 0,
-    else there is "no clear winner" (`confident` False).
+    A translation flagged as a non-translation never wins. With judge scores on segments, the leader is tested
+    against every other candidate, paired over the segments (permutation test, Holm-adjusted): "clear" only when
+    it beats them all at 5%. Without scores, three or more translations are ranked by their agreement with the
+    others (a consensus, said so); two cannot be (agreement is symmetric), and an unverified one cannot win that way.
+    Repeated judge or review samples say how consistent the model is with itself, never that a lead is clear.
     """
     ordered = sorted(results, key=lambda r: r.order)
     answered = [r for r in ordered if r.ok]
@@ -119,54 +121,84 @@ def _best(results: Sequence[BranchResult]) -> Aggregate:
     # Translations without a judge were never meant to be scored: no "judged 0 of 3" then.
     n_scored = sum(r.scored for r in answered) if any(r.scored or r.judge_error for r in answered) else None
     candidates = [r for r in answered if not r.non_translation]
+    excluded = [r for r in answered if r.non_translation]
     if not candidates:
         flags = ", ".join(f"{r.branch_id}: {r.non_translation}" for r in answered)
         return Aggregate("best", None, len(answered), n_total, None,
                          f"no translation to pick: every reply is a non-translation ({flags})", n_scored=n_scored)
-    excluded = [r for r in answered if r.non_translation]
     scored = [r for r in candidates if r.scored]
     if scored:
         ranked = sorted(scored, key=lambda r: (_score(r), r.agreement or -1.0), reverse=True)
-        key, basis = (lambda r: _score(r)), "score"
-    elif any(r.agreement is not None for r in candidates):
-        ranked = sorted(candidates, key=lambda r: r.agreement or -1.0, reverse=True)
-        key, basis = (lambda r: r.agreement or 0.0), "agreement (no scores)"
-    else:
-        winner = candidates[0]
+        return _by_score(ranked, len(answered), n_total, n_scored, excluded)
+    agreeing = [r for r in candidates if r.agreement is not None and not r.unverified]
+    if len(agreeing) >= 3:
+        ranked = sorted(agreeing, key=lambda r: r.agreement or -1.0, reverse=True)
+        winner, values = ranked[0], [r.agreement or 0.0 for r in ranked]
+        formula = (f"best by agreement (no scores): {winner.branch_id} {values[0]:g} vs {ranked[1].branch_id} "
+                   f"{values[1]:g}" + _excluded(excluded, candidates, agreeing))
+        return Aggregate("best", None, len(answered), n_total, None, formula, winner.branch_id,
+                         round(values[0] - values[1], 4), n_scored=n_scored, basis="agreement")
+    if len(candidates) == 1:
         return Aggregate("best", None, len(answered), n_total, None,
-                         f"only {winner.branch_id} answered{_excluded(excluded)}: nothing to compare",
-                         winner.branch_id, None, n_scored=n_scored)
-    winner = ranked[0]
-    values = [key(r) for r in ranked]
-    margin = round(values[0] - values[1], 4) if len(values) > 1 else None
-    tie = len(values) > 1 and values[0] == values[1]
-    formula = f"best by {basis}: {winner.branch_id} {values[0]:g}"
-    lead = None
-    if len(ranked) > 1:
-        formula += f" vs {ranked[1].branch_id} {values[1]:g}"
-        if not tie:
-            formula += f", ahead by {margin:g}"
-        elif (winner.agreement or -1.0) > (ranked[1].agreement or -1.0):
-            formula += f" (tie broken by agreement {winner.agreement:g} vs {_fmt(ranked[1].agreement)})"
-        else:
-            formula += " (a tie on both score and agreement: the first in declared order wins)"
-        if basis == "score":
-            a, b = winner.samples or [_score(winner)], ranked[1].samples or [_score(ranked[1])]
-            lead = difference(a, b, paired=len(a) == len(b))
-            if lead is not None and lead.interval:
-                formula += f"; lead {lead.interval} over {lead.n} samples"
-    formula += _excluded(excluded)
-    spread = round(max(values) - min(values), 4) if scored else None
-    confident = None if lead is None else lead.excludes_zero()
-    return Aggregate("best", winner.score, len(answered), n_total, spread, formula, winner.branch_id, margin,
-                     n_scored=n_scored, confident=confident, lead_low=lead.low if lead else None,
-                     lead_high=lead.high if lead else None)
+                         f"only {candidates[0].branch_id} is a translation{_excluded(excluded)}: nothing to compare",
+                         candidates[0].branch_id, None, n_scored=n_scored)
+    reason = ("two translations and no judge: agreement is symmetric, so it cannot pick one"
+              if len(candidates) == 2 else "no judge scores, and too few verified translations to rank by agreement")
+    return Aggregate("best", None, len(answered), n_total, None, f"no best: {reason}{_excluded(excluded)}",
+                     n_scored=n_scored)
 
 
-def _excluded(excluded: list[BranchResult]) -> str:
-    if not excluded:
-        return ""
-    return "; not candidates: " + ", ".join(f"{r.branch_id} ({r.non_translation})" for r in excluded)
+def _by_score(ranked: list[BranchResult], n_ok: int, n_total: int, n_scored: int | None,
+              excluded: list[BranchResult]) -> Aggregate:
+    winner, values = ranked[0], [_score(r) for r in ranked]
+    judged = winner.judge_score is not None
+    basis = "judge" if judged else "score"
+    formula = f"best by {'judge score' if judged else 'score'}: {winner.branch_id} {values[0]:g}"
+    if len(ranked) == 1:
+        return Aggregate("best", winner.score, n_ok, n_total, None, formula + _excluded(excluded), winner.branch_id,
+                         None, n_scored=n_scored, basis=basis)
+    margin = round(values[0] - values[1], 4)
+    formula += f" vs {ranked[1].branch_id} {values[1]:g}"
+    if values[0] != values[1]:
+        formula += f", ahead by {margin:g}"
+    elif (winner.agreement or -1.0) > (ranked[1].agreement or -1.0):
+        formula += f" (tie broken by agreement {winner.agreement:g} vs {_fmt(ranked[1].agreement)})"
+    else:
+        formula += " (a tie on both score and agreement: the first in declared order wins)"
+    aggregate = Aggregate("best", winner.score, n_ok, n_total, round(max(values) - min(values), 4),
+                          formula + _excluded(excluded), winner.branch_id, margin, n_scored=n_scored, basis=basis,
+                          consistency=_consistency(ranked, judged))
+    if judged and all(r.segment_scores for r in ranked):
+        tests = paired_tests({r.branch_id: r.segment_scores for r in ranked}, winner.branch_id)
+        n = min((t.n for t in tests), default=0)
+        aggregate.n_units, aggregate.tests = n, [t.to_dict() for t in tests]
+        runner = next((t for t in tests if t.other == ranked[1].branch_id), None)
+        if runner is not None:
+            aggregate.lead_low, aggregate.lead_high = runner.low, runner.high
+        if tests and smallest_p(n) <= ALPHA / len(tests):
+            aggregate.confident = all(t.clear for t in tests)
+            aggregate.p_value = max(t.p_adjusted for t in tests)
+    return aggregate
+
+
+def _consistency(ranked: list[BranchResult], judged: bool) -> str | None:
+    """With k samples: in how many the leader scored above every other (the model agreeing with itself)."""
+    k = len(ranked[0].samples)
+    if k < 2 or any(len(r.samples) != k for r in ranked):
+        return None
+    ahead = sum(all(ranked[0].samples[i] > r.samples[i] for r in ranked[1:]) for i in range(k))
+    who = "the judge" if judged else "the model"
+    return f"{who} preferred it in {ahead} of {k} samples (its consistency with itself, not evidence of a difference)"
+
+
+def _excluded(excluded: list[BranchResult], candidates: list[BranchResult] | None = None,
+              kept: list[BranchResult] | None = None) -> str:
+    unverified = [r for r in candidates or [] if kept is not None and r not in kept and r.unverified]
+    out = "; not candidates: " + ", ".join(f"{r.branch_id} ({r.non_translation})" for r in excluded) if excluded else ""
+    if unverified:
+        out += "; unverified (language not confirmed, agrees with no other): " + ", ".join(
+            r.branch_id for r in unverified)
+    return out
 
 
 REDUCERS["best"] = _best

@@ -37,6 +37,7 @@ class Finding:
     located: bool = True  # False: the quoted span is not in the text it is about (shown as such, never dropped)
     found_by: int | None = None  # with k judge samples: how many of them found this error
     page: int | None = None  # a review of a PDF: the page the quote is on
+    segment: int | None = None  # a translation error: the source segment (unit) it is in, from 0; None: not placed
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -86,6 +87,13 @@ class BranchResult:
     # the mean, standard deviation and interval every view shows come from these.
     samples: list[float] = field(default_factory=list)
     non_translation: str | None = None  # "empty", "source copy", "wrong language (fr)", "pseudo-localisation"
+    # Not confirmed as a translation: the language identifier is unsure and it agrees with no other candidate.
+    unverified: bool = False
+    # The translation cut along the source's segments (one entry per unit of the run's `units`), the judge's
+    # score of each (0-100, mean over judge samples; None: not judged) and how the alignment went.
+    segments: list[str] = field(default_factory=list)
+    segment_scores: list[float | None] = field(default_factory=list)
+    alignment: dict[str, Any] = field(default_factory=dict)
     agreement: float | None = None
     outlier: bool = False
     glossary: dict[str, bool] = field(default_factory=dict)
@@ -111,7 +119,10 @@ class BranchResult:
         """The score with its uncertainty over the samples (None when there is no score)."""
         if not self.scored:
             return None
-        found = estimate(self.samples) if len(self.samples) > 1 else None
+        segments = [v for v in self.segment_scores if v is not None]
+        # A translation's uncertainty is over its segments (what varies in the world), else over the samples.
+        found = (estimate(segments, "segments") if len(segments) > 1
+                 else estimate(self.samples) if len(self.samples) > 1 else None)
         return found or Estimate(1, self.score)  # type: ignore[arg-type]
 
     def cache_note(self) -> str:
@@ -152,11 +163,18 @@ class Aggregate:
     best: str | None = None  # the winning branch, for select-best
     margin: float | None = None  # how far ahead of the runner-up it is
     n_scored: int | None = None  # of the n_ok that came back, how many have a score (reviews) or a judge score
-    # select-best: is the lead more than noise? True when the 95% interval of the lead (paired over samples)
-    # excludes 0, False when it includes 0 ("no clear winner"), None when too few samples to tell.
+    # select-best: what the pick rests on ("judge": scores paired over segments; "score": a review's score;
+    # "agreement": chrF consensus, no quality judged), and the paired tests of the leader against every other.
+    basis: str | None = None
+    # True: the leader beats every other over the segments (paired permutation test, Holm ≤ 5%); False: it does
+    # not; None: nothing was tested, or too few segments to tell.
     confident: bool | None = None
-    lead_low: float | None = None
+    lead_low: float | None = None  # the lead over the runner-up, 95% interval over the segments
     lead_high: float | None = None
+    n_units: int | None = None  # the segments the tests were paired over
+    p_value: float | None = None  # the largest Holm-adjusted p of the leader's tests
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    consistency: str | None = None  # "the judge preferred it in 2 of 3 samples" (its self-consistency, not evidence)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "verdict": self.verdict()}
@@ -169,15 +187,45 @@ class Aggregate:
         """What select-best may claim, said the same way on the page, in the CLI and the exports."""
         if self.best is None:
             return None
-        if self.confident is True:
-            return f"{self.best} is best: its lead's 95% interval ({self.lead_low:g} to {self.lead_high:g}) excludes 0"
-        if self.confident is False:
-            return (f"no clear winner: {self.best} leads, but the 95% interval of its lead "
-                    f"({self.lead_low:g} to {self.lead_high:g}) includes 0")
+        also = f"; {self.consistency}" if self.consistency else ""
+        if self.basis == "agreement":
+            return (f"{self.best} agrees most with the other engines: a consensus of the engines, not a judged "
+                    f"quality (no judge scores){also}")
         if self.margin is None:
             return f"{self.best}: nothing to compare it with"
-        return (f"{self.best} scored highest, untested against noise: too few samples for an interval "
-                "(3 or more judge samples test the lead)")
+        if self.basis == "judge" and self.n_units is not None:
+            runner = self.tests[0]["other"] if self.tests else "the runner-up"
+            interval = (f", 95% CI {self.lead_low:g} to {self.lead_high:g}" if self.lead_low is not None
+                        and self.lead_high is not None else "")
+            if self.confident is True:
+                return (f"{self.best} is best: ahead of every other translation over {self.n_units} segments "
+                        f"(paired permutation test, Holm-adjusted p ≤ {self.p_value:.2g}; lead over {runner} "
+                        f"{self.margin:g}{interval}){also}")
+            if self.confident is False:
+                return (f"no clear winner: {self.best} leads {runner} by {self.margin:g} over {self.n_units} "
+                        f"segments{interval}, but that could be chance (paired permutation test, Holm-adjusted "
+                        f"p = {self.p_value:.2g}){also}")
+            return (f"too short to tell: {self.best} leads by {self.margin:g}, but {self.n_units} "
+                    f"segment{'s' if self.n_units != 1 else ''} cannot show a difference at 5%{also}")
+        return (f"{self.best} scored highest ({self.margin:g} ahead), untested: repeated samples measure the model's "
+                f"consistency, not a difference{also}")
+
+    def headline(self, mode: str = "translate") -> str:
+        """The title over the pick: it never calls a pick "best" that no test or judge backs."""
+        thing = "translation" if mode == "translate" else "branch"
+        if self.best is None:
+            return f"No best {thing}"
+        if self.basis == "agreement":
+            return f"Consensus {thing}: {self.best}"
+        if self.confident is True:
+            return f"Best {thing}: {self.best}"
+        if self.confident is False:
+            return f"No clear winner — {self.best} leads"
+        if self.basis == "judge" and self.n_units is not None:
+            return f"Too short to tell — {self.best} leads"
+        if self.margin is None:
+            return f"Only {thing}: {self.best}"
+        return f"Highest score: {self.best}"
 
     def scored_count(self, mode: str = "review") -> str | None:
         """ "judged 0 of 3" (translations) or "scored 2 of 3" (reviews) — only when it differs from succeeded."""

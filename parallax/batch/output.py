@@ -18,7 +18,7 @@ from parallax.export import safe_cell
 from parallax.reducers import reduce
 from parallax.results import BranchResult
 from parallax.run.plan import RunPlan
-from parallax.stats import Comparison, Estimate, compare_columns
+from parallax.stats import Estimate, PairedTest, compare_columns
 
 # Documents can be long: the csv module's default cell limit (128 kB) is below our text limit.
 csv.field_size_limit(64 * 1024 * 1024)
@@ -157,7 +157,7 @@ def document_row(doc: Pending, plan: RunPlan) -> dict[str, Any]:
     return row
 
 
-def score_summary(out: Path) -> tuple[dict[str, Estimate], list[Comparison]]:
+def score_summary(out: Path) -> tuple[dict[str, Estimate], list[PairedTest]]:
     """Over every document of a results file (resumed ones included): each branch's mean score with its 95%
     interval, and the leading branch against the others, paired by document."""
     with out.open(encoding="utf-8", newline="") as handle:

@@ -36,6 +36,7 @@ from parallax.config import DEFAULT_TIMEOUT_S, ConfigError
 from parallax.documents import InputError
 from parallax.reducers import REDUCERS
 from parallax.results import RUN_STATUSES
+from parallax.translate.request import JUDGE_PROTOCOLS
 
 EPILOG = """exit codes:
   0    done: at least one branch (in a batch: one document) succeeded
@@ -73,7 +74,9 @@ def _options() -> dict[str, Parser]:
     calls.add_argument("--reducer", choices=sorted(REDUCERS),
                        help="how branch scores merge (default: mean for reviews, best for translations)")
     calls.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
-                       help=f"wall-clock deadline per branch in seconds (default {DEFAULT_TIMEOUT_S:g})")
+                       help="wall-clock deadline of a whole branch in seconds: the engines of a fallback chain, "
+                            "retries and re-asks all share it, each later engine getting what is left "
+                            f"(default {DEFAULT_TIMEOUT_S:g})")
     calls.add_argument("--no-cache", action="store_true", help="call the providers even for identical calls")
     reviewing = Parser(add_help=False)
     reviewing.add_argument("--perspective", "-p", action="append", default=[], metavar="NAME",
@@ -89,10 +92,12 @@ def _options() -> dict[str, Parser]:
                                                            "configured)")
     translating.add_argument("--no-judge", action="store_true", help="compare by agreement only")
     translating.add_argument("--judge-samples", type=int, default=1, metavar="K",
-                             help="judge K times (1-5); 3 or more give 95%% intervals and test the best one's lead")
-    translating.add_argument("--judge-protocol", choices=["compare", "single"], default="compare",
-                             help="compare: all translations in one prompt, positions rotated across samples; "
-                                  "single: one translation per prompt (GEMBA-MQM's own protocol)")
+                             help="judge K times (1-5): shows how consistent the judge is with itself (the verdict "
+                                  "rests on the segments, never on repeated samples)")
+    translating.add_argument("--judge-protocol", choices=list(JUDGE_PROTOCOLS), default="segments",
+                             help="segments: each translation alone, cut into numbered segments (one call each); "
+                                  "single: one segment per call (GEMBA-MQM's own protocol); compare: all "
+                                  "translations of a segment side by side, positions rotated over the segments")
     translating.add_argument("--reference", metavar="FILE", help="a reference translation: adds chrF and BLEU")
     translating.add_argument("--glossary", metavar="FILE",
                              help="required term translations: 'term,translation' lines")

@@ -130,7 +130,7 @@ def batch_summary(args: argparse.Namespace, plan: Any, progress: Any, wall: floa
         table += [(name, e.short(), str(e.n)) for name, e in estimates.items()]
         print("\n".join(table_lines(table)), file=out)
         for c in comparisons:
-            print(c.describe(), file=out)
+            print(c.describe("documents"), file=out)
     cached = f", {progress.cached} answers from the cache" if progress.cached else ""
     print(f"{progress.done} of {progress.total} documents done ({progress.skipped} from an earlier run), "
           f"{progress.failed_rows} failed or invalid{cached}, cost {usd(progress.cost_usd)}, {wall:.1f} s → "

@@ -105,8 +105,9 @@ def table_lines(rows: Sequence[tuple[str, ...]]) -> list[str]:
 
 def summary_table(outcome: RunOutcome) -> str:
     translate = outcome.mode == "translate"
-    header: tuple[str, ...] = (("engine", "status", "judge [95% CI]", "non_translation", "agreement", "answered_by")
-                               if translate else ("perspective", "engine", "status", "score", "confidence"))
+    header: tuple[str, ...] = (("engine", "status", "judge 0-100 [95% CI]", "non_translation", "agreement",
+                                "answered_by") if translate
+                               else ("perspective", "engine", "status", "score 0-10", "confidence (self-reported)"))
     rows = [header + ("latency_s", "ttft_s", "tokens", "cost", "retries")]
     for r in outcome.ordered():
         tokens = "-" if r.output_tokens is None else f"{fmt(r.input_tokens)}/{r.output_tokens}"
@@ -124,7 +125,8 @@ def summary_table(outcome: RunOutcome) -> str:
     lines = table_lines(rows)
     a = outcome.aggregate
     if a is not None:
-        score = "none (no branch succeeded)" if a.score is None else f"{a.score:.2f}"
+        score = (f"{a.score:.2f}" if a.score is not None else "none (no branch succeeded)" if not a.n_ok
+                 else f"{a.best} (no score)" if a.best else "none")
         lines.append(f"\naggregate ({a.method}): {score} — {a.counts(outcome.mode)}"
                      + (f", spread {a.spread:g}" if a.spread is not None else ""))
         lines.append(f"formula: {a.formula}")
@@ -135,9 +137,10 @@ def summary_table(outcome: RunOutcome) -> str:
         lines.append("judge position effect (score at a position minus the candidate's mean): "
                      + ", ".join(f"{label} {value:+g}" for label, value in effect.items()))
     best = outcome.results.get(a.best) if a and a.best else None
-    if best is not None and translate:
-        title = "leading translation (no clear winner)" if a and a.confident is False else "best translation"
-        lines.append(f"\n{title} ({best.branch_id}):\n{best.text}")
+    if best is not None and translate and a is not None:
+        lines.append(f"\n{a.headline(outcome.mode)}:\n{best.text}")
+    if outcome.demo:
+        lines.append(outcome.demo)
     for r in outcome.ordered():
         if r.error or r.judge_error:
             lines.append(f"{r.branch_id}: {r.error or r.judge_error}")

@@ -63,6 +63,8 @@ class AnthropicEngine(Engine):
             "model": self.model, "system": request.system, "max_tokens": request.max_tokens,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
         }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
         if request.schema is not None:
             params["tools"] = [{"name": request.schema_name, "description": "Submit the structured result.",
                                 "input_schema": request.schema}]

@@ -44,6 +44,7 @@ class Request:
     schema: dict[str, Any] | None = None
     schema_name: str = "judgement"
     max_tokens: int = 1500
+    temperature: float | None = None  # None: the provider's default; the judge asks for 0, as GEMBA does
     streamed: bool = True  # False: ask for the whole reply at once (a batch: nobody watches it arrive)
 
 

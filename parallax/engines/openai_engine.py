@@ -73,6 +73,10 @@ def schema_instructions(request: Request) -> str:
             + json.dumps(request.schema, ensure_ascii=False))
 
 
+# Reasoning models accept only their default temperature (a 400 error otherwise).
+_FIXED_TEMPERATURE = re.compile(r"(o\d|gpt-5)")
+
+
 class OpenAIEngine(Engine):
     free = False
     kinds = frozenset({"review", "translate", "judge"})
@@ -191,6 +195,8 @@ class OpenAIEngine(Engine):
         one line of a provider batch."""
         system = request.system
         params: dict[str, Any] = {"model": self.model, self.token_param: request.max_tokens}
+        if request.temperature is not None and not _FIXED_TEMPERATURE.match(self.model):
+            params["temperature"] = request.temperature
         if mode == "json_schema":
             params["response_format"] = {
                 "type": "json_schema",

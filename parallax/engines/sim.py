@@ -95,13 +95,16 @@ class SimEngine(Engine):
             blocks = re.findall(r'<translation label="([A-Z])">\n(.*?)\n</translation>', request.messages[-1].content,
                                 re.DOTALL)
             entries = []
-            for label, text in blocks:
-                n = hashlib.sha256(f"{s.label}{text}".encode()).digest()[0] % 3
-                errors = [{"span": text.split()[0] if text.split() else "", "category": "fluency/grammar",
-                           "severity": "minor", "note": "Simulated finding — no model was called."}] * n
-                if text.startswith("[!!"):  # as any real judge would: pseudo-localised text is not a translation
-                    errors.append({"span": text[:20], "category": "non-translation", "severity": "critical",
-                                   "note": "Pseudo-localised text, not a translation."})
+            for label, block in blocks:
+                errors = []
+                for number, text in re.findall(r"^\[(\d+)\] (.*)$", block, re.MULTILINE):
+                    n = hashlib.sha256(f"{s.label}{text}".encode()).digest()[0] % 3
+                    errors += [{"segment": int(number), "span": text.split()[0] if text.split() else "",
+                                "category": "fluency/grammar", "severity": "minor",
+                                "note": "Simulated finding — no model was called."}] * n
+                    if text.startswith("[!!"):  # as a real judge would: pseudo-localised text is not a translation
+                        errors.append({"segment": int(number), "span": text[:20], "category": "non-translation",
+                                       "severity": "critical", "note": "Pseudo-localised text, not a translation."})
                 entries.append({"label": label, "errors": errors})
             return json.dumps({"translations": entries})
         score = s.score if s.score is not None else _stable_score(s.label, task.perspective)

@@ -123,6 +123,19 @@ class RunOutcome:
     def ordered(self) -> list[BranchResult]:
         return sorted(self.results.values(), key=lambda r: r.order)
 
+    @property
+    def demo(self) -> str | None:
+        """Said on every verdict, chart and card of a run with simulated engines or a simulated judge: its numbers
+        show how Parallax works, not how good any text is."""
+        simulated = sorted({part for s in self.branches for part in s.engine.split("|") if part.startswith("sim:")})
+        judge = str((self.settings.get("translation") or {}).get("judge") or "")
+        parts = ([f"simulated engine{'s' if len(simulated) > 1 else ''} ({', '.join(simulated)})"] if simulated
+                 else []) + (["a simulated judge"] if judge.startswith("sim:") else [])
+        if not parts:
+            return None
+        return (f"Demo: {' and '.join(parts)} — these results show how Parallax works, not the quality of any "
+                f"{'translation' if self.mode == 'translate' else 'text'}.")
+
 
 @functools.cache
 def _graph(mode: str) -> CompiledStateGraph[Any, Any, Any, Any]:

@@ -165,7 +165,7 @@ def plan_from_options(options: dict[str, Any], text: str, config: Config) -> Run
     from parallax.translate.request import parse_glossary
 
     args = SimpleNamespace(**{"reference": None, "glossary": None, "tone": "", "samples": 1, "judge": None,
-                              "no_judge": False, "judge_samples": 1, "judge_protocol": "compare", **options})
+                              "no_judge": False, "judge_samples": 1, "judge_protocol": "segments", **options})
     if args.command == "review":
         return plan_review(text, config, args.perspective, args.engine, args.reducer, args.concurrency, args.timeout,
                            args.samples)

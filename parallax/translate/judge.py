@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from parallax.delimit import delimit, neutralise
@@ -59,8 +59,9 @@ MQM_SCHEMA = {
                         "items": {
                             "type": "object",
                             "additionalProperties": False,
-                            "required": ["span", "category", "severity", "note"],
+                            "required": ["segment", "span", "category", "severity", "note"],
                             "properties": {
+                                "segment": {"type": "integer", "description": "The segment's number."},
                                 "span": {"type": "string", "description": "The exact erroneous words."},
                                 "category": {"type": "string", "enum": list(CATEGORY_NAMES)},
                                 "severity": {"type": "string", "enum": list(MQM_WEIGHTS)},
@@ -83,8 +84,9 @@ inconsistent use), non-translation, other; write a category as "accuracy/mistran
 A candidate that is not a translation into the target language (a copy of the source, another language, an
 answer instead of a translation) is one non-translation error, which is always critical.
 Each error is classified as one of three severities: critical, major, and minor. {SEVERITY_DEFINITIONS}
-For each candidate, list every error with the exact erroneous span from that candidate. List no errors for a
-perfect translation. Answer only with the JSON object."""
+The source and each candidate are cut into numbered segments, [1], [2], …: segment n of a candidate translates
+segment n of the source. For each candidate, list every error with the number of the segment it is in and the exact
+erroneous span from that candidate. List no errors for a perfect translation. Answer only with the JSON object."""
 
 # GEMBA-MQM's three few-shot examples (its en-de, en-cs and zh-en shots), answered in Parallax's JSON form.
 FEW_SHOTS = (
@@ -117,17 +119,28 @@ FEW_SHOTS = (
 def _few_shot_messages() -> tuple[Message, ...]:
     messages: list[Message] = []
     for source_lang, target_lang, source, target, errors in FEW_SHOTS:
-        messages.append(Message("user", f"Source language: {source_lang}. Target language: {target_lang}.\n"
-                                        f"{delimit('source', source)}\n{delimit('translation', target, label='A')}\n"
-                                        + _ANSWER_FORM))
+        messages.append(Message("user", _prompt(source_lang, target_lang, [source], [("A", [target])], [0])))
         messages.append(Message("assistant", json.dumps({"translations": [{"label": "A", "errors": [
-            {"span": span, "category": category, "severity": severity, "note": ""}
+            {"segment": 1, "span": span, "category": category, "severity": severity, "note": ""}
             for span, category, severity in errors]}]}, ensure_ascii=False)))
     return tuple(messages)
 
 
-_ANSWER_FORM = ('Answer {"translations": [{"label": ..., "errors": [{"span", "category", "severity", "note"}]}]}, '
-                "one entry per label.")
+_ANSWER_FORM = ('Answer {"translations": [{"label": ..., "errors": [{"segment", "span", "category", "severity", '
+                '"note"}]}]}, one entry per label.')
+# Replies grow with the segments judged: room for a few errors on each, within what models allow.
+REPLY_TOKENS_BASE, REPLY_TOKENS_PER_SEGMENT, REPLY_TOKENS_MAX = 600, 200, 8000
+
+
+def _numbered(units: list[str], numbers: list[int]) -> str:
+    return "\n".join(f"[{n + 1}] {text}" for n, text in zip(numbers, units, strict=True))
+
+
+def _prompt(source_lang: str, target_lang: str, source: list[str], candidates: list[tuple[str, list[str]]],
+            numbers: list[int]) -> str:
+    blocks = "\n".join(delimit("translation", _numbered(units, numbers), label=label) for label, units in candidates)
+    return (f"Source language: {source_lang}. Target language: {target_lang}.\n"
+            f"{delimit('source', _numbered(source, numbers))}\n{blocks}\n{_ANSWER_FORM}")
 
 
 def neutral_labels(branch_ids: list[str], sample: int, seed: str) -> list[tuple[str, str]]:
@@ -143,17 +156,23 @@ def neutral_labels(branch_ids: list[str], sample: int, seed: str) -> list[tuple[
     return [(chr(ord("A") + i), branch_id) for i, branch_id in enumerate(order)]
 
 
-def judge_request(document: str, settings: TranslationSettings, candidates: list[tuple[str, str]]) -> Request:
-    """`candidates`: (label, translation). Engine names never reach the judge. GEMBA-MQM's few-shot examples go
-    first, as earlier turns of the conversation."""
-    blocks = "\n".join(delimit("translation", text, label=label) for label, text in candidates)
-    prompt = (
-        f"Source language: {language_name(settings.source)}. Target language: {language_name(settings.target)}.\n"
-        f"{delimit('source', document)}\n{blocks}\n{_ANSWER_FORM}"
-    )
+def judge_request(document: str, settings: TranslationSettings, source: list[str],
+                  candidates: list[tuple[str, list[str]]], numbers: list[int]) -> Request:
+    """One judge call over the source segments `numbers` (from 0; `source` holds their text) and each candidate's
+    text on them (`candidates`: label → its text per segment). Engine names never reach the judge. GEMBA-MQM's
+    few-shot examples go first, as earlier turns of the conversation; temperature 0, as GEMBA."""
+    prompt = _prompt(language_name(settings.source), language_name(settings.target), source, candidates, numbers)
+    budget = min(REPLY_TOKENS_MAX, REPLY_TOKENS_BASE + REPLY_TOKENS_PER_SEGMENT * len(numbers) * len(candidates))
     return Request(system=JUDGE_SYSTEM, messages=(*_few_shot_messages(), Message("user", prompt)),
                    task=Task("judge", document, source=settings.source, target=settings.target),
-                   schema=MQM_SCHEMA, schema_name="mqm_judgement", max_tokens=2000)
+                   schema=MQM_SCHEMA, schema_name="mqm_judgement", max_tokens=budget, temperature=0.0)
+
+
+def judge_calls(settings: TranslationSettings, n_candidates: int, n_segments: int) -> int:
+    """How many judge calls a run makes: per sample, one per candidate ("segments"), one per candidate and
+    segment ("single", GEMBA's own), or one per segment ("compare")."""
+    per_sample = {"segments": n_candidates, "single": n_candidates * n_segments, "compare": n_segments}
+    return per_sample[settings.judge_protocol] * settings.judge_samples if n_candidates else 0
 
 
 def _text_field(err: dict[str, Any], name: str, label: str) -> str:
@@ -163,11 +182,13 @@ def _text_field(err: dict[str, Any], name: str, label: str) -> str:
     return value
 
 
-def parse_mqm(text: str, candidates: dict[str, str]) -> dict[str, list[Finding]]:
-    """Error spans per label (`candidates`: label → translation). ValueError saying what is wrong — the runner then
-    asks once more, showing the judge its reply — for anything that would need guessing: a missing, unknown or
-    repeated label, errors that are not a list of objects, an unknown category or severity. A span that is not
-    in its translation is kept and marked (`located=False`), never dropped silently."""
+def parse_mqm(text: str, candidates: dict[str, list[str]], numbers: list[int]) -> dict[str, list[Finding]]:
+    """Error spans per label (`candidates`: label → its text on the segments `numbers`). ValueError saying what is
+    wrong — the runner then asks once more, showing the judge its reply — for what would need guessing: a missing,
+    unknown or repeated label, errors that are not a list of objects, an unknown severity. A category outside
+    GEMBA's list is kept with its label (GEMBA counts errors by severity whatever the category). Each error is
+    placed in a segment: where its span is, else the segment the judge named; `located=False` when the span is
+    nowhere in the translation (kept and marked, never dropped silently)."""
     data = load_json_reply(text)
     entries = data.get("translations") if isinstance(data, dict) else None
     if not isinstance(entries, list):
@@ -185,27 +206,31 @@ def parse_mqm(text: str, candidates: dict[str, str]) -> dict[str, list[Finding]]
             errors = []
         if not isinstance(errors, list):
             raise ValueError(f"'errors' for {label} must be a list of error objects, got {type(errors).__name__}")
-        findings = []
-        for err in errors:
-            if not isinstance(err, dict):
-                raise ValueError(f"each error for {label} must be an object with span, category, severity, note")
-            severity = _text_field(err, "severity", label).strip().lower()
-            if severity not in MQM_WEIGHTS:
-                raise ValueError(f"severity {severity!r} is not one of critical, major, minor")
-            category = _text_field(err, "category", label).strip().lower()
-            if category not in CATEGORY_NAMES:
-                raise ValueError(f"category {category!r} is not a GEMBA-MQM category (accuracy, fluency, locale "
-                                 "convention, style, terminology, non-translation, other, or one of their subtypes)")
-            if category == "non-translation":
-                severity = "critical"  # GEMBA-MQM: a non-translation is always critical
-            span = _text_field(err, "span", label)
-            findings.append(Finding(severity, span, _text_field(err, "note", label), category,
-                                    located=_located(span, candidates[label])))
-        found[label] = findings
+        found[label] = [_finding(err, label, candidates[label], numbers) for err in errors]
     missing = [label for label in labels if label not in found]
     if missing:
         raise ValueError(f"no entry for label {', '.join(missing)}")
     return found
+
+
+def _finding(err: Any, label: str, units: list[str], numbers: list[int]) -> Finding:
+    if not isinstance(err, dict):
+        raise ValueError(f"each error for {label} must be an object with segment, span, category, severity, note")
+    severity = _text_field(err, "severity", label).strip().lower()
+    if severity not in MQM_WEIGHTS:
+        raise ValueError(f"severity {severity!r} is not one of critical, major, minor")
+    category = _text_field(err, "category", label).strip().lower()
+    if category == "non-translation":
+        severity = "critical"  # GEMBA-MQM: a non-translation is always critical
+    span = _text_field(err, "span", label)
+    named = err.get("segment")
+    named = named - 1 if isinstance(named, int) and not isinstance(named, bool) and named - 1 in numbers else None
+    where = [n for n, unit in zip(numbers, units, strict=True) if span.strip() and _located(span, unit)]
+    segment = named if named is not None and (not where or named in where) else (where[0] if where else named)
+    if segment is None and len(numbers) == 1:
+        segment = numbers[0]
+    return Finding(severity, span, _text_field(err, "note", label), category, located=_located(span, " ".join(units)),
+                   segment=segment)
 
 
 def _located(span: str, translation: str) -> bool:
@@ -222,6 +247,12 @@ def mqm_penalty(errors: list[Finding]) -> int:
 def mqm_score(errors: list[Finding]) -> float:
     """0–100: 100 − 4 × GEMBA-MQM penalty (GEMBA's 0 … −25, rescaled)."""
     return 100.0 - 100.0 / MQM_CAP * mqm_penalty(errors)
+
+
+def segment_scores(errors: list[Finding], segments: list[int]) -> dict[int, float]:
+    """GEMBA-MQM's score of each judged segment (its cap applies per segment); an error placed in no segment counts
+    in none (it is listed, marked as not placed)."""
+    return {n: mqm_score([e for e in errors if e.segment == n]) for n in segments}
 
 
 def highlight(text: str, errors: list[Finding]) -> list[tuple[str, str | None]]:
@@ -245,27 +276,38 @@ def highlight(text: str, errors: list[Finding]) -> list[tuple[str, str | None]]:
 
 @dataclass
 class JudgeSample:
-    """One judge call: the findings per branch (None when the call failed or could not be read)."""
+    """One judge call: the findings per branch (None when the call failed or could not be read) on the source
+    segments it covered."""
 
     findings: dict[str, list[Finding]] | None
     error: str | None = None
     cost_usd: float | None = None
     positions: dict[str, int] | None = None  # branch → its position in the prompt (0 = A); None: judged alone
-    sample: int = 0  # which of the k samples (a "single"-protocol sample is one call per translation)
+    sample: int = 0  # which of the k samples (a sample may be several calls: one per candidate or segment)
     exchange: dict[str, Any] | None = None  # what the judge was sent (neutral labels only)
     raw: str = ""  # the judge's reply before parsing
+    segments: list[int] = field(default_factory=lambda: [0])  # the units it judged, from 0
+
+    def segment_scores(self) -> dict[str, dict[int, float]] | None:
+        """Branch → unit → GEMBA-MQM score (0-100) on each unit this call judged."""
+        if self.findings is None:
+            return None
+        return {b: segment_scores(f, self.segments) for b, f in self.findings.items()}
 
     def scores(self) -> dict[str, float] | None:
-        return None if self.findings is None else {b: mqm_score(f) for b, f in self.findings.items()}
+        """Branch → its mean score over the units this call judged."""
+        per = self.segment_scores()
+        return None if per is None else {b: sum(v.values()) / len(v) for b, v in per.items() if v}
 
     def to_dict(self) -> dict[str, Any]:
         findings = None if self.findings is None else {b: [f.to_dict() for f in fs] for b, fs in self.findings.items()}
-        return {"sample": self.sample + 1, "positions": self.positions, "error": self.error, "cost_usd": self.cost_usd,
-                "scores": self.scores(), "findings": findings, "exchange": self.exchange, "raw": self.raw}
+        return {"sample": self.sample + 1, "segments": [n + 1 for n in self.segments], "positions": self.positions,
+                "error": self.error, "cost_usd": self.cost_usd, "scores": self.scores(), "findings": findings,
+                "exchange": self.exchange, "raw": self.raw}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JudgeSample:
         findings = data.get("findings")
         return cls(None if findings is None else {b: [Finding(**f) for f in fs] for b, fs in findings.items()},
                    data.get("error"), data.get("cost_usd"), data.get("positions"), int(data.get("sample", 1)) - 1,
-                   data.get("exchange"), data.get("raw", ""))
+                   data.get("exchange"), data.get("raw", ""), [n - 1 for n in data.get("segments", [1])])

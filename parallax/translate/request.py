@@ -17,8 +17,9 @@ no notes, no quotes, no preamble."""
 
 
 JUDGE_PROTOCOLS = {
-    "compare": "all translations in one prompt, under neutral labels in rotated positions",
-    "single": "one translation per prompt (GEMBA-MQM's own protocol): no positions to be biased by",
+    "segments": "each translation in its own prompt, cut into numbered segments: one call per translation",
+    "single": "one segment of one translation per prompt (GEMBA-MQM's own protocol): one call per segment",
+    "compare": "every translation of a segment side by side in one prompt, positions rotated over the segments",
 }
 
 
@@ -31,7 +32,7 @@ class TranslationSettings:
     reference: str | None = None
     judge: str | None = None  # engine id of the judge; None: no judge
     judge_samples: int = 1
-    judge_protocol: str = "compare"  # "compare": all candidates in one prompt; "single": one per prompt (GEMBA)
+    judge_protocol: str = "segments"  # one of JUDGE_PROTOCOLS
 
 
 def translation_request(document: str, settings: TranslationSettings) -> Request:
