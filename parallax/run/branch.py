@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import json
-import statistics
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -68,12 +66,15 @@ class BranchJob:
     spec: BranchSpec
     request: Request
     engines: tuple[Engine, ...]
-    deadline_s: float
+    deadline_s: float  # the whole branch's: every engine of its chain, retries and re-asks included
     run_started: float  # loop.time() when the run began
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
     read: Read | None = read_judgement
     cache: CallCache | None = None
+    # When the deadline falls (loop.time()): None starts it when the branch's first call begins; a later step of
+    # the same branch (a two-step perspective's check) is given the deadline its first step started.
+    deadline_at: float | None = None
 
 
 @dataclass
@@ -116,11 +117,15 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
     loop = asyncio.get_running_loop()
     result = BranchResult(spec.branch_id, spec.order, spec.engine, spec.perspective, spec.weight)
     tallies: list[tuple[Engine, _Tally]] = []
+    deadline_at = job.deadline_at  # one deadline for the whole branch: each engine gets what is left of it
 
     def begin() -> None:
+        nonlocal deadline_at
         if result.started_s is None:
             result.started_s = loop.time() - job.run_started
             emit(BranchStarted(spec.branch_id, result.started_s))
+        if deadline_at is None:
+            deadline_at = loop.time() + job.deadline_s
 
     def elapsed() -> float | None:  # None: the branch never began (cancelled while queued)
         return None if result.started_s is None else loop.time() - job.run_started - result.started_s
@@ -130,15 +135,24 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
             if tallies:  # the previous engine failed: record it and start the card afresh
                 failed = tallies[-1][0].engine_id
                 result.fallbacks.append({"engine": failed, "status": result.status, "error": result.error})
+                if deadline_at is not None and loop.time() >= deadline_at:  # no time left for this one
+                    result.status = "timeout"
+                    break
                 emit(BranchRestarted(spec.branch_id, f"{failed} failed ({result.status}); trying {engine.engine_id}"))
                 result.first_token_s = None
             tally = _Tally()
             tally.attempts.on_retry = lambda retry: emit(BranchRetrying(spec.branch_id, retry))
             tallies.append((engine, tally))
             if not await _from_cache(job, engine, tally, result, emit, loop, begin):
-                async with _slot(engine, spec.branch_id, result, emit, loop):
-                    begin()
-                    await _call(job, engine, tally, result, emit, loop)
+                try:
+                    async with _slot(engine, spec.branch_id, result, emit, loop, deadline_at):
+                        begin()
+                        assert deadline_at is not None
+                        await _call(job, engine, tally, result, emit, loop, deadline_at)
+                except TimeoutError:  # a later engine of the chain waited for a slot until the deadline
+                    tallies.pop()
+                    result.status = "timeout"
+                    break
                 if result.status == "ok" and job.cache is not None:
                     await _to_cache(job, engine, tally)
             if result.status == "ok":
@@ -148,6 +162,8 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
         result.status, result.error = "cancelled", "cancelled before it finished"
         _finish(result, job, tallies, elapsed())
         raise
+    if result.status == "timeout" and len(job.engines) > 1:
+        result.error = _chain_deadline_error(job, len(tallies))
     _finish(result, job, tallies, elapsed())
     emit(BranchFinished(result))
     return result
@@ -155,8 +171,9 @@ async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
 
 @contextlib.asynccontextmanager
 async def _slot(engine: Engine, branch_id: str, result: BranchResult, emit: Emit,
-                loop: asyncio.AbstractEventLoop) -> AsyncIterator[None]:
-    """A free slot on an engine with max_concurrency (none needed otherwise); the wait is counted apart."""
+                loop: asyncio.AbstractEventLoop, until: float | None) -> AsyncIterator[None]:
+    """A free slot on an engine with max_concurrency (none needed otherwise); the wait is counted apart. A branch
+    whose deadline runs already (a later engine of its chain) waits no longer than that: TimeoutError."""
     slots = engine.slots
     if slots is None:
         yield
@@ -164,7 +181,8 @@ async def _slot(engine: Engine, branch_id: str, result: BranchResult, emit: Emit
     if slots.busy:
         emit(BranchQueued(branch_id, engine.engine_id, slots.limit))
     waited = loop.time()
-    await slots.acquire()
+    async with asyncio.timeout_at(until):
+        await slots.acquire()
     try:
         result.queued_ms = round((result.queued_ms or 0) + (loop.time() - waited) * 1000, 1)
         yield
@@ -172,17 +190,16 @@ async def _slot(engine: Engine, branch_id: str, result: BranchResult, emit: Emit
         slots.release()
 
 
-async def _call(
-    job: BranchJob, engine: Engine, tally: _Tally, result: BranchResult, emit: Emit, loop: asyncio.AbstractEventLoop
-) -> None:
-    """One engine answering one branch, within the deadline, re-asked once if its reply cannot be read."""
+async def _call(job: BranchJob, engine: Engine, tally: _Tally, result: BranchResult, emit: Emit,
+                loop: asyncio.AbstractEventLoop, deadline_at: float) -> None:
+    """One engine answering one branch by the branch's deadline, re-asked once if its reply cannot be read."""
     branch_id = job.spec.branch_id
     ATTEMPTS.set(tally.attempts)  # this task's own context: the engine's HTTP hook counts into it
     request = job.request
     result.status, result.error = "ok", None
     reask: tuple[str, str] | None = None
     try:
-        async with asyncio.timeout(job.deadline_s):
+        async with asyncio.timeout_at(deadline_at):
             while True:
                 tally.asks += 1
                 tally.attempts.new_request()
@@ -236,6 +253,14 @@ async def _call(
         result.error = describe_failure(exc, engine.provider, tally.attempts.count, job.secrets)
     finally:
         result.exchange = exchange(job.request, engine, reask, job.secrets)
+
+
+def _chain_deadline_error(job: BranchJob, tried: int) -> str:
+    """A fallback chain that ran out of time: its deadline, how many of its engines were called, and which had no
+    time left (each engine's own failure is in `fallbacks`)."""
+    left = [e.engine_id for e in job.engines[tried:]]
+    rest = f"; no time left for {', '.join(left)}" if left else ""
+    return f"no answer within the {job.deadline_s:g} s deadline ({plural(tried, 'engine')} tried{rest})"
 
 
 def exchange(request: Request, engine: Engine, reask: tuple[str, str] | None,
@@ -344,29 +369,11 @@ class RunContext:
     calls: asyncio.Semaphore | None = None  # at most this many calls at once (a batch's --concurrency)
 
 
-def job_for(ctx: RunContext, spec: BranchSpec, request: Request, read: Read | None) -> BranchJob:
-    """A branch's job: its engine (or fallback chain), the run's deadline, clock, prices, secrets and cache."""
+def job_for(ctx: RunContext, spec: BranchSpec, request: Request, read: Read | None,
+            since: float | None = None) -> BranchJob:
+    """A branch's job: its engine (or fallback chain), the run's deadline, clock, prices, secrets and cache.
+    `since`: a later step of a branch that began `since` seconds into the run, whose deadline runs from then."""
     return BranchJob(spec=spec, request=request, engines=tuple(ctx.engines[part] for part in spec.engine.split("|")),
                      deadline_s=ctx.deadline_s, run_started=ctx.run_started, prices=ctx.prices, secrets=ctx.secrets,
-                     read=read, cache=ctx.cache)
-
-
-async def sampled_branch(job: BranchJob, k: int, emit: Any) -> BranchResult:
-    """k independent calls for one branch: the first streams on the card, the others run beside it silently.
-    None comes from the cache (k samples must be k answers). The branch shows the first sample's review, scored
-    with the mean of every sample that came back; its tokens and cost are those of all k calls."""
-    fresh = dataclasses.replace(job, cache=None)
-    first, *others = await asyncio.gather(run_branch(fresh, emit),
-                                          *(run_branch(fresh, lambda _event: None) for _ in range(k - 1)))
-    if first.status != "ok":
-        return first
-    readable = [r for r in (first, *others) if r.scored]
-    first.samples = [r.score for r in readable if r.score is not None]
-    first.score = round(statistics.fmean(first.samples), 4)
-    for name in ("input_tokens", "output_tokens", "cost_usd"):
-        values = [getattr(r, name) for r in (first, *others)]
-        setattr(first, name, None if None in values else sum(values))
-    if len(readable) < k:
-        errors = "; ".join(dict.fromkeys(r.error or r.status for r in others if not r.scored))
-        first.error = f"{k - len(readable)} of {k} samples failed: {errors}"
-    return first
+                     read=read, cache=ctx.cache,
+                     deadline_at=None if since is None else ctx.run_started + since + ctx.deadline_s)

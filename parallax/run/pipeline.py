@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import statistics
 from typing import Any
 
 from parallax.engines.base import Request
 from parallax.results import BranchResult, BranchSpec
 from parallax.review.chunks import Chunk, merge_chunks, split_text
 from parallax.review.judgement import check_request, read_judgement, review_request
-from parallax.run.branch import RunContext, job_for, run_branch, sampled_branch
+from parallax.run.branch import BranchJob, RunContext, job_for, run_branch
 from parallax.run.events import BranchFinished, BranchRestarted, BranchStarted, ChunkFinished, Emit
 from parallax.run.failures import TOO_LONG, plural
 from parallax.translate.request import TranslationSettings, translation_request
@@ -33,13 +34,35 @@ def two_step(ctx: RunContext, spec: BranchSpec) -> bool:
 
 
 async def _call(ctx: RunContext, spec: BranchSpec, request: Request, emit: Emit, read: Any = read_judgement,
-                samples: int = 1) -> BranchResult:
-    """One call of a branch (k calls when sampled), within the run's limit of calls at once, if it has one."""
-    job = job_for(ctx, spec, request if ctx.streamed else dataclasses.replace(request, streamed=False), read)
+                samples: int = 1, since: float | None = None) -> BranchResult:
+    """One call of a branch (k calls when sampled), within the run's limit of calls at once, if it has one.
+    `since`: a later step of a branch that began then (seconds into the run): the branch's deadline runs from it."""
+    job = job_for(ctx, spec, request if ctx.streamed else dataclasses.replace(request, streamed=False), read, since)
     async with ctx.calls if ctx.calls is not None else contextlib.nullcontext():
         if samples > 1:
             return await sampled_branch(job, samples, emit)
         return await run_branch(job, emit)
+
+
+async def sampled_branch(job: BranchJob, k: int, emit: Any) -> BranchResult:
+    """k independent calls for one branch: the first streams on the card, the others run beside it silently.
+    None comes from the cache (k samples must be k answers). The branch shows the first sample's review, scored
+    with the mean of every sample that came back; its tokens and cost are those of all k calls."""
+    fresh = dataclasses.replace(job, cache=None)
+    first, *others = await asyncio.gather(run_branch(fresh, emit),
+                                          *(run_branch(fresh, lambda _event: None) for _ in range(k - 1)))
+    if first.status != "ok":
+        return first
+    readable = [r for r in (first, *others) if r.scored]
+    first.samples = [r.score for r in readable if r.score is not None]
+    first.score = round(statistics.fmean(first.samples), 4)
+    for name in ("input_tokens", "output_tokens", "cost_usd"):
+        values = [getattr(r, name) for r in (first, *others)]
+        setattr(first, name, None if None in values else sum(values))
+    if len(readable) < k:
+        errors = "; ".join(dict.fromkeys(r.error or r.status for r in others if not r.scored))
+        first.error = f"{k - len(readable)} of {k} samples failed: {errors}"
+    return first
 
 
 def holding(emit: Emit, held: list[BranchFinished], drop_start: bool = False) -> Emit:
@@ -62,10 +85,12 @@ def chunk_events(emit: Emit, chunk: Chunk, of: int) -> Emit:
     return passing
 
 
-async def review_chunk(ctx: RunContext, spec: BranchSpec, chunk: Chunk, of: int, emit: Emit) -> BranchResult:
+async def review_chunk(ctx: RunContext, spec: BranchSpec, chunk: Chunk, of: int, emit: Emit,
+                       since: float | None = None) -> BranchResult:
     """The map step: one chunk of a long document, reviewed on its own."""
     perspective = ctx.perspectives[spec.perspective]
-    result = await _call(ctx, spec, review_request(chunk.text, perspective), chunk_events(emit, chunk, of))
+    result = await _call(ctx, spec, review_request(chunk.text, perspective), chunk_events(emit, chunk, of),
+                         since=since)
     result.chunk = chunk.index
     return result
 
@@ -87,7 +112,7 @@ async def review_whole(ctx: RunContext, spec: BranchSpec, document: str, emit: E
         emit(held[0])
         return result
     chunks = split_text(document, size=max(1000, len(document) // 2))
-    parts = await asyncio.gather(*(review_chunk(ctx, spec, c, len(chunks), emit) for c in chunks))
+    parts = await asyncio.gather(*(review_chunk(ctx, spec, c, len(chunks), emit, result.started_s) for c in chunks))
     merged = merge_chunks(list(zip(chunks, parts, strict=True)))
     merged.text = (f"(the whole text was too long for the model: reviewed in {plural(len(chunks), 'chunk')})\n\n"
                    f"{merged.text}")
@@ -112,7 +137,7 @@ async def check(ctx: RunContext, spec: BranchSpec, document: str, first: BranchR
         emit(BranchFinished(first))
         return first
     request = check_request(document, ctx.perspectives[spec.perspective], first.text)
-    result = await _call(ctx, spec, request, holding(emit, [], drop_start=True))
+    result = await _call(ctx, spec, request, holding(emit, [], drop_start=True), since=first.started_s)
     result.steps = [*first.steps, {"step": "check", "started_s": result.started_s, "ended_s": result.ended_s,
                                    "status": result.status}]
     result.started_s, result.first_token_s, result.ttft_ms = first.started_s, first.first_token_s, first.ttft_ms
