@@ -20,15 +20,18 @@ def accuracy(pairs: list[dict[str, str]], perspective: str) -> float:
     return right / len(pairs)
 
 
-def test_pairwise_accuracy_per_perspective_is_at_least_90_percent():
+def test_pairwise_accuracy_per_perspective_tuning_and_held_out():
+    """Tuning pairs: the rules were tuned on them. Held-out pairs: written the same way and committed before any
+    rule changed, never tuned on; measured once when the rules were done (issue 28)."""
     table = {p: accuracy(DATA[p], p) for p in PERSPECTIVES}
     heldout = {p: accuracy(DATA["heldout"][p], p) for p in PERSPECTIVES}
     print("\nperspective  pairs  accuracy  held-out pairs  held-out accuracy")
     for p in PERSPECTIVES:
         print(f"{p:<11}  {len(DATA[p]):>5}  {table[p]:>8.0%}  {len(DATA['heldout'][p]):>14}  {heldout[p]:>17.0%}")
-    assert all(len(DATA[p]) >= 20 for p in PERSPECTIVES)
+    assert all(len(DATA[p]) >= 50 for p in PERSPECTIVES)
+    assert all(len(DATA["heldout"][p]) >= 20 for p in PERSPECTIVES)
     assert all(value >= 0.9 for value in table.values()), table
-    assert all(value >= 0.8 for value in heldout.values()), heldout
+    assert all(value >= 0.85 for value in heldout.values()), heldout
 
 
 @pytest.mark.parametrize("a,b", DATA["paraphrases"])
@@ -49,6 +52,12 @@ def test_a_paraphrase_moves_no_score_by_more_than_one_point(a, b):
     ("Connections use TLS over TCP, names resolve through DNS, files are UTF-8, and the API answers GET.",
      "technical", "not defined"),
     ("Start a free 30-day trial to save time for your team.", "business", "call to action"),
+    ("We will not sell your data to anyone.", "legal", "anyone"),
+    ("You may cancel your subscription at any time.", "legal", "at any time"),
+    ("Whatever the cause, our liability is capped at the fees paid in the last 12 months.", "legal", "Whatever"),
+    ("The customer may use the software for its internal business purposes.", "legal", "may use"),
+    ("Version 2.3.1 returns error E104 when the file is empty.", "technical", "E104"),
+    ("The cache is thread-safe.", "technical", "safe"),
 ])
 def test_misfires_found_as_a_user_are_gone(text, perspective, wrongly_flagged):
     found = review(text, perspective).issues
@@ -60,6 +69,12 @@ def test_misfires_found_as_a_user_are_gone(text, perspective, wrongly_flagged):
     ("Late payments accrue interest of 5% per month.", "High interest"),
     ("All intellectual property you create belongs to the Company.", "Takes all intellectual property"),
     ("No refunds will be given under any circumstances.", "No refunds at all"),
+    # the same risks in plain words, without a legal term to find
+    ("Anything you post becomes ours to use and sell.", "Takes ownership"),
+    ("We can close your account whenever we want.", "One side decides alone"),
+    ("Your plan keeps renewing and you cannot get out of it.", "No way out"),
+    ("You will pay for every loss we suffer, however it arises.", "Unbounded"),
+    ("The landlord can enter the flat and change the locks.", "One-sided power"),
 ])
 def test_legal_risks_it_now_sees(text, note):
     assert any(f.note.startswith(note) for f in review(text, "legal").issues)

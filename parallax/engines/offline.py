@@ -7,181 +7,77 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from functools import lru_cache
+from collections.abc import AsyncIterator, Iterator
 
 from parallax.engines.base import Engine, Event, Request, stream_local
+from parallax.engines.offline_rules import (
+    ABSOLUTE,
+    ACRONYM,
+    ACTION,
+    AUDIENCE,
+    BOUND,
+    CAPPED,
+    CLAIM,
+    COMMON_ACRONYMS,
+    DIGIT,
+    DISCRETION,
+    EMAIL,
+    FIGURE,
+    HEDGE,
+    HIGH_INTEREST,
+    HYPE,
+    IP_GRAB,
+    LOCK_IN,
+    MONEY,
+    NO_REFUND,
+    NOT_A_BOUND,
+    NUMBER_WORDS,
+    OWN_RESTRAINT,
+    PERPETUAL,
+    PHONE,
+    POWER,
+    READERS_RIGHT,
+    ROLE_MAILBOX,
+    SENTENCE,
+    SPECIFIC,
+    SWEEPING,
+    TAKES,
+    UNILATERAL,
+    VAGUE,
+    VAGUE_DUTY,
+    VALUE,
+    WAIVER,
+    WORD,
+    YEAR_RANGE,
+    Check,
+    clause_before,
+    flesch_reading_ease,
+    matches,
+    quote,
+    sentences,
+)
 from parallax.results import Finding
 from parallax.review.judgement import Judgement
+
+__all__ = ["LABEL", "OfflineRulesEngine", "flesch_reading_ease", "review"]
 
 LABEL = "Keyword checks (offline) — no AI"
 PENALTY = {"critical": 2.5, "major": 1.5, "minor": 0.5}
 MAX_PER_CHECK = 3  # one noisy check must not drown the others
-
-# A sentence ends at . ! ? followed by a space or the end ("4.0" and "e.g" do not end one), or at a line break.
-_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?![\s]|$))+(?:[.!?]+|$)", re.MULTILINE)
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
-_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,5}s?\b")
-_COMMON_ACRONYMS = frozenset(
-    "AI API CEO CFO CPU CSV EU FAQ GPU HR HTML HTTP HTTPS ID IT JSON OK PDF PR Q1 Q2 Q3 Q4 SQL UI UK URL US USA UX "
-    "USD EUR GBP AM PM TV PC OS IP CTO VP KB MB GB TB PB MS RAM SSD TLS SSL DNS UTF GET POST PUT PATCH DELETE HEAD "
-    "REST SDK CLI CI CD TCP UDP SSH VPN LAN WAN ROM USB PNG JPEG GIF SVG XML YAML TOML CSS JS NPM AWS GCP GDPR ISO "
-    "SLA KPI CRM ERP SEO PHP UTC GMT ASCII IDE RSS SMS FTP SMTP IMAP OAUTH JWT HTTP2 IPV4 IPV6 CORS NDA LLC LTD "
-    "INC".split()
-)
-# Every quantifier is bounded (e-mail parts have length limits anyway): a long run of "a.a.a…" without an "@"
-# cannot make the search quadratic.
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}\b")
-_PHONE = re.compile(
-    r"(?<![\w.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{3,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?!\w|\.\d)"
-)
-_DIGIT = re.compile(r"\d")
-# A figure is a number with a unit or a ratio; "4.0" in "Sync 4.0" is a version, not evidence.
-_FIGURE = re.compile(
-    r"\d+(?:[.,]\d+)?\s?(?:%|x\b|×|ms\b|s\b|sec|seconds?|minutes?|hours?|days?|weeks?|months?|years?|"
-    r"[KMGTP]i?B\b|[kMG]?bps\b|fps|rps|req/s|times|percent|users|requests|items|rows|"
-    r"[kMG]?W\b|[kMG]?Wh\b|mAh\b|V\b|[kMG]?Hz\b|°[CF]|km\b|kg\b|m\b|cm\b|mm\b|g\b|l\b)",
-)
-
-
-def _words(pattern: str) -> re.Pattern[str]:
-    return re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
-
-
-_ABSOLUTE = re.compile(
-    _words(r"guarantee[sd]?|always|never fails?|unlimited|forever|risk[- ]free|no risk|for life|"
-           r"lifetime(?= (?:warranty|guarantee|access|support|licen[cs]e|deal|updates|subscription))").pattern
-    + r"|\b100 ?%(?!\s*of\b)",  # "capped at 100% of the fees" is a limit, not a promise
-    re.IGNORECASE,
-)
-# "We do not guarantee", "neither party waives": the words before a match take the promise or waiver back.
-_NEGATED = re.compile(r"\b(?:not|no|never|neither|nor|nothing|cannot|can't|don't|doesn't|won't|without)\W+"
-                      r"(?:\w+\W+){0,2}$", re.IGNORECASE)
-# "Either party may always terminate": a permission, not a promise.
-_PERMITTED = re.compile(r"\b(?:may|can|could|might)\s+$", re.IGNORECASE)
-_WAIVER = _words(
-    r"waive[sd]?|waiver|not (?:be )?liable|no liability|hold harmless|indemnif\w*|at (?:your|their) own risk|"
-    r"without (?:any )?warrant\w*|as is|disclaim\w*"
-)
-_PERPETUAL = _words(r"irrevocabl[ey]|perpetual")
-_HEDGE = _words(r"might|maybe|perhaps|possibly|hopefully|somewhat|we think|we believe|could potentially|sort of")
-_VAGUE = _words(r"etc|various|several|some|many|a lot|soon|significant(?:ly)?")
-_CLAIM = _words(
-    r"faster|slower|quicker|improved?|reduced?|increased?|better|more efficient|lower latency|higher throughput|"
-    r"speeds? up|optimi[sz]ed"
-)
-_VALUE = _words(r"saves?|savings?|revenue|profit|costs?|benefits?|ROI|grow\w*|customers?|value|faster|"
-                r"efficien\w*|earn\w*|free|sooner")
-_AUDIENCE = _words(r"you|your|customers?|users?|teams?|clients?|partners?|developers?|admins?")
-_ACTION = _words(
-    r"contact|sign up|try|upgrade|book|get started|learn more|download|visit|register|buy|subscribe|start|"
-    r"join|install|update now|call us|reply|schedule|request|order|apply|get in touch|reach out|talk to|"
-    r"create|claim|shop|add (?:the|it|us|our)|email us|write to us"
-)
-_NUMBER_WORDS = _words(r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                       r"hundred|thousand|million|billion|dozen|half|twice|double|triple")
-# Legal risks a careful reader would stop at.
-_UNILATERAL = re.compile(
-    r"\b(?:change|modify|amend|update|revise)\w*\s+(?:these|this|the|our)\s+(?:terms|agreement|prices?|fees)"
-    r"[^.]{0,40}?(?:at any time|without (?:prior )?notice|(?:at )?(?:our|its) sole discretion)"
-    r"|\b(?:terms|agreement|prices?|fees)\b[^.]{0,40}?\b(?:may|can|will) be (?:changed|modified|amended|updated)"
-    r"[^.]{0,40}?(?:at any time|without (?:prior )?notice|(?:at )?(?:our|its) sole discretion)",
-    re.IGNORECASE,
-)
-_HIGH_INTEREST = re.compile(
-    r"\b\d+(?:\.\d+)?\s?%\s+(?:per|a|each|every)\s+(?:month|week|day)\b|\bcompounded daily\b",
-    re.IGNORECASE,
-)
-_IP_GRAB = re.compile(
-    r"\b(?:all|any)\s+(?:intellectual property|IP)\b[^.]{0,80}?\b(?:belongs? to|vests? in|is owned by|"
-    r"(?:shall|will) be (?:the )?(?:sole |exclusive )?property of)"
-    r"|\bassigns?\s+(?:all|any)\s+(?:intellectual property|IP|rights)\b",
-    re.IGNORECASE,
-)
-_NO_REFUND = re.compile(
-    r"\bno refunds?\b[^.]{0,40}?\b(?:under|in) any circumstances|\bnon-refundable under any circumstances|"
-    r"\ball sales are final\b",
-    re.IGNORECASE,
-)
-_ROLE_MAILBOX = re.compile(
-    r"^(?:legal|support|help|info|sales|privacy|contact|hello|admin|billing|security|no-?reply|team|press|careers|"
-    r"jobs|hr|office|abuse|webmaster|postmaster|dpo|compliance|accounts|service|feedback)@",
-    re.IGNORECASE,
-)
-_YEAR_RANGE = re.compile(r"^(?:19|20)\d\d\s?[-–]\s?(?:19|20)\d\d$")
-
-
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
-
-
-def _quote(text: str, start: int, end: int, width: int = 50) -> str:
-    """The sentence around a match, clipped to `width` characters each side: an exact substring of the text."""
-    left, right = start, end
-    for m in _SENTENCE.finditer(text):
-        if m.start() <= start < m.end():
-            left, right = m.start(), max(end, m.end())
-            break
-    if start - left > width:
-        left = text.find(" ", start - width, start) + 1 or start
-    if right - end > width:
-        cut = text.rfind(" ", end, end + width)
-        right = cut if cut > 0 else end
-    return text[left:right].strip()
-
-
-@lru_cache(maxsize=1)
-def _hyphenator():  # type: ignore[no-untyped-def]
-    import pyphen  # ships its dictionaries: works offline
-
-    return pyphen.Pyphen(lang="en_US")
-
-
-def flesch_reading_ease(text: str) -> float | None:
-    """Flesch reading ease (higher is easier; 60–70 is plain English). None for text without words."""
-    words = _WORD.findall(text)
-    sentences = _sentences(text)
-    if not words or not sentences:
-        return None
-    hyph = _hyphenator()
-    syllables = sum(len(hyph.positions(w.lower())) + 1 for w in words)
-    return 206.835 - 1.015 * (len(words) / len(sentences)) - 84.6 * (syllables / len(words))
-
-
-Check = Callable[[str], Iterator[Finding]]
-
-
-def _taken_back(text: str, start: int) -> bool:
-    """Is the match negated or a mere permission ("do not guarantee", "neither party waives", "may always")?"""
-    before = text[max(0, start - 40):start]
-    before = re.split(r"[.!?;\n]", before)[-1]  # only within the sentence
-    return bool(_NEGATED.search(before) or _PERMITTED.search(before))
-
-
-def _matches(pattern: re.Pattern[str], severity: str, note: Callable[[str], str], negatable: bool = False) -> Check:
-    def check(text: str) -> Iterator[Finding]:
-        seen: set[str] = set()
-        for m in pattern.finditer(text):
-            key = m.group(0).lower()
-            if key in seen or (negatable and _taken_back(text, m.start())):
-                continue
-            seen.add(key)
-            yield Finding(severity, _quote(text, m.start(), m.end()), note(m.group(0)))
-
-    return check
+READABILITY_MIN_WORDS = 30  # Flesch's formula is meant for passages: on one short sentence it is noise
 
 
 def _readability(text: str) -> Iterator[Finding]:
     score = flesch_reading_ease(text)
-    if score is not None and score < 30:
+    if score is not None and score < 30 and len(WORD.findall(text)) >= READABILITY_MIN_WORDS:
         yield Finding(
-            "major", _sentences(text)[0][:120], f"Hard to read (Flesch reading ease {score:.0f}; aim for 50+)."
+            "major", sentences(text)[0][:120], f"Hard to read (Flesch reading ease {score:.0f}; aim for 50+)."
         )
 
 
 def _long_sentences(text: str) -> Iterator[Finding]:
-    for s in _sentences(text):
-        n = len(_WORD.findall(s))
+    for s in sentences(text):
+        n = len(WORD.findall(s))
         if n > 30:
             yield Finding("minor", s[:120], f"Long sentence ({n} words); split it.")
 
@@ -194,44 +90,82 @@ def _undefined_acronyms(text: str) -> Iterator[Finding]:
     # The definitions are found once, in two linear passes (not one search of the whole text per acronym).
     defined = {m.group(1) for m in _DEFINED_AFTER.finditer(text)} | {m.group(1) for m in _DEFINED_BEFORE.finditer(text)}
     seen: set[str] = set()
-    for m in _ACRONYM.finditer(text):
+    for m in ACRONYM.finditer(text):
         acronym = m.group(0).rstrip("s") if m.group(0).endswith("s") and len(m.group(0)) > 2 else m.group(0)
-        if acronym in seen or acronym in _COMMON_ACRONYMS or any(c.isdigit() for c in acronym[:1]):
+        # A name with a digit in it (E104, SHA256, 4K) is a code, a model or a version: nothing to define.
+        if acronym in seen or acronym in COMMON_ACRONYMS or any(c.isdigit() for c in acronym):
             continue
         seen.add(acronym)
         if acronym not in defined:
-            yield Finding("minor", _quote(text, m.start(), m.end(), 40), f"'{acronym}' is not defined.")
+            yield Finding("minor", quote(text, m.start(), m.end(), 40), f"'{acronym}' is not defined.")
 
 
 def _claims_without_figures(text: str) -> Iterator[Finding]:
-    for sentence in _SENTENCE.finditer(text):
-        m = _CLAIM.search(sentence.group(0))
-        if m and not _FIGURE.search(sentence.group(0)):
+    for sentence in SENTENCE.finditer(text):
+        m = CLAIM.search(sentence.group(0))
+        if m and not FIGURE.search(sentence.group(0)):
             start = sentence.start() + m.start()
-            yield Finding("major", _quote(text, start, start + len(m.group(0))),
+            yield Finding("major", quote(text, start, start + len(m.group(0))),
                           f"'{m.group(0)}' claims a change without a figure or unit.")
 
 
-def _absent(pattern: re.Pattern[str], severity: str, note: str) -> Check:
+def _absent(pattern: re.Pattern[str], severity: str, note: str, *more: re.Pattern[str]) -> Check:
     def check(text: str) -> Iterator[Finding]:
-        if not pattern.search(text):
+        if not any(p.search(text) for p in (pattern, *more)):
             yield Finding(severity, "", note)
 
     return check
 
 
-def _no_numbers(text: str) -> Iterator[Finding]:
-    if not _DIGIT.search(text) and not _NUMBER_WORDS.search(text):
-        yield Finding("major", "", "No numbers back the message (prices, savings, dates, results).")
+def _no_numbers(severity: str, note: str) -> Check:
+    def check(text: str) -> Iterator[Finding]:
+        if not DIGIT.search(text) and not NUMBER_WORDS.search(text):
+            yield Finding(severity, "", note)
+
+    return check
 
 
 def _personal_data(text: str) -> Iterator[Finding]:
-    for m in _EMAIL.finditer(text):
-        if not _ROLE_MAILBOX.match(m.group(0)):  # legal@, support@: a role's mailbox, not a person's
+    for m in EMAIL.finditer(text):
+        if not ROLE_MAILBOX.match(m.group(0)):  # legal@, support@: a role's mailbox, not a person's
             yield Finding("critical", m.group(0), "Personal data: an e-mail address is exposed.")
-    for m in _PHONE.finditer(text):
-        if sum(c.isdigit() for c in m.group(0)) >= 7 and not _YEAR_RANGE.match(m.group(0).strip()):
+    for m in PHONE.finditer(text):
+        if sum(c.isdigit() for c in m.group(0)) >= 7 and not YEAR_RANGE.match(m.group(0).strip()):
             yield Finding("critical", m.group(0).strip(), "Personal data: a phone number is exposed.")
+
+
+_CLAUSE_END = re.compile(r"(?<!\d)[.!?](?!\d)|[;\n]")  # "4.5%" does not end a sentence
+
+
+def _sentence_around(text: str, start: int, width: int = 200) -> tuple[str, str]:
+    """The words before and after a position within its sentence (at most `width` characters each way)."""
+    return _CLAUSE_END.split(text[max(0, start - width):start])[-1], _CLAUSE_END.split(text[start:start + width])[0]
+
+
+def _restrained_or_capped(text: str, start: int) -> bool:
+    """"We will not share it with anyone" limits the drafter; "whatever the cause, liability is capped at…" states
+    its limit: neither is a sweeping clause against the reader."""
+    before, after = _sentence_around(text, start)
+    return bool(OWN_RESTRAINT.search(before) or CAPPED.search(before + after))
+
+
+def _readers_right(text: str, start: int) -> bool:
+    """"You may cancel at any time", "either party may end it at any time": a right the reader keeps too."""
+    return bool(READERS_RIGHT.search(clause_before(text, start)))
+
+
+def _unbounded_powers(text: str) -> Iterator[Finding]:
+    """A power one side keeps ("we may change it", "the landlord can enter") in a sentence that sets no notice,
+    period, amount or condition, unless it is the reader's own or both sides' right."""
+    seen: set[str] = set()
+    for m in POWER.finditer(text):
+        before, after = _sentence_around(text, m.start())
+        if m.group(0).lower() in seen or BOUND.search(NOT_A_BOUND.sub("", before + after)):
+            continue
+        if not _readers_right(text, m.start()):
+            seen.add(m.group(0).lower())
+            yield Finding("major", quote(text, m.start(), m.end()),
+                          f"One-sided power: '{m.group(0)}' with no notice, limit or condition.")
 
 
 # Strength reported when a check finds nothing.
@@ -241,24 +175,34 @@ CHECKS: dict[str, list[tuple[Check, str]]] = {
         (_long_sentences, "Sentences are a readable length."),
         (_undefined_acronyms, "Acronyms are defined."),
         (_claims_without_figures, "Claims come with figures."),
-        (_matches(_VAGUE, "minor", lambda w: f"Vague wording: '{w}'."), "Wording is specific."),
+        (_absent(SPECIFIC, "major", "No numbers, units, versions or names to check it against.", NUMBER_WORDS),
+         "Gives checkable specifics."),
+        (matches(VAGUE, "minor", lambda w: f"Vague wording: '{w}'."), "Wording is specific."),
+        (matches(ABSOLUTE, "minor", lambda w: f"Absolute claim: '{w}' — state the limits.", negatable=True),
+         "No absolute claims."),
     ],
     "business": [
-        (_absent(_VALUE, "major", "No clear value for the reader (savings, revenue, benefit)."), "States its value."),
-        (_absent(_AUDIENCE, "minor", "No audience is addressed (you, customers, teams)."), "Speaks to its audience."),
-        (_no_numbers, "Backs the message with numbers."),
-        (_absent(_ACTION, "major", "No call to action: what should the reader do next?"), "Ends with a next step."),
-        (_matches(_HEDGE, "minor", lambda w: f"Hedging: '{w}' weakens the message."), "Confident, no hedging."),
+        (_absent(VALUE, "major", "No clear value for the reader (savings, revenue, benefit).", MONEY),
+         "States its value."),
+        (_absent(AUDIENCE, "minor", "No audience is addressed (you, customers, teams)."), "Speaks to its audience."),
+        (_no_numbers("critical", "No numbers back the message (prices, savings, dates, results)."),
+         "Backs the message with numbers."),
+        (_absent(ACTION, "major", "No call to action: what should the reader do next, by when?"),
+         "Ends with a next step."),
+        (matches(HEDGE, "minor", lambda w: f"Hedging: '{w}' weakens the message."), "Confident, no hedging."),
+        (matches(HYPE, "minor", lambda w: f"Buzzword or hype: '{w}' — say what it means in numbers."),
+         "Plain words, no hype."),
+        (_long_sentences, "Sentences are a readable length."),
     ],
     "legal": [
         (
-            _matches(_ABSOLUTE, "critical", lambda w: f"Absolute promise: '{w}' may be held to the letter.",
-                     negatable=True),
+            matches(ABSOLUTE, "critical", lambda w: f"Absolute promise: '{w}' may be held to the letter.",
+                    negatable=True),
             "No absolute promises.",
         ),
         (
-            _matches(
-                _WAIVER,
+            matches(
+                WAIVER,
                 "major",
                 lambda w: f"Waiver or liability wording: '{w}' — check it is deliberate and enforceable.",
                 negatable=True,
@@ -266,37 +210,60 @@ CHECKS: dict[str, list[tuple[Check, str]]] = {
             "No waiver or liability wording.",
         ),
         (
-            _matches(_UNILATERAL, "critical",
-                     lambda w: f"One-sided change: '{w}' — terms changed without notice may be unenforceable."),
+            matches(UNILATERAL, "critical",
+                    lambda w: f"One-sided change: '{w}' — terms changed without notice may be unenforceable."),
             "No terms that change without notice.",
         ),
         (
-            _matches(_HIGH_INTEREST, "major",
-                     lambda w: f"High interest or fees: '{w}' — many jurisdictions cap late-payment interest."),
+            matches(HIGH_INTEREST, "major",
+                    lambda w: f"High interest or fees: '{w}' — many jurisdictions cap late-payment interest."),
             "No excessive interest.",
         ),
         (
-            _matches(_IP_GRAB, "critical",
-                     lambda w: f"Takes all intellectual property: '{w}' — limit it to what the deal needs."),
+            matches(IP_GRAB, "critical",
+                    lambda w: f"Takes all intellectual property: '{w}' — limit it to what the deal needs."),
             "Intellectual property stays with its owner.",
         ),
         (
-            _matches(_NO_REFUND, "major",
-                     lambda w: f"No refunds at all: '{w}' — consumer law often requires a withdrawal period."),
+            matches(TAKES, "critical", lambda w: f"Takes ownership: '{w}' — limit it to what the deal needs."),
+            "Ownership stays with the owner.",
+        ),
+        (
+            matches(NO_REFUND, "major",
+                    lambda w: f"No refunds at all: '{w}' — consumer law often requires a withdrawal period."),
             "Refunds are possible.",
         ),
         (
-            _matches(_PERPETUAL, "minor", lambda w: f"'{w}' terms are hard to undo."),
+            matches(SWEEPING, "major", lambda w: f"Unbounded: '{w}' — set a limit (amount, period, scope).",
+                    skip=_restrained_or_capped),
+            "Obligations have limits.",
+        ),
+        (
+            matches(DISCRETION, "major", lambda w: f"One side decides alone: '{w}' — name the conditions or notice.",
+                    skip=_readers_right),
+            "No decisions left to one side.",
+        ),
+        (
+            matches(LOCK_IN, "major", lambda w: f"No way out: '{w}' — let either side end it with notice."),
+            "There is a way out.",
+        ),
+        (_unbounded_powers, "Powers come with notice or limits."),
+        (
+            matches(PERPETUAL, "minor", lambda w: f"'{w}' terms are hard to undo."),
             "No perpetual or irrevocable terms.",
         ),
+        (matches(VAGUE_DUTY, "minor", lambda w: f"Vague obligation: '{w}' — say what, by whom, by when."),
+         "Obligations are definite."),
+        (_no_numbers("minor", "No period, amount or limit is stated."), "States periods, amounts or limits."),
+        (_long_sentences, "Clauses are a readable length."),
         (_personal_data, "No personal data exposed."),
     ],
 }
 GENERAL = [
     (_readability, "Readable."),
     (_long_sentences, "Sentences are a readable length."),
-    (_matches(_HEDGE, "minor", lambda w: f"Hedging: '{w}'."), "Confident, no hedging."),
-    (_matches(_ABSOLUTE, "major", lambda w: f"Absolute claim: '{w}'.", negatable=True), "No absolute claims."),
+    (matches(HEDGE, "minor", lambda w: f"Hedging: '{w}'."), "Confident, no hedging."),
+    (matches(ABSOLUTE, "major", lambda w: f"Absolute claim: '{w}'.", negatable=True), "No absolute claims."),
 ]
 
 
@@ -337,6 +304,5 @@ class OfflineRulesEngine(Engine):
         # deadline applies to the wait.
         task = request.task
         body = await asyncio.to_thread(lambda: review(task.document, task.perspective).to_json())
-        async for event in stream_local(body.splitlines(keepends=True), len(_WORD.findall(request.task.document)),
-                                        len(body.split())):
+        async for event in stream_local(body.splitlines(keepends=True)):
             yield event
