@@ -133,13 +133,13 @@ class Engine:
         return None
 
 
-async def stream_local(pieces: Iterable[str], input_tokens: int, output_tokens: int) -> AsyncIterator[Event]:
+async def stream_local(pieces: Iterable[str]) -> AsyncIterator[Event]:
     """Stream text computed on this machine piece by piece like a provider would, yielding to the event loop
-    between pieces so that sibling branches interleave; then its usage and a complete finish."""
+    between pieces so that sibling branches interleave; then a complete finish. No usage: no model read or wrote
+    tokens (a count of words is not one), so every view shows none."""
     for piece in pieces:
         yield piece
         await asyncio.sleep(0)
-    yield Usage(input_tokens, output_tokens)
     yield Finish("stop")
 
 

@@ -41,6 +41,5 @@ class PseudoEngine(Engine):
 
     async def stream(self, request: Request) -> AsyncIterator[Event]:
         body = pseudo_localise(request.task.document)
-        async for event in stream_local(re.findall(r"\S+\s*", body), len(request.task.document.split()),
-                                        len(body.split())):
+        async for event in stream_local(re.findall(r"\S+\s*", body)):
             yield event
