@@ -39,6 +39,7 @@ if not config.configured_providers():
 left, right = st.columns([3, 2], gap="large")
 with left:
     text = document_input("review", "Text to review", SAMPLE)
+    controls = st.container()  # Run right under the text: on the first screen
 with right:
     perspectives = pickers.perspective_picker(config, "review_perspectives")
     pickers.suggestion_picker(config, "review_perspectives", text)
@@ -64,7 +65,7 @@ else:
     except InputError as exc:
         problem = sentence(str(exc))
 
-outcome = live.run_section("review", plan, problem)
+outcome = live.run_section("review", plan, problem, controls)
 
 if outcome is not None and outcome.results:
     st.divider()

@@ -96,8 +96,8 @@ def run(n: int) -> None:
             page.goto(server.url)
             wait_idle(page)
             page.get_by_label("Matrix: every perspective × every engine").check(force=True)
-            page.get_by_role("button", name="Remove Keyword checks (offline) — no AI").wait_for()
-            page.get_by_role("button", name="Remove Keyword checks (offline) — no AI").click()
+            page.get_by_role("button", name="Remove Keyword checks (offline)").wait_for()
+            page.get_by_role("button", name="Remove Keyword checks (offline)").click()
             if perspectives == 2:
                 page.get_by_role("button", name="Remove legal").click()
                 wait_idle(page)

@@ -10,17 +10,13 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from parallax.engines.base import Engine
-from parallax.estimate import TOKEN_METHOD, estimate_run, estimate_tokens, usd
-from parallax.results import BranchResult, BranchSpec
-from parallax.review.judgement import SCHEMA, readable
+from parallax.estimate import estimate_run
 from parallax.run.events import (
     BranchFinished,
     BranchQueued,
@@ -33,270 +29,15 @@ from parallax.run.execute import RunFinished, RunOutcome, stream_run
 from parallax.run.failures import plural
 from parallax.run.plan import RunPlan, plan_key
 from parallax.translate.assess import Assessed
-from parallax.translate.judge import MQM_SCHEMA, highlight
 
+# What other views use of a card, from where it lives now (grid: the board; cards: a finished card's parts).
+from .cards import exchange_view, marked_translation, metrics_line, score_caption, translation_body  # noqa: F401
+from .grid import BADGES, Board, Card, live_line, live_tokens, tail  # noqa: F401
 from .safe import md_code, md_escape
 from .settings import history_store, keep_unsaved
 
 log = logging.getLogger(__name__)
-PER_ROW = 4
 MIN_REDRAW_S = 0.05  # ~20 updates per second per card: every update resends the whole text
-LIVE_HEIGHT = 220  # px: a live card's text box, kept scrolled to its newest line
-META_REDRAW_S = 0.25  # a live card's counters (tokens, tokens/s, seconds) at most four times a second
-TAIL_CHARS = 2000  # a live card shows (and resends) at most the last 2,000 characters of its text
-BADGES = {
-    "queued": ":gray-badge[queued]",
-    "streaming": ":blue-badge[streaming]",
-    "ok": ":green-badge[done]",
-    "error": ":red-badge[error]",
-    "timeout": ":orange-badge[timed out]",
-    "truncated": ":orange-badge[truncated]",
-    "cancelled": ":gray-badge[cancelled]",
-}
-
-
-@dataclass
-class Card:
-    badge: Any
-    body: Any
-    meta: Any
-    drawn_at: float = 0.0
-    dirty: bool = False
-    started_at: float | None = None  # when the branch started (monotonic), for its elapsed time
-    first_text_at: float | None = None  # when its first text arrived, for its tokens per second
-    live: bool = False  # streaming (not queued, waiting for a retry or finished): its elapsed time keeps counting
-    text_slot: Any = None  # the live text's slot inside its scrolling box (None until the box is drawn)
-    badge_shown: str = ""  # the badge drawn: redrawn only when it changes
-    meta_at: float = 0.0  # when the counters were last drawn
-
-
-def live_tokens(text: str) -> int:
-    """Tokens streamed so far, estimated from the text (parallax.estimate): the exact count only comes with the
-    branch's result."""
-    return estimate_tokens(text)
-
-
-def tail(text: str) -> str:
-    """The end of a live text: what a reader of a streaming card wants to see, and all that needs resending."""
-    return text if len(text) <= TAIL_CHARS else "…" + text[-TAIL_CHARS:]
-
-
-def live_line(text: str, started_at: float | None, first_text_at: float | None, now: float) -> str:
-    """A streaming card's counters: estimated tokens so far, tokens per second since the first one, elapsed time."""
-    tokens = live_tokens(text)
-    parts = [f"~{tokens:,} tokens"]
-    streaming_s = now - first_text_at if first_text_at is not None else 0.0
-    parts.append(f"~{tokens / streaming_s:.0f} tokens/s" if tokens and streaming_s >= 0.2 else "– tokens/s")
-    if started_at is not None:
-        parts.append(f"{now - started_at:.1f} s")
-    return " · ".join(parts)
-
-
-def _seconds(ms: float | None) -> str:
-    return "–" if ms is None else f"{ms / 1000:.2f} s"
-
-
-def metrics_line(r: BranchResult) -> str:
-    tokens = "–" if r.output_tokens is None else f"{r.input_tokens or 0:,} in / {r.output_tokens:,} out"
-    cost = "–" if r.cost_usd is None else usd(r.cost_usd)
-    cached = f"{md_escape(r.cache_note())} · " if r.cached else ""
-    queued = f" · queued {_seconds(r.queued_ms)}" if r.queued_ms and r.queued_ms >= 50 else ""
-    mode = f" · structured output: {r.structured_mode}" if r.structured_mode else ""
-    return (f"{cached}TTFT {_seconds(r.ttft_ms)} · latency {_seconds(r.latency_ms)} · tokens {tokens} · "
-            f"cost {cost} · retries {r.retries}{queued}{mode}")
-
-
-class Board:
-    """One card per branch in declared order, at most four to a row; a matrix gets one row per perspective, as
-    wide as its number of engines."""
-
-    def __init__(self, branches: list[BranchSpec], mode: str = "review", engines: dict[str, Engine] | None = None
-                 ) -> None:
-        self.mode = mode
-        # Engines that do not stream (DeepL, LibreTranslate) say so while the others stream.
-        first = {b.branch_id: (engines or {}).get(b.engine.split("|")[0]) for b in branches}
-        self.whole = {b for b, engine in first.items() if engine is not None and not engine.streams}
-        self.cards: dict[str, Card] = {}
-        engines = len({b.engine for b in branches})
-        matrix = mode == "review" and len(branches) > engines  # several perspectives × several engines
-        # A matrix keeps one row per perspective whatever the number of engines (cards narrow rather than spill
-        # into the next perspective's row); otherwise at most PER_ROW cards to a row.
-        per_row = engines if (matrix and engines > 1) or 2 <= engines <= PER_ROW else PER_ROW
-        for start in range(0, len(branches), per_row):
-            row = branches[start:start + per_row]
-            for column, spec in zip(st.columns(per_row), row, strict=False):
-                box = column.container(border=True)
-                # A translation card is titled by its engine (options such as sim latency stay in the detail).
-                title = spec.engine.split("?")[0] if mode == "translate" else spec.perspective
-                box.markdown(f"**{md_escape(title)}**")
-                if spec.engine != title:
-                    box.text(spec.engine)
-                self.cards[spec.branch_id] = Card(box.empty(), box.empty(), box.empty())
-
-    def queued(self) -> None:
-        for card in self.cards.values():
-            self.badge(card, BADGES["queued"])
-            card.body.caption("Waiting to start…")
-
-    def waiting(self, branch_id: str, badge: str, note: str) -> None:
-        """Queued for a slot on a limited engine, or waiting while the SDK retries: not streaming."""
-        card = self.cards[branch_id]
-        self.badge(card, f":orange-badge[{badge}]")
-        card.body.caption(note)
-        card.text_slot = None
-        card.drawn_at, card.dirty, card.live = time.monotonic(), False, False
-
-    @staticmethod
-    def badge(card: Card, badge: str) -> None:
-        if card.badge_shown != badge:
-            card.badge.markdown(badge)
-            card.badge_shown = badge
-
-    def streaming(self, branch_id: str, text: str) -> None:
-        card = self.cards[branch_id]
-        now = time.monotonic()
-        if card.started_at is None:
-            card.started_at = now
-        if text and card.first_text_at is None:
-            card.first_text_at = now
-        self.badge(card, BADGES["streaming"])
-        if branch_id in self.whole and not text:
-            card.body.caption("This engine does not stream: its translation appears whole when it is done.")
-            card.text_slot = None
-        else:
-            if card.text_slot is None:
-                # A box of fixed height that keeps to its bottom as the text grows: the card follows the newest
-                # line. Drawn once; each update then resends only the text inside it.
-                card.text_slot = card.body.container(height=LIVE_HEIGHT, border=False, autoscroll=True).empty()
-            card.text_slot.code(tail(readable(text)) if text else "…", language=None, wrap_lines=True)
-        if now - card.meta_at >= META_REDRAW_S or not card.live:
-            card.meta.caption(live_line(text, card.started_at, card.first_text_at, now), help=(
-                f"While a branch streams its tokens are {TOKEN_METHOD}; its result has the exact count."))
-            card.meta_at = now
-        card.drawn_at, card.dirty, card.live = now, False, True
-
-    def live_tokens(self, outcome: RunOutcome) -> tuple[int, bool]:
-        """Tokens out so far across the run: exact for finished branches that report them, estimated from the
-        text for the others (then the second value is True)."""
-        total, estimated = 0, False
-        for branch_id in self.cards:
-            result = outcome.results.get(branch_id)
-            if result is not None and result.output_tokens is not None:
-                total += result.output_tokens
-            else:
-                text = result.text if result is not None else outcome.texts.get(branch_id, "")
-                if text:
-                    total, estimated = total + live_tokens(text), True
-        return total, estimated
-
-    def finished(self, r: BranchResult) -> None:
-        card = self.cards[r.branch_id]
-        self.badge(card, BADGES[r.status])
-        card.text_slot = None
-        with card.body.container():
-            if self.mode == "translate" and r.status == "ok":
-                translation_body(r)
-            elif r.status == "ok" and r.score is not None:
-                st.markdown(f"### {r.score:g} / 10")
-                st.caption(score_caption(r))
-                with st.container(height=160, border=False):  # cards stay aligned, long summaries scroll
-                    st.markdown(md_escape(r.summary))
-                if r.issues:
-                    st.caption(f"{len(r.issues)} issue(s) — see the consolidated list below")
-                if r.chunks > 1:
-                    st.caption(f"Reviewed in {plural(r.chunks, 'chunk')}; score weighted by chunk length")
-            else:
-                st.error(md_escape(r.error or r.status))
-                if r.text:
-                    st.caption("Partial text kept:")
-                    st.code(readable(r.text), language=None, wrap_lines=True, height=160)
-            if r.exchange:
-                with st.expander("Prompt and raw reply"):
-                    exchange_view(r.exchange, r.text, r.structured_mode)
-        card.meta.caption(metrics_line(r))
-        card.dirty = card.live = False
-
-    def show(self, outcome: RunOutcome) -> None:
-        """Draw a finished (or stored) run without streaming."""
-        for spec in outcome.branches:
-            result = outcome.results.get(spec.branch_id)
-            if result is not None:
-                self.finished(result)
-
-
-SEVERITY_COLOURS = {"critical": "red", "major": "orange", "minor": "yellow"}
-
-
-def marked_translation(r: BranchResult) -> str:
-    """The translation as markdown, the judge's error spans highlighted by severity (text escaped)."""
-    parts = []
-    for segment, severity in highlight(r.text, r.issues):
-        escaped = md_escape(segment)
-        parts.append(f":{SEVERITY_COLOURS[severity]}-background[{escaped}]" if severity else escaped)
-    return "".join(parts)
-
-
-def exchange_view(exchange: dict[str, Any], raw: str, structured_mode: str | None = None) -> None:
-    """What was sent and what came back, as plain text (st.code renders nothing: no link, no markdown)."""
-    if exchange.get("note"):
-        st.caption(md_escape(exchange["note"]))
-    st.caption(f"Engine {md_code(exchange.get('engine', ''))}"
-               + (f" · structured output: {structured_mode}" if structured_mode else "")
-               + (f" · schema `{exchange['schema_name']}`" if exchange.get("schema_name") else ""))
-    st.markdown("**System**")
-    st.code(exchange.get("system", ""), language=None, wrap_lines=True)
-    for message in exchange.get("messages", []):
-        st.markdown(f"**{md_escape(message['role'].title())}**")
-        st.code(message["content"], language=None, wrap_lines=True, height=min(400, 60 + 18 * message[
-            "content"].count("\n")))
-    schema = {"judgement": SCHEMA, "mqm_judgement": MQM_SCHEMA}.get(exchange.get("schema_name") or "")
-    if schema:
-        st.markdown("**Schema asked for**")
-        st.json(schema, expanded=False)
-    if exchange.get("reask"):
-        st.markdown(f"**Re-asked once**: {md_escape(exchange['reask']['reason'])}. The first reply:")
-        st.code(exchange["reask"]["first_reply"] or "(empty)", language=None, wrap_lines=True)
-    st.markdown("**Raw reply**" + (" (the second one)" if exchange.get("reask") else ""))
-    st.code(raw or "(empty)", language=None, wrap_lines=True)
-
-
-def score_caption(r: BranchResult) -> str:
-    """What the score is: how many samples, their standard deviation and 95% interval; the model's own
-    confidence for a review."""
-    found = r.estimate
-    parts = []
-    if found is not None and found.n > 1:
-        fresh = " judge" if r.judge_score is not None else ""
-        parts.append(f"mean of {found.n}{fresh} samples (all fresh calls), sd {found.sd:g}"
-                     + (f", {found.interval}" if found.interval else ", too few for an interval"))
-    if r.confidence is not None:
-        parts.append(f"model's confidence {r.confidence:.0%}")
-    return " · ".join(parts)
-
-
-def translation_body(r: BranchResult) -> None:
-    if r.non_translation:
-        st.markdown(f":red-badge[not a translation: {md_escape(r.non_translation)}]")
-    if r.judge_score is not None:
-        st.markdown(f"### {r.judge_score:g} / 100")
-        st.caption(score_caption(r))
-    if r.judge_error:
-        st.caption(f"Not judged: {md_escape(r.judge_error)}" if r.judge_score is None
-                   else md_escape(r.judge_error))
-    with st.container(height=160, border=False):
-        st.markdown(marked_translation(r))
-    facts = []
-    if r.agreement is not None:
-        facts.append(f"agreement {r.agreement:g}" + (" — :orange[outlier]" if r.outlier else ""))
-    if r.answered_by and r.answered_by != r.engine:
-        facts.append(f"answered by {md_escape(r.answered_by)} after {len(r.fallbacks)} failure(s)")
-    if r.glossary:
-        used = sum(r.glossary.values())
-        facts.append(f"glossary {used}/{len(r.glossary)}")
-    if r.chrf_reference is not None:
-        facts.append(f"vs reference: chrF {r.chrf_reference:g}, BLEU {r.bleu_reference:g}")
-    if facts:
-        st.caption(" · ".join(facts))
 
 
 _DONE = object()
@@ -409,18 +150,21 @@ def rerun_soon(delay_s: float = 0.3) -> None:
     threading.Timer(delay_s, rerun).start()
 
 
-def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOutcome | None:
-    """Estimate, Run and Stop, the live board while it runs, and the stored run on every rerun after."""
+def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls: Any = None
+                ) -> RunOutcome | None:
+    """Estimate, Run and Stop (in `controls`, e.g. right under the text, so Run is on the first screen), the live
+    board while it runs (brought into view), and the stored run on every rerun after."""
+    where = controls if controls is not None else st.container()
     if plan is not None:
         estimate = estimate_run(plan)
         cost = ("free (offline and simulated engines)" if estimate.cost_usd == 0
                 else f"estimated ${estimate.cost_usd:.4f}" if estimate.cost_usd is not None
                 else f"cost unknown: no price for {', '.join(estimate.unpriced)}")
-        st.caption(f"**{plural(estimate.branches, 'branch')}** · about {estimate.input_tokens:,} input and "
-                   f"{estimate.output_tokens:,} output tokens in all · {cost}")
+        where.caption(f"**{plural(estimate.branches, 'branch')}** · about {estimate.input_tokens:,} input and "
+                      f"{estimate.output_tokens:,} output tokens in all · {cost}")
     elif problem:
-        st.error(md_escape(problem))
-    run_col, stop_col, cache_col = st.columns([1, 1, 6], vertical_alignment="center")
+        where.error(md_escape(problem))
+    buttons = where.container(horizontal=True, vertical_alignment="center", gap="small")
 
     def start() -> None:
         st.session_state[f"{prefix}_start"] = True
@@ -429,12 +173,12 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
     # the button reads "Running…" and is disabled (a click on it would silently cancel the run and start another);
     # once the run has ended, the page is drawn again with Run enabled.
     clicked = bool(st.session_state.pop(f"{prefix}_start", False)) and plan is not None
-    run_col.button("Running…" if clicked else "Run", type="primary", disabled=plan is None or clicked,
+    buttons.button("Running…" if clicked else "Run", type="primary", disabled=plan is None or clicked,
                    icon=":material/hourglass_top:" if clicked else ":material/play_arrow:", key=f"{prefix}_run",
                    on_click=start)
-    stop_slot = stop_col.empty()
-    use_cache = cache_col.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
-                                 key=f"{prefix}_cache")
+    stop_slot = buttons.empty()
+    use_cache = buttons.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
+                               key=f"{prefix}_cache")
     if clicked and plan is not None:
         outcome = RunOutcome.for_plan(plan)
         st.session_state[f"{prefix}_outcome"] = outcome  # stored first: a Stop or a closed tab keeps what finished
@@ -449,8 +193,11 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
             outcome.storage_warning += f" ({st.session_state['history_error']})"
         # Any click reruns the script, which ends the run (cleanly, in run_live's `finally`): Stop needs no callback.
         stop_slot.button("Stop", icon=":material/stop:", key=f"{prefix}_stop")
-        progress = st.empty()
-        board = Board(plan.branches, plan.mode, plan.engines)
+        running = st.container(key=f"{prefix}_running")
+        progress = running.empty()
+        with running:
+            board = Board(plan.branches, plan.mode, plan.engines, key=f"{prefix}_live")
+        scroll_into_view(f"{prefix}_running")
         try:
             run_live(plan, board, progress, outcome)
         except StopException:
@@ -480,8 +227,15 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None) -> RunOu
                 plan is None or st.session_state.get(f"{prefix}_input") != plan_key(plan)):
             st.warning("These results are for the previous input: the text, perspectives, engines or settings "
                        "changed since. Press Run to update them.", icon=":material/update:")
-        Board(stored.branches, stored.mode).show(stored)
+        Board(stored.branches, stored.mode, key=f"{prefix}_board").show(stored)
     return stored
+
+
+def scroll_into_view(key: str) -> None:
+    """Bring the container with this key to the top of the screen, once (a run's progress and its cards: Run sits
+    high on the page, the cards start below the options)."""
+    st.html(f"<script>parent.document.querySelector('.st-key-{key}')?.scrollIntoView({{behavior: 'smooth', "
+            "block: 'start'}});</script>", unsafe_allow_javascript=True)
 
 
 def run_link(mode: str, run_id: str) -> str:

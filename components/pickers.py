@@ -12,7 +12,9 @@ from parallax.config import DEMO_ENGINES, DEMO_TRANSLATORS, SUGGESTED_MODELS, Co
 from parallax.perspectives import BUILTIN, parse_custom
 from parallax.review.suggest import suggest_perspectives
 
+from .names import display_names
 from .safe import md_escape
+from .settings import engine_labels
 
 ONE_FOR_ALL = "One engine for all perspectives"
 MATRIX = "Matrix: every perspective × every engine"
@@ -30,17 +32,23 @@ def engine_label(engine_id: str) -> str:
 
 
 def chip_labels(options: list[str]) -> Callable[[str], str]:
-    """Labels short enough for a chip: a demo engine by its name alone unless another option shares that name
-    (then with its options, so the two stay apart)."""
-    names = [o[4:].partition("?")[0] for o in options if o.startswith("sim:")]
+    """Labels short enough for a chip, all different (the list keeps a selection by its label): an engine's short
+    display name (components.names), a demo engine's marked as such."""
+    names = display_names(options, engine_labels())
 
     def label(engine_id: str) -> str:
-        if engine_id.startswith("sim:") and "|" not in engine_id:
-            name = engine_id[4:].partition("?")[0]
-            return f"Demo · {name}" if names.count(name) == 1 else engine_label(engine_id)
-        return engine_label(engine_id)
+        name = names.get(engine_id) or display_names([engine_id], engine_labels())[engine_id]
+        demo = all(part.startswith("sim:") for part in engine_id.split("|"))
+        return f"Demo · {name}" if demo else name
 
     return label
+
+
+def selection_help(chosen: list[str], what: str, names: Callable[[str], str]) -> str:
+    """The multiselect's help: what the list is for, and each selected engine's full id (a chip shows its short
+    name)."""
+    ids = "\n".join(f"- {md_escape(names(e))}: `{e}`" for e in chosen)
+    return what + (f"\n\nSelected, by full id:\n{ids}" if chosen else "")
 
 
 def short_label(engine_id: str) -> str:
@@ -157,6 +165,12 @@ def _add_engine(key: str, default: list[str]) -> None:
         st.session_state[f"{key}_one"] = engine_id
 
 
+def _matrix_start(key: str, default: str) -> list[str]:
+    """What the matrix list starts with: the one engine the page showed selected a moment ago (one for all), not a
+    default of its own — the selection is exactly what the user has seen, and every chip of it stays visible."""
+    return [st.session_state.get(f"{key}_one") or default]
+
+
 def engine_picker(config: Config, key: str) -> list[str]:
     options = engine_options(config, "review")
     default = config.default_engines()[0]
@@ -165,13 +179,20 @@ def engine_picker(config: Config, key: str) -> list[str]:
         st.session_state.setdefault(f"{key}_one", default)
         chosen = [st.selectbox("Engine", options, key=f"{key}_one", format_func=engine_label)]
     else:
-        st.session_state.setdefault(f"{key}_many", [default])
-        chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=chip_labels(options))
+        st.session_state.setdefault(f"{key}_many", _matrix_start(key, default))
+        selected = [e for e in st.session_state[f"{key}_many"] if e in options]
+        names = chip_labels(options)
+        chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=names, wrap=True,
+                                help=selection_help(selected, "Every perspective is reviewed by every engine "
+                                                              "selected here.", names))
+        if chosen:
+            st.caption(f"Runs exactly these {len(chosen)} engine{'s' if len(chosen) != 1 else ''}: "
+                       + ", ".join(md_escape(names(e)) for e in chosen) + ".")
     with st.expander("Use another engine id"):
         extra = st.text_input("Engine id", key=f"{key}_extra",
                               placeholder="openai:MODEL, anthropic:MODEL, a named engine, sim:LABEL?latency=1")
-        st.button("Add engine", key=f"{key}_add", on_click=_add_engine, args=(key, [default]),
-                  disabled=not extra.strip())
+        st.button("Add engine", key=f"{key}_add", on_click=_add_engine,
+                  args=(key, _matrix_start(key, default)), disabled=not extra.strip())
     return [c for c in chosen if c]
 
 
@@ -182,8 +203,11 @@ def translation_engine_picker(config: Config, key: str) -> list[str]:
     if default == ["offline:pseudo"]:
         default = ["offline:pseudo", *DEMO_TRANSLATORS[:2]]
     st.session_state.setdefault(f"{key}_many", default)
-    chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=chip_labels(options),
-                            help="Each engine translates on its own branch. A|B|C tries B when A fails.")
+    selected = [e for e in st.session_state[f"{key}_many"] if e in options]
+    names = chip_labels(options)
+    chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=names, wrap=True,
+                            help=selection_help(selected, "Each engine translates on its own branch. A|B|C tries "
+                                                          "B when A fails.", names))
     with st.expander("Use another engine id or a fallback chain"):
         extra = st.text_input("Engine id", key=f"{key}_extra", placeholder="deepl, openai:MODEL, openai:MODEL|deepl")
         st.session_state[f"{key}_mode"] = MATRIX  # added engines join the selection

@@ -43,7 +43,14 @@ def session_config() -> Config:
         st.error(f"parallax.toml was ignored: {md_escape(str(exc))}")
         config = Config(env=env, prices=default_prices())
     config.perspectives.update(st.session_state.get("custom_perspectives", {}))
+    # The short names parallax.toml gives its engines: every view of this session shows them (charts included).
+    st.session_state["engine_labels"] = {name: spec.label for name, spec in config.engines.items() if spec.label}
     return config
+
+
+def engine_labels() -> dict[str, str]:
+    """The labels parallax.toml gives its named engines, as this session's page last read them."""
+    return dict(st.session_state.get("engine_labels") or {})
 
 
 @st.cache_resource(show_spinner=False)

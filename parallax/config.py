@@ -79,6 +79,7 @@ class NamedEngine:
     structured: str = "auto"  # json_schema | json_object | tool | prompt; auto: find out on first use
     token_limit_param: str = "max_tokens"  # most servers other than OpenAI's read only max_tokens
     max_concurrency: int | None = None  # calls at once to this server, across every run of the process
+    label: str | None = None  # the short name the app shows for it (column headers, chips, charts)
 
 
 def _http_url(value: str) -> str:
@@ -132,6 +133,7 @@ class EngineSpec(_Strict):
     structured: Literal["auto", "json_schema", "json_object", "tool", "prompt"] = "auto"
     token_limit_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     max_concurrency: AtLeastOne | None = None
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = None
 
 
 class ProviderSpec(_Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,11 @@ def texts(at: AppTest) -> str:
 
 def badges(at: AppTest) -> list[str]:
     return [m.value for m in at.main.markdown if "-badge[" in m.value]
+
+
+def add_perspective(at: AppTest):  # type: ignore[no-untyped-def]
+    """The "Add perspective" form's submit button."""
+    return next(b for b in at.button if b.label == "Add perspective")
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -111,7 +117,7 @@ def test_a_perspective_added_in_the_page_is_used():
     at = app()
     at.text_input(key="review_perspectives_new_name").set_value("Accessibility")
     at.text_area(key="review_perspectives_new_rubric").set_value("- Alt text for images")
-    at.button[0].click().run()  # "Add perspective" (the form's submit button)
+    add_perspective(at).click().run()
     assert not at.exception
     assert "accessibility" in at.session_state["review_perspectives"]
     at.button(key="review_run").click().run()
@@ -132,7 +138,7 @@ def test_a_typed_key_is_used_but_never_shown():
 def test_a_perspective_without_a_rubric_is_refused():
     at = app()
     at.text_input(key="review_perspectives_new_name").set_value("tone")
-    at.button[0].click().run()
+    add_perspective(at).click().run()
     assert "Perspective 'tone' needs a rubric" in texts(at)
     assert "tone" not in at.session_state["review_perspectives"]
 
@@ -158,17 +164,49 @@ def test_an_engine_added_right_after_switching_to_the_matrix_joins_the_default()
     assert at.session_state["review_engines_many"] == ["offline:rules", "sim:slow?latency=30"]
 
 
-def test_a_matrix_keeps_one_row_per_perspective_whatever_the_number_of_engines():
+def add_engines(at: AppTest, *engine_ids: str) -> None:
+    for engine_id in engine_ids:
+        at.text_input(key="review_engines_extra").set_value(engine_id).run()
+        at.button(key="review_engines_add").click().run()
+
+
+def test_a_matrix_is_a_grid_engines_as_column_headers_by_short_name_and_perspectives_as_rows():
     at = app()
     at.multiselect(key="review_perspectives").set_value(["technical", "legal"]).run()
-    at.radio(key="review_engines_mode").set_value("Matrix: every perspective × every engine").run()
-    for i in range(5):
-        at.text_input(key="review_engines_extra").set_value(f"sim:e{i}?latency=0").run()
-        at.button(key="review_engines_add").click().run()
+    at.radio(key="review_engines_mode").set_value(MATRIX).run()
+    at.multiselect(key="review_engines_many").set_value([]).run()
+    ids = [f"sim:model-{i}?latency=0.2&tokens=150&rate=1000" for i in range(7)]
+    add_engines(at, *ids)
     at.button(key="review_run").click().run()
     assert not at.exception
-    sixths = [c for c in at.columns if abs(c.weight - 1 / 6) < 1e-6]
-    assert len(sixths) == 12  # two rows of six cards: technical's six engines, then legal's (was rows of four)
+    # Seven column headers, each the engine's short name, its full id on hover (the help tooltip).
+    headers = [(re.sub(r"\\(.)", r"\1", m.value), m.proto.help) for m in at.main.markdown
+               if m.proto.help.startswith("Engine `")]
+    assert headers == [(f"**model-{i}**", f"Engine `{ids[i]}`") for i in range(7)]
+    # Each perspective once, as its row's header: no card is titled "technical" seven times.
+    assert [m.value for m in at.main.markdown if m.value in ("**technical**", "**legal**")] == [
+        "**technical**", "**legal**"]
+    assert [t.value for t in at.text if "sim:" in t.value] == []  # no raw id printed in a card to break mid-word
+    assert "scroll the grid sideways to see every engine" in texts(at)
+    assert badges(at) == [":green-badge[done]"] * 14
+
+
+def test_switching_to_the_matrix_keeps_exactly_the_engine_the_page_showed(monkeypatch):
+    from tests.conftest import OPENAI_KEY
+
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_KEY)  # a provider: its model is the page's default engine
+    at = app()
+    add_engines(at, "sim:mine?latency=0")  # one engine for all: the typed one is now selected
+    at.radio(key="review_engines_mode").set_value(MATRIX).run()
+    # The matrix starts with the engine the page showed, not with the default model (which ran, and was billed,
+    # beside the typed engines while its chip was hidden).
+    assert at.multiselect(key="review_engines_many").value == ["sim:mine?latency=0"]
+    add_engines(at, "sim:e1?latency=0", "sim:e2?latency=0", "sim:e3?latency=0")
+    chosen = at.multiselect(key="review_engines_many").value
+    assert chosen == ["sim:mine?latency=0", "sim:e1?latency=0", "sim:e2?latency=0", "sim:e3?latency=0"]
+    assert "Runs exactly these 4 engines: Demo · mine, Demo · e1, Demo · e2, Demo · e3." in texts(at)
+    at.button(key="review_run").click().run()
+    assert {r.engine for r in at.session_state["review_outcome"].ordered()} == set(chosen)
 
 
 def test_a_placeholder_key_from_the_secrets_example_is_said_and_not_used(monkeypatch):

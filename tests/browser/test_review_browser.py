@@ -136,7 +136,7 @@ def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
     server = start_app({"PARALLAX_DATABASE_URL": f"sqlite:///{tmp_path}/history.db"})
     open_app(page, server)
     page.get_by_label("Matrix: every perspective × every engine").check(force=True)
-    page.get_by_role("button", name="Remove Keyword checks (offline) — no AI").wait_for()  # the matrix list is drawn
+    page.get_by_role("button", name="Remove Keyword checks (offline)").wait_for()  # the matrix list is drawn
     add_engine_ids(page, "sim:slow?latency=30")
     page.get_by_text("6 branches").wait_for()
     wait_idle(page)
