@@ -32,15 +32,19 @@ BRANCH_FIELDS = (
 )
 # The score's uncertainty over its samples (judge samples, or review samples): the same columns in both modes.
 ESTIMATE_FIELDS = ("samples_n", "score_sd", "score_ci_low", "score_ci_high", "confidence")
-TRANSLATION_FIELDS = ("judge_score", "judge_spread", "judge_error", "non_translation", "agreement", "outlier",
+TRANSLATION_FIELDS = ("judge_score", "judge_spread", "judge_error", "non_translation", "unverified", "agreement",
+                      "outlier",
                       "answered_by", "fallbacks", "glossary", "chrf_reference", "bleu_reference")
-AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_scored", "n_total", "spread", "best", "margin", "confident",
-                    "lead_low", "lead_high")
+AGGREGATE_FIELDS = ("method", "score", "n_ok", "n_scored", "n_total", "spread", "best", "margin", "basis",
+                    "confident", "n_units", "p_value", "lead_low", "lead_high", "verdict")
 # A spreadsheet row per branch: never the raw JSON judgement in a cell (the JSON export keeps the raw reply).
-CSV_BRANCH = tuple(f for f in BRANCH_FIELDS if f != "text") + ("cached",)
+CSV_BRANCH = tuple(f for f in BRANCH_FIELDS if f != "text") + ("score_scale", "cached")
 REVIEW_FIELDS = ("summary", "issues_count", "issues", "strengths")
+# The run's whole cost on every row (its judge included): exact, or what is known of it and how many calls are not.
+COST_FIELDS = ("run_cost_usd", "run_cost_at_least_usd", "run_unpriced_calls")
+JUDGE_COST_FIELDS = ("judge_cost_usd", "judge_cost_at_least_usd", "judge_unpriced_calls")  # translations
 CSV_COLUMNS = ("run_id", "mode", *CSV_BRANCH, *REVIEW_FIELDS, *ESTIMATE_FIELDS,
-               *(f"aggregate_{f}" for f in AGGREGATE_FIELDS))
+               *(f"aggregate_{f}" for f in AGGREGATE_FIELDS), *COST_FIELDS)
 
 
 def csv_columns(mode: str) -> tuple[str, ...]:
@@ -49,7 +53,7 @@ def csv_columns(mode: str) -> tuple[str, ...]:
     if mode != "translate":
         return CSV_COLUMNS
     return ("run_id", "mode", *CSV_BRANCH, "text", *ESTIMATE_FIELDS, *TRANSLATION_FIELDS, "issues_count", "issues",
-            *(f"aggregate_{f}" for f in AGGREGATE_FIELDS), "judge_cost_usd")
+            *(f"aggregate_{f}" for f in AGGREGATE_FIELDS), *COST_FIELDS, *JUDGE_COST_FIELDS)
 
 
 def issues_text(r: BranchResult) -> str:
@@ -121,6 +125,7 @@ def to_dict(outcome: RunOutcome, include_text: bool = True) -> dict[str, Any]:
         "arrival": outcome.arrival,
         "branches": branches,
         "aggregate": aggregate,
+        "cost": outcome.cost().to_dict(),  # the judge included; cost.judge: the judge's own
     }
     if not include_text:  # the prompts carry the document too: each copy is replaced by its hash and length
         out = _without_input(out, text, f"⟨the input text: {len(text)} characters, sha256 "
@@ -129,9 +134,12 @@ def to_dict(outcome: RunOutcome, include_text: bool = True) -> dict[str, Any]:
         out["agreement_matrix"] = outcome.assessment.matrix if outcome.assessment else {}
         out["best"] = outcome.aggregate.best if outcome.aggregate else None
         out["best_confident"] = outcome.aggregate.confident if outcome.aggregate else None
-        out["judge_cost_usd"] = outcome.assessment.judge_cost_usd if outcome.assessment else None
+        judge = outcome.cost().judge
+        out["judge_cost_usd"] = judge.usd if judge else None
         out["position_effect"] = outcome.assessment.position_effect if outcome.assessment else {}
         out["judge_samples"] = [s.to_dict() for s in outcome.assessment.judge_samples] if outcome.assessment else []
+        out["segments"] = segment_rows(outcome)
+    out["demo"] = outcome.demo
     return out
 
 
@@ -171,13 +179,44 @@ def to_csv(outcome: RunOutcome) -> str:
 def branch_rows(outcome: RunOutcome) -> list[dict[str, Any]]:
     """One flat row per branch with every CSV column (the CSV and the XLSX branches sheet)."""
     aggregate = {f"aggregate_{k}": v for k, v in (outcome.aggregate.to_dict() if outcome.aggregate else {}).items()}
-    judge_cost = outcome.assessment.judge_cost_usd if outcome.assessment else None
+    costs = outcome.cost().columns("run_")
     rows = []
     for r in outcome.ordered():
         readable = {"issues_count": len(r.issues), "issues": issues_text(r), "strengths": "; ".join(r.strengths)}
         rows.append({"run_id": outcome.run_id, "mode": outcome.mode, **r.to_dict(), **readable,
-                     **_estimate_columns(r), **aggregate, "judge_cost_usd": judge_cost})
+                     "score_scale": SCORE_SCALE[outcome.mode], **_estimate_columns(r), **aggregate,
+                     **costs})
     return rows
+
+
+# What a score is on: a review's 0-10, or a translation judge's GEMBA-MQM 0-100.
+SCORE_SCALE = {"review": "0-10", "translate": "0-100"}
+
+
+def segment_rows(outcome: RunOutcome) -> list[dict[str, Any]]:
+    """One row per source segment: its text, then each translation's text on it and the judge's score (0-100)."""
+    units = outcome.assessment.units if outcome.assessment else []
+    rows = []
+    for n, source in enumerate(units):
+        row: dict[str, Any] = {"segment": n + 1, "source": source}
+        for r in outcome.ordered():
+            if r.segments:
+                row[f"text:{r.branch_id}"] = r.segments[n]
+                row[f"score:{r.branch_id}"] = r.segment_scores[n] if r.segment_scores else None
+        rows.append(row)
+    return rows
+
+
+def segments_csv(outcome: RunOutcome) -> str:
+    """The segments as a CSV of their own (formula-safe, as every CSV)."""
+    rows = segment_rows(outcome)
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return buffer.getvalue()
 
 
 def to_xlsx(outcome: RunOutcome) -> bytes:
@@ -193,7 +232,8 @@ def to_xlsx(outcome: RunOutcome) -> bytes:
     branches = sheet([{c: row.get(c) for c in columns} for row in branch_rows(outcome)], columns)
     summary = outcome.aggregate.to_dict() if outcome.aggregate else {}
     aggregate = sheet([{"run_id": outcome.run_id, "mode": outcome.mode, "created_at": outcome.created_at,
-                        **summary}])
+                        **summary, "cost": outcome.cost().total.text(), "judge_cost": outcome.cost().judge_text(),
+                        **outcome.cost().columns("run_")}])
     issues = sheet([{"branch_id": r.branch_id, "engine": r.engine, "perspective": r.perspective, **f.to_dict()}
                     for r in outcome.ordered() for f in r.issues],
                    ["branch_id", "engine", "perspective", *(f.name for f in fields(Finding))])
@@ -202,6 +242,8 @@ def to_xlsx(outcome: RunOutcome) -> bytes:
         branches.to_excel(writer, sheet_name="branches", index=False)
         aggregate.to_excel(writer, sheet_name="aggregate", index=False)
         issues.to_excel(writer, sheet_name="issues", index=False)
+        if outcome.mode == "translate":
+            sheet(segment_rows(outcome)).to_excel(writer, sheet_name="segments", index=False)
     return buffer.getvalue()
 
 

@@ -133,8 +133,8 @@ def permutation_p(diffs: Sequence[float]) -> float:
     """Two-sided p of a paired permutation test on per-unit differences: how often flipping the signs gives a
     mean at least as far from 0 (exact for up to 13 units, else 9,999 seeded random flips)."""
     values = [float(d) for d in diffs]
-    if not values or all(d == 0 for d in values):
-        return 1.0
+    if len(values) < 2 or all(d == 0 for d in values):
+        return 1.0  # one unit, or no difference at all: every sign flip is as extreme
     import numpy as np
     from scipy.stats import permutation_test
 

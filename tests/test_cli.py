@@ -212,6 +212,8 @@ def test_translate_offline_with_demo_engines_judge_reference_and_glossary(tmp_pa
             "offline:pseudo",
             "-e",
             "sim:a?latency=0&tokens=5&rate=500",
+            "-e",
+            "sim:b?latency=0&tokens=5&rate=500",
             "--judge",
             "sim:j?latency=0&tokens=3&rate=500",
             "--judge-samples",
@@ -228,15 +230,26 @@ def test_translate_offline_with_demo_engines_judge_reference_and_glossary(tmp_pa
     )
     assert code == 0, err
     data = json.loads((tmp_path / "t.json").read_text())
-    assert data["mode"] == "translate" and data["best"] in {"offline:pseudo", "sim:a?latency=0&tokens=5&rate=500"}
-    assert set(data["agreement_matrix"]) == {b["branch_id"] for b in data["branches"]}
-    for b in data["branches"]:
+    sims = {"sim:a?latency=0&tokens=5&rate=500", "sim:b?latency=0&tokens=5&rate=500"}
+    assert data["mode"] == "translate" and data["best"] in sims
+    assert set(data["agreement_matrix"]) == sims  # agreement among real translations only
+    pseudo, *judged = data["branches"]
+    assert pseudo["non_translation"] == "pseudo-localisation" and pseudo["judge_score"] is None
+    for b in judged:
         assert b["judge_score"] is not None and b["agreement"] is not None and b["answered_by"] == b["engine"]
         assert b["chrf_reference"] is not None and b["glossary"] == {"dog": False}
     assert data["aggregate"]["method"] == "best" and data["aggregate"]["best"] == data["best"]
+    assert data["segments"] == [{"segment": 1, "source": "The dog runs fast.",
+                                 **{f"text:{b['branch_id']}": b["text"] for b in judged},
+                                 **{f"score:{b['branch_id']}": b["judge_score"] for b in judged}}]
+    assert data["demo"].startswith("Demo: simulated engines")
     rows = list(csv.DictReader(io.StringIO((tmp_path / "t.csv").read_text())))
-    assert len(rows) == 2 and rows[0]["judge_score"] and rows[0]["aggregate_best"] == data["best"]
-    assert "best translation" in out and "formula: best by score" in out
+    assert len(rows) == 3 and rows[1]["judge_score"] and rows[0]["aggregate_best"] == data["best"]
+    assert rows[0]["score_scale"] == "0-100"
+    assert (tmp_path / "t.segments.csv").read_text().startswith("segment,source,text:sim:a")
+    # One segment cannot show a difference: the pick is named, never called best.
+    assert f"Too short to tell — {data['best']} leads:" in out and "formula: best by judge score" in out
+    assert "Demo: simulated engines" in out
 
 
 @pytest.mark.parametrize(

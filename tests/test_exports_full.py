@@ -92,8 +92,8 @@ def test_translations_export_the_judges_prompts_replies_and_cost_and_keep_them_i
     fake.answer = position_biased("judge", random.Random(2))
     fake.enqueue("a", ok("Versionshinweise: Uploads sind schneller."))
     fake.enqueue("b", ok("Versionshinweise: Hochladen ist schneller."))
-    plan = plan_translate(DOCUMENT, config, TranslationSettings("en", "de", judge="openai:judge", judge_samples=2),
-                          ["openai:a", "openai:b"])
+    plan = plan_translate(DOCUMENT, config, TranslationSettings("en", "de", judge="openai:judge", judge_samples=2,
+                                                                judge_protocol="compare"), ["openai:a", "openai:b"])
     store = Store(db_url)
     outcome = RunOutcome.for_plan(plan)
     record(plan, outcome, store)

@@ -32,7 +32,8 @@ def test_each_branch_is_asked_k_times_and_scored_with_the_mean(fake, config):
     assert fake.calls("m") == 3
     assert sorted(r.samples) == [6, 7, 8] and r.score == 7
     est = r.estimate
-    assert (est.n, est.mean, est.sd) == (3, 7.0, 1.0) and est.low == 6.0 and est.high == 8.0
+    # Student's t with 2 degrees of freedom: 7 ± 4.303 × 1 / √3
+    assert (est.n, est.mean, est.sd) == (3, 7.0, 1.0) and est.low == 4.52 and est.high == 9.48
     assert r.output_tokens == 3 * 40  # the cost of every sample is counted
 
 
@@ -65,12 +66,14 @@ def test_the_cli_shows_intervals_and_no_clear_winner(fake, config, tmp_path, mon
                     err=io.StringIO())
     text = out.getvalue()
     assert code == 0
-    assert "7 [6, 8]" in text  # branch a: mean and 95% interval
-    assert "verdict: no clear winner: technical@openai:a leads" in text
+    assert "7 [4.52, 9.48]" in text  # branch a: mean and 95% interval
+    # Repeated samples of one text measure the model's consistency: never a "clear" lead.
+    assert ("verdict: technical@openai:a scored highest (0.3333 ahead), untested: repeated samples measure the "
+            "model's consistency, not a difference; the model preferred it in 1 of 3 samples") in text
     data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
-    assert data["aggregate"]["confident"] is False
+    assert data["aggregate"]["confident"] is None
     a = data["branches"][0]
-    assert a["estimate"] == {"n": 3, "mean": 7.0, "sd": 1.0, "ci_low": 6.0, "ci_high": 8.0}
+    assert a["estimate"] == {"n": 3, "mean": 7.0, "sd": 1.0, "ci_low": 4.52, "ci_high": 9.48}
     assert a["confidence"] == 0.7
 
 
@@ -87,12 +90,12 @@ def test_review_page_has_a_samples_control_and_shows_the_models_confidence(fake,
     at.button(key="review_run").click().run()
     assert not at.exception
     captions = [c.value for c in at.main.caption]
-    shown = "mean of 3 samples (all fresh calls), sd 1, 95% CI 5 to 7 · model's confidence 60%"
+    shown = "mean of 3 samples (all fresh calls), sd 1, 95% CI 3.52 to 8.48 · model's confidence 60%"
     assert any(shown in c for c in captions)
     outcome = at.session_state["review_outcome"]
     row = next(csv.DictReader(io.StringIO(to_csv(outcome))))
     assert (row["score"], row["samples_n"], row["score_sd"], row["score_ci_low"], row["score_ci_high"],
-            row["confidence"]) == ("6.0", "3", "1.0", "5.0", "7.0", "0.6")
+            row["confidence"]) == ("6.0", "3", "1.0", "3.52", "8.48", "0.6")
     assert json.loads(to_json(outcome))["branches"][0]["samples"] == [5.0, 6.0, 7.0]
 
 
@@ -113,6 +116,8 @@ def test_a_batch_reports_each_branch_over_documents_and_a_paired_comparison(fake
     assert code == 0
     text = out.getvalue()
     assert "technical@openai:a  5.5 [" in text
-    assert "technical@openai:a vs technical@openai:b: lead 1 (95% CI 1 to 1) over 6 documents — a clear lead" in text
+    # Six documents, each a 1-point lead: a paired permutation test over documents (2/2⁶ = 0.031).
+    assert ("technical@openai:a vs technical@openai:b: lead 1 over 6 documents, p = 0.031 (paired permutation test, "
+            "Holm) — a clear lead") in text
     summary = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
     assert summary["comparisons"][0]["clear"] is True and summary["scores"]["technical@openai:b"]["n"] == docs

@@ -233,7 +233,7 @@ def test_a_translation_reopens_with_its_agreement_matrix(db_url, monkeypatch):
 
     store = Store(db_url)
     plan = plan_translate("The dog runs fast.", load_config(env={}), TranslationSettings("en", "de"),
-                          ["offline:pseudo", "sim:a?latency=0&tokens=3&rate=500"])
+                          ["offline:pseudo", "sim:a?latency=0&tokens=3&rate=500", "sim:b?latency=0&tokens=3&rate=500"])
     outcome = RunOutcome.for_plan(plan)
     record(plan, outcome, store)
     asyncio.run(execute(plan, outcome=outcome))

@@ -124,13 +124,15 @@ def test_judge_scores_with_neutral_labels_and_select_best(fake, tconfig):
         return ok(judge_reply()) if model == "judge-model" else original(model)
 
     fake.next_reply = reply_for
-    outcome = translate(tconfig, ["deepl", "libretranslate"], judge="openai:judge-model", samples=2)
+    outcome = translate(tconfig, ["deepl", "libretranslate"], judge="openai:judge-model", samples=2,
+                        judge_protocol="compare")
     deepl, libre = outcome.ordered()
     assert (deepl.judge_score, libre.judge_score) == (80.0, 100.0)
     assert deepl.judge_spread == 0 and deepl.issues[0].quote == "läuft" and deepl.issues[0].category == "accuracy"
     agg = outcome.aggregate
     assert (agg.method, agg.best, agg.margin, agg.confident) == ("best", "libretranslate", 20.0, None)
-    assert agg.formula == "best by score: libretranslate 100 vs deepl 80, ahead by 20"
+    assert agg.formula == "best by judge score: libretranslate 100 vs deepl 80, ahead by 20"
+    assert agg.verdict().startswith("too short to tell: libretranslate leads by 20, but 1 segment cannot show")
     judge_calls = [r for r in fake.requests if r["model"] == "judge-model"]
     assert len(judge_calls) == 2
     for call in judge_calls:
@@ -145,11 +147,13 @@ def test_judge_scores_with_neutral_labels_and_select_best(fake, tconfig):
 def test_unreadable_judgement_is_marked_never_a_number(fake, tconfig):
     fake.enqueue("judge-model", ok("They are both fine."), ok("Really, both fine."))
     outcome = translate(tconfig, ["deepl", "offline:pseudo"], judge="openai:judge-model")
-    for r in outcome.ordered():
-        assert r.status == "ok" and r.judge_score is None and r.score is None
-        assert r.judge_error.startswith("no judgement: OpenAI: unparseable judgement (not valid JSON")
+    deepl, pseudo = outcome.ordered()
+    assert deepl.status == "ok" and deepl.judge_score is None and deepl.score is None
+    assert deepl.judge_error.startswith("no judgement: OpenAI: unparseable judgement (not valid JSON")
+    # Pseudo-localisation is no translation: never sent to the judge (it could not win anyway).
+    assert pseudo.non_translation == "pseudo-localisation" and pseudo.judge_error is None
     assert fake.calls("judge-model") == 2  # asked once more with the parse error, then given up
-    assert outcome.aggregate.formula.startswith("best by agreement (no scores)")
+    assert outcome.aggregate.formula.startswith("only deepl is a translation")
 
 
 @pytest.mark.parametrize("engines,source,target,message", [
@@ -179,19 +183,24 @@ def test_select_best_tie_breaks_by_agreement_then_declared_order():
     assert "tie broken by agreement 55 vs 40" in agg.formula
     agg = reduce([r(0, 90, 40), r(1, 90, 40)], "best")
     assert agg.best == "e0" and "first in declared order" in agg.formula
-    agg = reduce([r(0, None, 30), r(1, None, 60)], "best")
+    agg = reduce([r(0, None, 30), r(1, None, 60), r(2, None, 50)], "best")
     assert agg.best == "e1" and agg.score is None and agg.formula.startswith("best by agreement (no scores)")
+    assert agg.headline() == "Consensus translation: e1" and "not a judged quality" in agg.verdict()
+    # Two translations and no judge: agreement is symmetric, so nothing decides (no first-listed winner).
+    agg = reduce([r(0, None, 60), r(1, None, 60)], "best")
+    assert agg.best is None and agg.formula == "no best: two translations and no judge: agreement is symmetric, " \
+        "so it cannot pick one"
 
 
 def test_mqm_parse_and_formula():
     reply = mqm_reply({"A": [{"span": "x", "category": "fluency", "severity": "critical", "note": ""},
                              {"span": "y", "category": "style", "severity": "minor", "note": ""}], "B": []})
-    found = parse_mqm(reply, {"A": "x y", "B": "z"})
+    found = parse_mqm(reply, {"A": ["x y"], "B": ["z"]}, [0])
     assert mqm_score(found["A"]) == 0 and mqm_score(found["B"]) == 100  # a critical error: GEMBA's cap of −25
     with pytest.raises(ValueError, match="no entry for label B"):
-        parse_mqm(mqm_reply({"A": []}), {"A": "", "B": ""})
+        parse_mqm(mqm_reply({"A": []}), {"A": [""], "B": [""]}, [0])
     with pytest.raises(ValueError, match="severity 'fatal'"):
-        parse_mqm(mqm_reply({"A": [{"span": "x", "category": "style", "severity": "fatal"}]}), {"A": "x"})
+        parse_mqm(mqm_reply({"A": [{"span": "x", "category": "style", "severity": "fatal"}]}), {"A": ["x"]}, [0])
 
 
 def test_neutral_labels_rotate_per_sample_and_are_reproducible():

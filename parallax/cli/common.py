@@ -115,8 +115,8 @@ def summary_table(outcome: RunOutcome) -> str:
         score = "-" if found is None else found.short()
         if translate:
             agreement = fmt(r.agreement) + (" outlier" if r.outlier else "")
-            first: tuple[str, ...] = (r.engine, r.status, score, r.non_translation or "-", agreement,
-                                      r.answered_by or "-")
+            flag = r.non_translation or ("unverified" if r.unverified else "-")
+            first: tuple[str, ...] = (r.engine, r.status, score, flag, agreement, r.answered_by or "-")
         else:
             first = (r.perspective, r.engine, r.status, score, fmt(r.confidence))
         rows.append(first + (fmt(r.latency_ms and r.latency_ms / 1000, ".2f"),
@@ -146,6 +146,7 @@ def summary_table(outcome: RunOutcome) -> str:
             lines.append(f"{r.branch_id}: {r.error or r.judge_error}")
         for failure in r.fallbacks:
             lines.append(f"{r.branch_id}: {failure['engine']} failed first ({failure['error']})")
+    lines += outcome.cost().lines()  # "cost: …" with the judge in it, and "judge: …" on its own
     if outcome.wall_ms is not None:
         lines.append(f"wall time: {outcome.wall_ms / 1000:.2f} s")
     return "\n".join(lines)
@@ -168,7 +169,7 @@ def output_format(path: str | None) -> str | None:
 
 def write_exports(outcome: RunOutcome, args: argparse.Namespace, out: TextIO | None = None) -> None:
     """--json, --csv, --xlsx and -o FILE, whichever were given."""
-    from parallax.export import to_csv, to_json, to_xlsx
+    from parallax.export import segments_csv, to_csv, to_json, to_xlsx
 
     output = getattr(args, "output", None)
     if output == "-" and out is not None:
@@ -181,6 +182,9 @@ def write_exports(outcome: RunOutcome, args: argparse.Namespace, out: TextIO | N
                                    encoding="utf-8")
     if getattr(args, "csv", None):
         Path(args.csv).write_text(to_csv(outcome), encoding="utf-8", newline="")
+        if outcome.assessment and outcome.assessment.units:  # the aligned segments, beside it: NAME.segments.csv
+            Path(args.csv).with_suffix(".segments.csv").write_text(segments_csv(outcome), encoding="utf-8",
+                                                                   newline="")
     if getattr(args, "xlsx", None):
         Path(args.xlsx).write_bytes(to_xlsx(outcome))
 

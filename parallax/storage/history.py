@@ -73,7 +73,7 @@ class StoreRecorder:
                     for result in payload.results:
                         self._safely(outcome, self.store.update_branch, outcome.run_id, result)
                     self._safely(outcome, self.store.save_agreement, outcome.run_id, payload.matrix,
-                                 payload.position_effect, [s.to_dict() for s in payload.judge_samples])
+                                 payload.position_effect, [s.to_dict() for s in payload.judge_samples], payload.units)
                 elif kind in ("finish", "flush"):
                     aggregate, wall_ms, results, done = payload
                     if kind == "finish":
@@ -116,7 +116,7 @@ def save_run(store: Store, plan: RunPlan, outcome: RunOutcome) -> None:
         store.save_branches(outcome.run_id, results)
     if outcome.assessment is not None:
         store.save_agreement(outcome.run_id, outcome.assessment.matrix, outcome.assessment.position_effect,
-                             [s.to_dict() for s in outcome.assessment.judge_samples])
+                             [s.to_dict() for s in outcome.assessment.judge_samples], outcome.assessment.units)
     store.finish_run(outcome.run_id, outcome.aggregate, outcome.wall_ms, results)
     outcome.storage_warning = None
 
@@ -138,7 +138,7 @@ def outcome_from_record(record: RunRecord) -> RunOutcome:
     if record.mode == "translate":
         outcome.assessment = Assessed(outcome.ordered(), record.agreement,
                                       [JudgeSample.from_dict(s) for s in record.judge_samples],
-                                      record.position_effect)
+                                      record.position_effect, record.units)
     return outcome
 
 

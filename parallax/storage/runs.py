@@ -33,6 +33,7 @@ class RunRecord:
     agreement: dict[str, dict[str, float]]  # translations: engine → engine → chrF
     position_effect: dict[str, float] = field(default_factory=dict)  # judge: position label → score effect
     judge_samples: list[dict[str, Any]] = field(default_factory=list)  # each judge call: prompt, raw reply, findings
+    units: list[str] = field(default_factory=list)  # translations: the source segments every candidate was scored on
 
 
 # The tables a query is built on (SQLAlchemy Core); the schema itself is made by the migrations.
@@ -88,11 +89,11 @@ class Runs(Database):
 
     def save_agreement(self, run_id: str, matrix: dict[str, dict[str, float]],
                        position_effect: dict[str, float] | None = None,
-                       judge_samples: list[dict[str, Any]] | None = None) -> None:
+                       judge_samples: list[dict[str, Any]] | None = None, units: list[str] | None = None) -> None:
         """The chrF matrix and the judge's measured position effect, in the run's `agreement` column (format 2:
         an object with "format": 2; format 1, the bare matrix, is still read)."""
         stored = {"format": 2, "matrix": matrix, "position_effect": position_effect or {},
-                  "judge_samples": judge_samples or []}
+                  "judge_samples": judge_samples or [], "units": units or []}
         with self._tx() as conn:
             conn.execute(sa.text("UPDATE runs SET agreement = :a WHERE run_id = :r"), {"a": dump(stored), "r": run_id})
 
@@ -233,8 +234,8 @@ def _dead(owner: str | None) -> bool:
 def _agreement(stored: dict[str, Any]) -> dict[str, Any]:
     if stored.get("format") == 2:
         return {"agreement": stored["matrix"], "position_effect": stored.get("position_effect") or {},
-                "judge_samples": stored.get("judge_samples") or []}
-    return {"agreement": stored, "position_effect": {}, "judge_samples": []}
+                "judge_samples": stored.get("judge_samples") or [], "units": stored.get("units") or []}
+    return {"agreement": stored, "position_effect": {}, "judge_samples": [], "units": []}
 
 
 def _like(text: str) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from parallax.results import BranchResult, BranchSpec, Finding
 from parallax.run.branch import RunContext, job_for, run_branch
-from parallax.translate.fidelity import non_translation
+from parallax.translate.fidelity import non_translation, unverified
 from parallax.translate.judge import JudgeSample, judge_request, neutral_labels, parse_mqm
 from parallax.translate.metrics import agreement_matrix, consensus, outliers, reference_scores
 from parallax.translate.request import TranslationSettings, glossary_compliance
@@ -66,6 +66,9 @@ async def assess(document: str, results: list[BranchResult], settings: Translati
     for branch_id, r in real.items():
         r.agreement = agreement.get(branch_id)
         r.outlier = branch_id in odd
+        r.unverified = unverified(r.text, settings.target, {other: (chrf + matrix[other][branch_id]) / 2
+                                                            for other, chrf in matrix.get(branch_id, {}).items()},
+                                  document)
         r.glossary = glossary_compliance(document, r.text, settings.glossary)
         if settings.reference:
             r.chrf_reference, r.bleu_reference = reference_scores(r.text, settings.reference)
