@@ -6,11 +6,13 @@ import streamlit as st
 
 from components import live, pickers, results
 from components.inputs import document_input, sentence
+from components.safe import md_escape
 from components.settings import session_config
 from parallax.config import DEMO_JUDGE, SUGGESTED_MODELS
 from parallax.documents import InputError
 from parallax.languages import language_name, offered_languages
 from parallax.run.plan import RunPlan, plan_translate
+from parallax.translate.judge import self_judging
 from parallax.translate.request import JUDGE_PROTOCOLS, TranslationSettings, parse_glossary
 
 SAMPLE = """Welcome to Acme Sync. Your files are saved automatically every few minutes, \
@@ -62,9 +64,11 @@ with right:
     typed_judges = st.session_state.setdefault("translate_judge_ids", [])
     judges = list(dict.fromkeys([NO_JUDGE, *(m for p in config.configured_providers() for m in SUGGESTED_MODELS[p]),
                                  *config.engines, *typed_judges, DEMO_JUDGE]))
-    st.session_state.setdefault("translate_judge", config.default_judge() or DEMO_JUDGE)
+    st.session_state.setdefault("translate_judge", config.default_judge(engines) or DEMO_JUDGE)
     judge = st.selectbox("Judge (MQM error spans → score 0–100)", judges, key="translate_judge",
                          format_func=pickers.engine_label)
+    if warning := self_judging(None if judge == NO_JUDGE else judge, engines):
+        st.caption(f":material/warning: {md_escape(warning)}")
     with st.expander("Use another judge id"):
         st.text_input("Judge engine id", key="translate_judge_typed", placeholder="e.g. openai:gpt-4.1 or local")
         st.button("Use as judge", key="translate_judge_use", on_click=_use_typed_judge,

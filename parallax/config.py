@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -245,9 +245,13 @@ class Config:
             engines.append("libretranslate")
         return engines or ["offline:pseudo"]
 
-    def default_judge(self) -> str | None:
+    def default_judge(self, candidates: Sequence[str] = ()) -> str | None:
+        """A configured provider's model that is not one of the candidates (a judge prefers its own output), else
+        the first provider's default (the run then says the judge is judging itself); None with no provider."""
         providers = self.configured_providers()
-        return DEFAULT_MODELS[providers[0]] if providers else None
+        models = [m for p in providers for m in (DEFAULT_MODELS[p], *SUGGESTED_MODELS[p])]
+        judged = {part for c in candidates for part in c.split("|")}
+        return next((m for m in models if m not in judged), DEFAULT_MODELS[providers[0]] if providers else None)
 
     def price(self, engine_id: str) -> dict[str, float] | None:
         return self.prices.get(engine_id)

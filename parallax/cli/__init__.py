@@ -36,6 +36,7 @@ from parallax.config import DEFAULT_TIMEOUT_S, ConfigError
 from parallax.documents import InputError
 from parallax.reducers import REDUCERS
 from parallax.results import RUN_STATUSES
+from parallax.translate.judge import self_judging
 from parallax.translate.request import JUDGE_PROTOCOLS
 
 EPILOG = """exit codes:
@@ -232,6 +233,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         print(f"parallax: {exc}", file=err)
         return EXIT_BAD_INPUT
     print(f"run {plan.run_id}: {len(plan.branches)} branches ({', '.join(plan.engines)})", file=err, flush=True)
+    if plan.settings is not None and (warning := self_judging(plan.settings.judge, [b.engine for b in plan.branches])):
+        print(f"parallax: {warning}", file=err, flush=True)
     from parallax.run.execute import RunOutcome, execute
     from parallax.storage.history import record
 

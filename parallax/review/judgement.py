@@ -139,12 +139,14 @@ def load_json_reply(text: str) -> Any:
     try:
         return json.loads(body)
     except json.JSONDecodeError as exc:
-        start, end = body.find("{"), body.rfind("}")
-        if 0 < start < end:
+        # A JSON object with prose before or after it ("Here is my assessment: {…} Hope this helps."): the first
+        # object that parses from a "{" on, whatever follows it.
+        decoder, start = json.JSONDecoder(), body.find("{")
+        while start >= 0:
             try:
-                return json.loads(body[start:end + 1])
+                return decoder.raw_decode(body, start)[0]
             except json.JSONDecodeError:
-                pass
+                start = body.find("{", start + 1)
         raise ValueError(f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
 
 

@@ -176,7 +176,8 @@ def plan_from_options(options: dict[str, Any], text: str, config: Config) -> Run
         except ValueError as exc:
             raise InputError(f"{args.glossary}: {exc}") from None
     reference = decode_document(read_file(args.reference), args.reference) if args.reference else None
-    judge = None if args.no_judge else (args.judge or config.default_judge())
+    candidates = args.engine or config.default_translation_engines()
+    judge = None if args.no_judge else (args.judge or config.default_judge(candidates))
     settings = TranslationSettings(args.source, args.target, glossary, args.tone, reference, judge,
                                    args.judge_samples, args.judge_protocol)
     return plan_translate(text, config, settings, args.engine, args.reducer, args.concurrency, args.timeout)

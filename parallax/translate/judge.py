@@ -168,6 +168,14 @@ def judge_request(document: str, settings: TranslationSettings, source: list[str
                    schema=MQM_SCHEMA, schema_name="mqm_judgement", max_tokens=budget, temperature=0.0)
 
 
+def self_judging(judge: str | None, engines: list[str]) -> str | None:
+    """A warning when the judge is also one of the candidates: LLM judges tend to prefer their own output."""
+    if not judge or judge not in {part for e in engines for part in e.split("|")}:
+        return None
+    return (f"{judge} judges its own translation: LLM judges tend to prefer their own output (self-preference). "
+            "Choose another judge to compare fairly.")
+
+
 def judge_calls(settings: TranslationSettings, n_candidates: int, n_segments: int) -> int:
     """How many judge calls a run makes: per sample, one per candidate ("segments"), one per candidate and
     segment ("single", GEMBA's own), or one per segment ("compare")."""
