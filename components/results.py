@@ -18,6 +18,8 @@ from parallax.translate.metrics import word_diff
 
 from . import live
 from .safe import md_escape
+from .segments import segments_panel
+from .settings import engine_labels
 
 if TYPE_CHECKING:  # pandas, plotly and the graph are imported when a result is drawn, not with the page
     import pandas as pd
@@ -94,22 +96,54 @@ def issues_panel(outcome: RunOutcome) -> None:
                 st.markdown(f"- {kind}{md_escape(f.note)}{quote}  \n  _{where}{chunk}_")
 
 
+def engine_table(outcome: RunOutcome, names: dict[str, str]) -> None:
+    """The per-engine summary, sortable by any column (click its header)."""
+    from . import summary
+
+    st.subheader("Per engine")
+    st.dataframe(summary.styled(summary.engine_rows(outcome.ordered(), outcome.mode, names)), hide_index=True,
+                 width="stretch", key=f"engines_{outcome.run_id}",
+                 column_config={"engine id": st.column_config.TextColumn(help="The full id, as in the exports")})
+    st.caption("Click a column header to sort. Latency and tokens/s count the branches that made a call (a cached "
+               "answer made none); a cost is “unknown” when an engine has no known price, never $0.")
+
+
+def cost_note(results: list, names: dict[str, str]) -> None:
+    """Say which engines' cost is unknown (left out of the cost chart), or that every engine was free."""
+    from . import charts
+
+    if unknown := charts.unknown_cost(results, names):
+        st.caption(f"Cost unknown for: {md_escape(', '.join(unknown))} (no price known) — left out of the cost "
+                   "chart, not drawn as $0.")
+    elif not any(r.cost_usd for r in results):
+        st.caption("No cost chart: every branch here was free (offline or simulated engines, or cached answers).")
+
+
 def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
+    """The per-engine table, then charts grouped by engine that read from 2 to 32 branches."""
     from . import charts
     results = outcome.ordered()
+    names = charts.names_of(results, engine_labels())
+    engine_table(outcome, names)
+    perspectives = len({r.perspective for r in results})
     if aggregate.n_scored:
-        left, right = st.columns(2)
-        engines = len({r.engine for r in results})
-        if engines > 1 and len({r.perspective for r in results}) > 1:
-            left.plotly_chart(charts.heatmap(results), key="chart_heatmap")
-        if engines <= charts.RADAR_MAX_ENGINES:
-            (right if engines > 1 and len({r.perspective for r in results}) > 1 else left).plotly_chart(
-                charts.radar(results), key="chart_radar")
-        st.plotly_chart(charts.scores(results, aggregate), key="chart_scores")
+        radar = len(names) <= charts.RADAR_MAX_ENGINES and perspectives > 2
+        heatmap = len(names) > 1 and perspectives > 1
+        first, second = st.columns([3, 2]) if radar else (st.container(), None)
+        if heatmap:
+            first.plotly_chart(charts.heatmap(results, names), key="chart_heatmap")
+        if radar and second is not None:
+            second.plotly_chart(charts.radar(results, names), key="chart_radar")
+        (st.container() if heatmap or not radar else first).plotly_chart(charts.scores(results, aggregate, names),
+                                                                         key="chart_scores")
     if any(r.latency_ms is not None for r in results):
-        left, right = st.columns(2)
-        left.plotly_chart(charts.timeline(results), key="chart_timeline")
-        right.plotly_chart(charts.latency_cost(results), key="chart_latency")
+        spend = charts.cost(results, names)
+        left, right = st.columns(2) if spend is not None else (st.container(), None)
+        left.plotly_chart(charts.latency(results, names), key="chart_latency")
+        if right is not None and spend is not None:
+            right.plotly_chart(spend, key="chart_cost")
+        cost_note(results, names)
+        st.plotly_chart(charts.timeline(results, names), key="chart_timeline")
     else:  # every branch was cancelled before it began: empty axes would only suggest data
         st.caption("No timeline or latency chart: no branch ran to the end.")
     with st.expander("The graph that ran (LangGraph)"):
@@ -150,9 +184,11 @@ def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
     if outcome.storage_warning:
         st.warning(md_escape(outcome.storage_warning), icon=":material/cloud_off:")
     aggregate = reducer_panel(outcome, f"{prefix}_reducer_{outcome.run_id}")  # each run opens with its own
+    cost_caption(outcome)
     if outcome.mode == "translate":
         best_panel(outcome, aggregate)
         export_buttons(outcome, aggregate)
+        segments_panel(outcome)
         translation_charts(outcome)
         diff_panel(outcome, f"{prefix}_diff")
         issues_panel(outcome)
@@ -162,6 +198,12 @@ def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
         chunks_panel(outcome)
         issues_panel(outcome)
         charts_panel(outcome, aggregate)
+
+
+def cost_caption(outcome: RunOutcome) -> None:
+    """What the run cost, its judge included, and the judge's own cost: the CLI's words (parallax.costs)."""
+    text = " · ".join(outcome.cost().lines())
+    st.caption(md_escape(text[:1].upper() + text[1:]))
 
 
 def judge_samples_panel(outcome: RunOutcome) -> None:
@@ -219,17 +261,21 @@ def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
 def translation_charts(outcome: RunOutcome) -> None:
     from . import charts
     results = outcome.ordered()
+    names = charts.names_of(results, engine_labels())
+    engine_table(outcome, names)
     left, right = st.columns(2)
     if any(r.judge_score is not None for r in results):
-        left.plotly_chart(charts.judge_scores(results), key="chart_judge")
-    else:
-        left.info("No judge ran: choose a judge engine to score the translations (MQM).")
-    if any(r.judge_score is not None for r in results):
+        left.plotly_chart(charts.judge_scores(results, names), key="chart_judge")
+        if missing := charts.unjudged(results, names):
+            left.caption(f"Not judged, so no bar: {md_escape(', '.join(missing))} (agreement is not a judge "
+                         "score; it is in the table above).")
         left.caption(f"How the judge scores: {MQM_FORMULA}. Unlike GEMBA, the judge answers in JSON, and with "
                      "“Side by side” it sees every translation in one prompt (positions rotated across samples); "
                      "“One at a time (GEMBA)” is GEMBA's own protocol.")
+    else:
+        left.info("No judge ran: choose a judge engine to score the translations (MQM).")
     if outcome.assessment and outcome.assessment.matrix:
-        right.plotly_chart(charts.agreement_heatmap(outcome.assessment.matrix), key="chart_agreement")
+        right.plotly_chart(charts.agreement_heatmap(outcome.assessment.matrix, names), key="chart_agreement")
         if len(outcome.assessment.matrix) == 2:
             right.caption("With two engines, agreement cannot pick a side: it says how far apart they are, not "
                           "which one is off. A third engine or a judge can.")
@@ -237,8 +283,10 @@ def translation_charts(outcome: RunOutcome) -> None:
         st.caption("No quality, latency or timeline chart: no translation ran to the end.")
         return
     left, right = st.columns(2)
-    left.plotly_chart(charts.quality_cost_latency(results), key="chart_quality")
-    right.plotly_chart(charts.timeline(results), key="chart_timeline")
+    left.plotly_chart(charts.quality_cost_latency(results, names), key="chart_quality")
+    with left:
+        cost_note(results, names)
+    right.plotly_chart(charts.timeline(results, names), key="chart_timeline")
 
 
 def diff_panel(outcome: RunOutcome, key: str) -> None:

@@ -50,7 +50,12 @@ def test_first_click_compares_three_engines_with_a_judge_and_puts_the_best_on_to
     # Simulated engines and the demo judge: the verdict says it is a demo, not a real verdict.
     assert "demo] Demo: simulated engines" in texts(at)
     assert len(at.get("plotly_chart")) == 4  # judge scores, agreement heatmap, quality vs latency, timeline
-    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON", "Download XLSX"]
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON", "Download XLSX",
+                                                            "Download segments CSV"]
+    # The segments view: a row per source segment, a column per real translation with its score.
+    table = next(d.value for d in at.dataframe if "source" in d.value.columns)
+    assert list(table.columns[:2]) == ["#", "source"] and len(table) == len(outcome.assessment.units) > 1
+    assert {"alpha", "alpha · score", "beta", "beta · score"} <= set(table.columns)
     assert "Compare two translations" in [s.value for s in at.subheader]
 
 
