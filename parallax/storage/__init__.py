@@ -9,13 +9,14 @@ from parallax.storage.cache import Cache, GroupedCache
 from parallax.storage.database import StorageError, database_url
 from parallax.storage.jobs import ProviderBatches
 from parallax.storage.runs import RunRecord, Runs
+from parallax.storage.votes import Votes
 
 __all__ = ["GroupedCache", "RunRecord", "StorageError", "Store", "database_url", "open_store"]
 
 
-class Store(Runs, ProviderBatches, Cache):
-    """One history database: runs, provider-batch jobs and the call cache. Safe to share between threads (each call
-    takes its own connection)."""
+class Store(Runs, ProviderBatches, Cache, Votes):
+    """One history database: runs, provider-batch jobs, the call cache and human votes. Safe to share between
+    threads (each call takes its own connection)."""
 
 
 _lock = threading.Lock()

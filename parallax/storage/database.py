@@ -66,6 +66,20 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             job TEXT NOT NULL
         )""",
     ]),
+    # Human verdicts: blind votes between two outputs of one run (or on one source segment of a translation).
+    ("0005_votes", [
+        """CREATE TABLE votes (
+            vote_id VARCHAR(64) PRIMARY KEY,
+            run_id VARCHAR(64) NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+            created_at VARCHAR(32) NOT NULL,
+            voter VARCHAR(128) NOT NULL,
+            left_branch VARCHAR(512) NOT NULL,
+            right_branch VARCHAR(512) NOT NULL,
+            outcome VARCHAR(16) NOT NULL,
+            segment INTEGER
+        )""",
+        "CREATE INDEX votes_run ON votes (run_id)",
+    ]),
 ]
 
 
