@@ -73,7 +73,7 @@ def waiting_batches() -> None:
                     continue
                 progress, out_path = got[1], Path(record["out_path"])
                 st.success(f"{record['job_id']}: collected {progress.done} of {progress.total} documents "
-                           f"({progress.failed_rows} failed or invalid), cost {usd(progress.cost_usd)} → "
+                           f"({progress.failed_rows} failed or invalid), cost {progress.cost.total.text()} → "
                            f"{md_escape(out_path.name)}")
                 st.download_button(f"Download {out_path.name}", out_path.read_bytes(), out_path.name, "text/csv",
                                    on_click="ignore", icon=":material/download:", key=f"collected_{record['job_id']}")
@@ -248,10 +248,12 @@ elif clicked and plan is not None:
                 cached = f" · {progress.cached} answers from the cache" if progress.cached else ""
                 bar.progress(progress.done / max(1, progress.total),
                              text=f"{progress.done} of {progress.total} documents · {progress.failed_rows} failed "
-                                  f"or invalid{cached} · cost so far {usd(progress.cost_usd)}{eta}")
+                                  f"or invalid{cached} · cost so far {progress.cost.total.text()}{eta}")
                 table.dataframe(pd.DataFrame(latest[::-1]), hide_index=True, width="stretch")
         task.result()
-        st.success(f"Done: results are in {md_escape(str(out))}")
+        done = state.get("p")
+        spent = "" if done is None else " — " + md_escape(" · ".join(done.cost.lines()))  # the judge apart too
+        st.success(f"Done: results are in {md_escape(str(out))}{spent}")
     except Exception as exc:  # noqa: BLE001 - a message, not a traceback
         st.error(f"The batch stopped: {md_escape(str(exc))}")
     finally:

@@ -17,6 +17,7 @@ from parallax.translate.judge import MQM_FORMULA
 from parallax.translate.metrics import word_diff
 
 from . import live
+from .consensus import consensus_panel
 from .safe import md_escape
 from .segments import segments_panel
 from .settings import engine_labels
@@ -189,6 +190,7 @@ def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
         best_panel(outcome, aggregate)
         export_buttons(outcome, aggregate)
         segments_panel(outcome)
+        consensus_panel(outcome)
         translation_charts(outcome)
         diff_panel(outcome, f"{prefix}_diff")
         issues_panel(outcome)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
+from parallax.costs import usd as usd  # re-exported: the estimate's callers format dollars with it
 from parallax.engines.base import Request
 from parallax.review.judgement import review_request
 from parallax.run.plan import RunPlan
-from parallax.translate.request import translation_request
+from parallax.translate.judge import judge_calls, judge_request
+from parallax.translate.request import TranslationSettings, translation_request
+from parallax.translate.segments import split_sentences
 
 CHARS_PER_TOKEN = 4  # Latin script; tokenizers need far fewer characters per token in other scripts (below)
 # Characters per token by script, for OpenAI's and Anthropic's tokenizers (rounded towards more tokens: an estimate
@@ -26,19 +28,7 @@ TOKEN_METHOD = ("estimated from the characters: about 4 per token in Latin scrip
                 "Arabic and Hebrew, 2 in Indic scripts and Thai, 1.5 in Hangul, 1 in Chinese and Japanese")
 EXPECTED_REVIEW_TOKENS = 500
 TRANSLATION_GROWTH = 1.3  # a translation is often longer than its source
-JUDGE_TOKENS_PER_TRANSLATION = 150
-
-
-def usd(value: float | None) -> str:
-    """Dollars with two significant digits however small ($0.0000038, $0.012, $1.50): never "3.76μ", never a
-    "$0.00000" that reads as free. None is unknown."""
-    if value is None:
-        return "unknown"
-    if value == 0:
-        return "$0"
-    decimals = max(2, 1 - math.floor(math.log10(abs(value))))
-    text = f"{value:.{decimals}f}"
-    return "$" + (text.rstrip("0").rstrip(".") if decimals > 2 else text)
+JUDGE_TOKENS_PER_TRANSLATION = 150  # a judge's reply, per translation in the call
 
 
 def estimate_tokens(text: str) -> int:
@@ -53,7 +43,33 @@ def estimate_tokens(text: str) -> int:
 
 
 def _prompt_tokens(request: Request) -> int:
+    """Everything sent: the system prompt and every message (a judge's few-shot examples included)."""
     return estimate_tokens(request.system + "".join(m.content for m in request.messages))
+
+
+def judge_tokens(document: str, settings: TranslationSettings, candidates: int) -> list[tuple[int, int]]:
+    """(input, output) tokens of each judge call: the real judge requests built — system prompt, GEMBA-MQM's
+    few-shot examples, the numbered source — with the source itself standing in for each translation (its tokens
+    grown by TRANSLATION_GROWTH); as many calls as `judge_calls` says the protocol makes."""
+    units = split_sentences(document, settings.source) or [document.strip()]
+    n = judge_calls(settings, candidates, len(units))
+    if not n:
+        return []
+    # What one call covers, by protocol: "segments", one translation on every segment; "single", one translation
+    # on one segment; "compare", every translation on one segment.
+    if settings.judge_protocol == "segments":
+        shapes = [(list(range(len(units))), 1)]
+    else:
+        shapes = [([i], 1 if settings.judge_protocol == "single" else candidates) for i in range(len(units))]
+    sizes = []
+    for numbers, k in shapes:
+        source = [units[i] for i in numbers]
+        request = judge_request(document, settings, source, [(chr(65 + j), source) for j in range(k)], numbers)
+        grown = round((TRANSLATION_GROWTH - 1) * k * estimate_tokens(" ".join(source)))
+        sizes.append((_prompt_tokens(request) + grown, JUDGE_TOKENS_PER_TRANSLATION * k))
+    mean_in = sum(s[0] for s in sizes) / len(sizes)
+    mean_out = sum(s[1] for s in sizes) / len(sizes)
+    return [(round(mean_in), round(mean_out))] * n
 
 
 @dataclass(frozen=True)
@@ -80,10 +96,10 @@ def estimate_run(plan: RunPlan, branch_price_factor: float = 1.0) -> Estimate:
             calls.append((first, _prompt_tokens(request), EXPECTED_REVIEW_TOKENS))
     branch_calls = len(calls)
     if plan.settings is not None and plan.settings.judge:
-        translations = sum(out for _, _, out in calls)
-        judged_in = estimate_tokens(plan.document) + translations + 300
-        judged_out = JUDGE_TOKENS_PER_TRANSLATION * len(plan.branches)
-        calls += [(plan.settings.judge, judged_in, judged_out)] * plan.settings.judge_samples
+        judge = plan.settings.judge
+        # Only real translations are judged: pseudo-localisation never is.
+        candidates = sum(plan.engines[s.engine.split("|")[0]].not_a_translation is None for s in plan.branches)
+        calls += [(judge, i, o) for i, o in judge_tokens(plan.document, plan.settings, candidates)]
     cost = 0.0
     unpriced: list[str] = []
     for i, (engine_id, tokens_in, tokens_out) in enumerate(calls):

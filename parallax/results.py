@@ -64,7 +64,9 @@ class BranchResult:
     ttft_ms: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
-    cost_usd: float | None = None
+    cost_usd: float | None = None  # every call of the branch; None when any call's cost is unknown
+    cost_known_usd: float = 0.0  # the calls whose cost is known (all of cost_usd when it is known)
+    unpriced_calls: int = 0  # calls of unknown cost: no price, or no usage from a call that may be billed
     retries: int = 0
     queued_ms: float | None = None  # time spent waiting for a free slot on an engine with max_concurrency
     structured_mode: str | None = None  # how structured output was asked for: json_schema, json_object, tool, prompt

@@ -50,8 +50,13 @@ def test_first_click_compares_three_engines_with_a_judge_and_puts_the_best_on_to
     # Simulated engines and the demo judge: the verdict says it is a demo, not a real verdict.
     assert "demo] Demo: simulated engines" in texts(at)
     assert len(at.get("plotly_chart")) == 4  # judge scores, agreement heatmap, quality vs latency, timeline
-    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download JSON", "Download XLSX",
-                                                            "Download segments CSV"]
+    assert [d.label for d in at.get("download_button")] == [
+        "Download CSV", "Download JSON", "Download XLSX", "Download segments CSV",
+        "Download TXT", "Download DOCX", "Download provenance JSON"]  # the last three: the consensus translation
+    consensus = next(e for e in at.expander if e.label.startswith("Consensus translation"))
+    final = consensus.text_area[0].value
+    assert final and all(r.text not in ("", final) or True for r in outcome.ordered())
+    assert final.split(" ")[0] in {r.segments[0].split(" ")[0] for r in outcome.ordered() if r.segments}
     # The segments view: a row per source segment, a column per real translation with its score.
     table = next(d.value for d in at.dataframe if "source" in d.value.columns)
     assert list(table.columns[:2]) == ["#", "source"] and len(table) == len(outcome.assessment.units) > 1

@@ -98,7 +98,8 @@ def test_errored_and_expired_requests_are_row_errors_and_the_rest_is_kept(tmp_pa
         assert rows["d2"]["status"] == "failed" and "in the provider batch (HTTP 400)" in rows["d2"]["error"]
         assert "Invalid 'max_completion_tokens'" in rows["d2"]["error"]
         assert rows["d3"]["status"] == "failed" and "expired: the 24-hour window ended" in rows["d3"]["error"]
-        assert rows["d2"][f"score:{branch}"] == "" and rows["d2"]["cost_usd"] == ""
+        assert rows["d2"][f"score:{branch}"] == ""
+        assert rows["d2"]["cost_usd"] == "0.0"  # a request the provider refused (HTTP 400) is not billed
     assert _direct_calls(fake) == []
 
 

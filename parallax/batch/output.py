@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from parallax.batch.rows import BatchError, Row
+from parallax.costs import Cost, Priced, RunCost, run_cost
 from parallax.export import safe_cell
 from parallax.reducers import reduce
 from parallax.results import BranchResult
@@ -31,7 +32,7 @@ class BatchProgress:
     failed_rows: int = 0
     skipped: int = 0  # finished in an earlier, interrupted run of the same batch
     cached: int = 0  # branch answers that came from the history's cache (no call, no cost)
-    cost_usd: float = 0.0
+    cost: RunCost = field(default_factory=lambda: RunCost(Cost()))  # this run's documents, their judge included
     started: float = field(default_factory=time.monotonic)
     failures: dict[str, int] = field(default_factory=dict)  # cause → count
 
@@ -110,8 +111,12 @@ class Pending:
     row: Row
     results: list[BranchResult] = field(default_factory=list)
     remaining: int = 0
+    judge_calls: list[Priced] = field(default_factory=list)  # a translation's judge calls, for their cost
+# cost_usd is the document's whole cost (its judge included), empty when some call's cost is unknown: then
+# cost_at_least_usd is what is known of it and unpriced_calls how many calls are not; the judge's own likewise.
 OUT_COLUMNS = ("id", "row", "status", "aggregate_method", "aggregate_score", "n_ok", "n_scored", "n_total", "spread",
-               "best", "cost_usd", "error")
+               "best", "cost_usd", "cost_at_least_usd", "unpriced_calls", "judge_cost_usd", "judge_cost_at_least_usd",
+               "judge_unpriced_calls", "error")
 
 
 class BatchWriter:
@@ -119,6 +124,9 @@ class BatchWriter:
 
     def __init__(self, out: Path, branch_columns: list[str], append: bool) -> None:
         self.columns = [*OUT_COLUMNS, *branch_columns]
+        if append:  # rows go under the file's own header (one written before a column was added, too)
+            with out.open(encoding="utf-8", newline="") as handle:
+                self.columns = next(csv.reader(handle), []) or self.columns
         self.handle = out.open("a" if append else "w", encoding="utf-8", newline="")
         self.writer = csv.DictWriter(self.handle, self.columns, extrasaction="ignore")
         if not append:
@@ -135,7 +143,6 @@ class BatchWriter:
 def document_row(doc: Pending, plan: RunPlan) -> dict[str, Any]:
     ordered = doc.results
     aggregate = reduce(ordered, plan.reducer)
-    costs = [r.cost_usd for r in ordered]
     ok = sum(r.status == "ok" for r in ordered)
     status = "ok" if ok == len(ordered) else "partial" if ok else "failed"
     row: dict[str, Any] = {
@@ -143,7 +150,7 @@ def document_row(doc: Pending, plan: RunPlan) -> dict[str, Any]:
         "aggregate_score": aggregate.score, "n_ok": aggregate.n_ok, "n_scored": aggregate.n_scored,
         "n_total": aggregate.n_total,
         "spread": aggregate.spread, "best": aggregate.best,
-        "cost_usd": None if None in costs else round(sum(c for c in costs if c is not None), 8),
+        **run_cost(ordered, doc.judge_calls).columns(),
         "error": "; ".join(sorted({r.error for r in ordered if r.error}))[:500] or None,
     }
     for r in ordered:
@@ -242,7 +249,7 @@ class BatchOutput:
                 cause = written["error"] or written["status"]
                 key = cause.split(";")[0].split(":", 1)[-1].strip()[:60] if written["error"] else written["status"]
                 progress.failures[key] = progress.failures.get(key, 0) + 1
-            progress.cost_usd += written.get("cost_usd") or 0.0
+            progress.cost += RunCost.from_columns(written)
             self.writer.write(written)
             if self.on_document is not None:
                 self.on_document(written, progress)

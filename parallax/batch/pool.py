@@ -40,7 +40,8 @@ async def run_documents(plan: RunPlan, rows: AsyncIterator[Row], finish: Finish,
 
     async def complete(doc: Pending) -> None:
         if plan.settings is not None:  # translations: agreement and the judge over this document's engines
-            doc.results = (await assess(doc.row.text or "", doc.results, plan.settings, ctx, doc.row.doc_id)).results
+            assessed = await assess(doc.row.text or "", doc.results, plan.settings, ctx, doc.row.doc_id)
+            doc.results, doc.judge_calls = assessed.results, list(assessed.judge_samples)
         doc.results.sort(key=lambda r: r.order)
         finish(doc.row, doc.results, document_row(doc, plan))
 

@@ -101,7 +101,7 @@ def document_line(err: TextIO) -> Callable[[dict[str, Any], Any], None]:
     def on_document(row: dict[str, Any], progress: Any) -> None:
         eta = f"ETA {progress.eta_s:.0f} s" if progress.eta_s is not None else "ETA –"
         line = (f"  [{progress.done}/{progress.total}] {row['status']:<8} {row['id']}  {eta}  "
-                f"cost so far {usd(progress.cost_usd)}")
+                f"cost so far {progress.cost.total.text()}")
         if row.get("error") and row["status"] == "invalid":
             line += f"  ({row['error']})"
         print(line, file=err, flush=True)
@@ -116,7 +116,9 @@ def batch_summary(args: argparse.Namespace, plan: Any, progress: Any, wall: floa
     summary = {"documents": progress.total, "done": progress.done, "resumed_from_earlier_run": progress.skipped,
                "failed_or_invalid": progress.failed_rows, "failures_by_cause": progress.failures,
                "answers_from_cache": progress.cached,
-               "cost_usd": round(progress.cost_usd, 8), "wall_s": round(wall, 3),
+               # exact, or null with what is known and how many calls are not (cost.unpriced_calls); the judge in
+               # it and on its own (cost.judge)
+               "cost_usd": progress.cost.total.usd, "cost": progress.cost.to_dict(), "wall_s": round(wall, 3),
                "branches_per_document": len(plan.branches), "concurrency": args.concurrency,
                "workers": args.workers, "provider_batch": bool(args.provider_batch),
                "out": str(Path(args.out))}
@@ -132,8 +134,10 @@ def batch_summary(args: argparse.Namespace, plan: Any, progress: Any, wall: floa
         for c in comparisons:
             print(c.describe("documents"), file=out)
     cached = f", {progress.cached} answers from the cache" if progress.cached else ""
+    if progress.cost.judge is not None:
+        print(f"judge: {progress.cost.judge_text()} (in the cost below)", file=out)
     print(f"{progress.done} of {progress.total} documents done ({progress.skipped} from an earlier run), "
-          f"{progress.failed_rows} failed or invalid{cached}, cost {usd(progress.cost_usd)}, {wall:.1f} s → "
+          f"{progress.failed_rows} failed or invalid{cached}, cost {progress.cost.total.text()}, {wall:.1f} s → "
           f"{args.out}", file=out)
     return EXIT_OK if progress.done - progress.failed_rows > 0 else EXIT_ALL_FAILED
 

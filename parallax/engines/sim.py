@@ -88,9 +88,16 @@ class SimEngine(Engine):
             # spelt backwards, so the simulation is not a copy of the source (which Parallax flags and never
             # picks as the best translation).
             k = 3 + hashlib.sha256(s.label.encode()).digest()[0] % 5
-            words = [re.sub(r"\w+", lambda m: m.group()[::-1], w) for w in task.document.split()]
-            return f"[simulated {task.target}] " + " ".join(
-                f"~{w}~" if i % k == k - 1 else w for i, w in enumerate(words))
+
+            def backwards(word: re.Match[str]) -> str:  # capitals stay first: sentences still start as sentences
+                text = word.group()[::-1]
+                return text[0].upper() + text[1:].lower() if word.group()[0].isupper() else text
+
+            lines = []
+            for line in task.document.splitlines():
+                words = [re.sub(r"\w+", backwards, w) for w in line.split()]
+                lines.append(" ".join(f"~{w}~" if i % k == k - 1 else w for i, w in enumerate(words)))
+            return f"[simulated {task.target}] " + "\n".join(lines)
         if task.kind == "judge":
             blocks = re.findall(r'<translation label="([A-Z])">\n(.*?)\n</translation>', request.messages[-1].content,
                                 re.DOTALL)

@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 
+from parallax.costs import summed
 from parallax.results import BranchResult, Finding
 from parallax.run.failures import plural
 
@@ -105,9 +106,10 @@ def merge_chunks(parts: list[tuple[Chunk, BranchResult]]) -> BranchResult:
     if merged.first_token_s is not None and merged.started_s is not None:
         merged.ttft_ms = round((merged.first_token_s - merged.started_s) * 1000, 1)
     merged.retries = sum(r.retries for _, r in parts)
-    for name in ("input_tokens", "output_tokens", "cost_usd"):
+    for name in ("input_tokens", "output_tokens"):
         values = [getattr(r, name) for _, r in parts]
         setattr(merged, name, None if None in values else sum(values))
+    merged.cost_usd, merged.cost_known_usd, merged.unpriced_calls = summed(r for _, r in parts)
     confidences = [r.confidence for _, r in parts if r.confidence is not None]
     merged.confidence = min(confidences) if confidences else None
     if failed:

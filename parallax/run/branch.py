@@ -83,6 +83,8 @@ class _Tally:
 
     parts: list[str] = field(default_factory=list)
     asks: int = 0
+    priced_asks: int = 0  # asks that reported their tokens: their cost is known
+    refused_asks: int = 0  # asks the server refused (an HTTP error) before any answer: nothing was billed
     attempts: Attempts = field(default_factory=Attempts)
     input_tokens: int = 0
     output_tokens: int = 0
@@ -90,20 +92,32 @@ class _Tally:
     billed_output: float = 0.0
     have_usage: bool = False
     cached: bool = False
+    counted: bool = False  # the current ask's tokens are reported
+
+    def new_ask(self) -> None:
+        self.asks += 1
+        self.counted = False
+        self.attempts.new_request()
 
     def add_usage(self, usage: Usage) -> None:
         self.have_usage = True
+        if not self.counted and (usage.input_tokens is not None or usage.output_tokens is not None):
+            self.counted = True
+            self.priced_asks += 1
         self.input_tokens += usage.input_tokens or 0
         self.output_tokens += usage.output_tokens or 0
         self.billed_input += (usage.input_tokens or 0) * usage.price_factor
         self.billed_output += (usage.output_tokens or 0) * usage.price_factor
 
-    def cost(self, engine: Engine, price: dict[str, float] | None) -> float | None:
+    def cost(self, engine: Engine, price: dict[str, float] | None) -> tuple[float, int]:
+        """The dollars of the asks whose cost is known, and how many asks' cost is unknown (no price, or no
+        tokens reported by an ask that may have been billed: a timeout, a cut stream, a server without usage)."""
         if engine.free or self.cached or (price is not None and price["input"] == price["output"] == 0):
-            return 0.0  # a free engine (a local server priced 0) costs nothing, usage reported or not
-        if price is None or not self.have_usage:
-            return None
-        return (self.billed_input * price["input"] + self.billed_output * price["output"]) / 1e6
+            return 0.0, 0  # a free engine (a local server priced 0) costs nothing, usage reported or not
+        unknown = self.asks - self.refused_asks - (self.priced_asks if price is not None else 0)
+        if price is None:
+            return 0.0, unknown
+        return (self.billed_input * price["input"] + self.billed_output * price["output"]) / 1e6, unknown
 
 
 async def run_branch(job: BranchJob, emit: Emit) -> BranchResult:
@@ -201,8 +215,7 @@ async def _call(job: BranchJob, engine: Engine, tally: _Tally, result: BranchRes
     try:
         async with asyncio.timeout_at(deadline_at):
             while True:
-                tally.asks += 1
-                tally.attempts.new_request()
+                tally.new_ask()
                 finish: Finish | None = None
                 async for event in engine.stream(request):
                     if isinstance(event, str):
@@ -249,6 +262,9 @@ async def _call(job: BranchJob, engine: Engine, tally: _Tally, result: BranchRes
         waited = f" ({plural(count, 'attempt')} made)" if count > 1 else ""
         result.error = f"{engine.provider}: no complete answer within the {job.deadline_s:g} s deadline{waited}"
     except Exception as exc:  # a failure is data; cancellation (not an Exception) propagates
+        code = getattr(exc, "status_code", None)
+        if not tally.counted and not tally.parts and isinstance(code, int) and code >= 400:
+            tally.refused_asks += 1  # refused before answering (4xx, 5xx): providers bill nothing for it
         result.status = "error"
         result.error = describe_failure(exc, engine.provider, tally.attempts.count, job.secrets)
     finally:
@@ -336,8 +352,11 @@ def _finish(result: BranchResult, job: BranchJob, tallies: list[tuple[Engine, _T
     if any(t.have_usage for _, t in tallies):
         result.input_tokens = sum(t.input_tokens for _, t in tallies)
         result.output_tokens = sum(t.output_tokens for _, t in tallies)
+    # Every engine called counts (a fallback chain's failed ones too); a branch that called none cost nothing.
     costs = [t.cost(engine, job.prices.get(engine.engine_id)) for engine, t in tallies]
-    result.cost_usd = None if not costs or None in costs else round(sum(c for c in costs if c is not None), 8)
+    result.cost_known_usd = round(sum(known for known, _ in costs), 8)
+    result.unpriced_calls = sum(unknown for _, unknown in costs)
+    result.cost_usd = None if result.unpriced_calls else result.cost_known_usd
     if result.status != "ok":
         result.score = None
     _redact_result(result, job.secrets)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from parallax.config import SECRET_VARIABLES, Config
+from parallax.costs import RunCost, run_cost
 from parallax.reducers import reduce
 from parallax.results import Aggregate, BranchResult, BranchSpec, locate_findings
 from parallax.run.events import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, ChunkFinished
@@ -66,11 +67,19 @@ class RunOutcome:
     settings: dict[str, Any] = field(default_factory=dict)  # the run spec: enough to reproduce the run
     created_at: str | None = None
     storage_warning: str | None = None  # set when the history could not be written
+    free: frozenset[str] = frozenset()  # the engines that cost nothing (a stopped branch of these cost nothing)
 
     @classmethod
     def for_plan(cls, plan: RunPlan) -> RunOutcome:
+        free = frozenset(engine_id for engine_id, engine in plan.engines.items()
+                         if engine.free or plan.config.price(engine_id) == {"input": 0, "output": 0})
         return cls(plan.run_id, plan.mode, plan.reducer, plan.branches, document=plan.document,
-                   settings=spec_of(plan).to_dict(), created_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                   settings=spec_of(plan).to_dict(), created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                   free=free)
+
+    def cost(self) -> RunCost:
+        """What the run cost, its judge included: the one total the CLI, the page and the exports show."""
+        return run_cost(self.results.values(), self.assessment.judge_samples if self.assessment else None)
 
     def apply(self, event: RunEvent) -> None:
         if isinstance(event, BranchStarted):
@@ -102,6 +111,8 @@ class RunOutcome:
         """After a stop: every branch without a result is recorded as cancelled, its partial text kept."""
         for spec in self.branches:
             if spec.branch_id not in self.results:
+                # A call stopped in flight may be billed, by an amount no one reported; one never started is not.
+                unknown = spec.branch_id in self.started and not set(spec.engine.split("|")) <= self.free
                 self.results[spec.branch_id] = cancelled = BranchResult(
                     spec.branch_id,
                     spec.order,
@@ -113,6 +124,8 @@ class RunOutcome:
                     error="cancelled before it finished"
                     if spec.branch_id in self.started
                     else "cancelled before it started",
+                    cost_usd=None if unknown else 0.0,
+                    unpriced_calls=int(unknown),
                 )
                 if self.recorder is not None:
                     self.recorder.branch(self, cancelled)

@@ -14,6 +14,7 @@ import dataclasses
 import statistics
 from typing import Any
 
+from parallax.costs import summed
 from parallax.engines.base import Request
 from parallax.results import BranchResult, BranchSpec
 from parallax.review.chunks import Chunk, merge_chunks, split_text
@@ -47,16 +48,18 @@ async def _call(ctx: RunContext, spec: BranchSpec, request: Request, emit: Emit,
 async def sampled_branch(job: BranchJob, k: int, emit: Any) -> BranchResult:
     """k independent calls for one branch: the first streams on the card, the others run beside it silently.
     None comes from the cache (k samples must be k answers). The branch shows the first sample's review, scored
-    with the mean of every sample that came back; its tokens and cost are those of all k calls."""
+    with the mean of every sample that came back; its tokens and cost are those of all k calls (paid for whether
+    or not the first came back)."""
     fresh = dataclasses.replace(job, cache=None)
     first, *others = await asyncio.gather(run_branch(fresh, emit),
                                           *(run_branch(fresh, lambda _event: None) for _ in range(k - 1)))
+    first.cost_usd, first.cost_known_usd, first.unpriced_calls = summed((first, *others))
     if first.status != "ok":
         return first
     readable = [r for r in (first, *others) if r.scored]
     first.samples = [r.score for r in readable if r.score is not None]
     first.score = round(statistics.fmean(first.samples), 4)
-    for name in ("input_tokens", "output_tokens", "cost_usd"):
+    for name in ("input_tokens", "output_tokens"):
         values = [getattr(r, name) for r in (first, *others)]
         setattr(first, name, None if None in values else sum(values))
     if len(readable) < k:
@@ -143,9 +146,10 @@ async def check(ctx: RunContext, spec: BranchSpec, document: str, first: BranchR
     result.started_s, result.first_token_s, result.ttft_ms = first.started_s, first.first_token_s, first.ttft_ms
     if result.started_s is not None and result.ended_s is not None:
         result.latency_ms = round((result.ended_s - result.started_s) * 1000, 1)
-    for name in ("input_tokens", "output_tokens", "cost_usd"):
+    for name in ("input_tokens", "output_tokens"):
         a, b = getattr(first, name), getattr(result, name)
         setattr(result, name, None if a is None or b is None else a + b)
+    result.cost_usd, result.cost_known_usd, result.unpriced_calls = summed((first, result))
     result.retries += first.retries
     emit(BranchFinished(result))
     return result

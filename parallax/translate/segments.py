@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 
 # Prior probability of each bead (source sentences, target sentences), after Gale & Church's counts.
 BEADS: dict[tuple[int, int], float] = {(1, 1): 0.89, (1, 2): 0.0445, (2, 1): 0.0445, (2, 2): 0.011,
-                                       (1, 0): 0.005, (0, 1): 0.005}
+                                       (1, 0): 0.005, (0, 1): 0.005, (1, 3): 0.002, (3, 1): 0.002}
+# A translation whose sentences match the source's this badly (share of source sentences left without any) is not
+# cut at all: it is one unit with the whole source, and so is every other candidate's text.
+UNMATCHED_MAX = 0.25
 VARIANCE = 6.8  # Gale & Church's variance of the target length per source character
 BAND = 30  # the alignment path stays within this many sentences of the diagonal (long documents stay linear)
 
@@ -94,6 +97,13 @@ def align(source: list[str], target: list[str]) -> list[Bead]:
     return beads[::-1]
 
 
+def _or_whole(beads: list[Bead], n: int, m: int) -> list[Bead]:
+    unmatched = sum(b.s1 - b.s0 for b in beads if b.t1 == b.t0)
+    if n > 1 and unmatched > UNMATCHED_MAX * n:
+        return [Bead(0, n, 0, m, 0.0)]
+    return beads
+
+
 @dataclass
 class Segmented:
     """The source cut into units (one or more sentences each) and every candidate's text on each unit."""
@@ -117,7 +127,7 @@ def segment_candidates(source: str, candidates: dict[str, str], source_lang: str
     sentence of any candidate spans), so that every unit is scored for every candidate over the same source."""
     sentences = split_sentences(source, source_lang) or [source.strip()]
     targets = {c: split_sentences(text, target_lang) or [text.strip()] for c, text in candidates.items()}
-    aligned = {c: align(sentences, target) for c, target in targets.items()}
+    aligned = {c: _or_whole(align(sentences, target), len(sentences), len(target)) for c, target in targets.items()}
     # A cut between source sentences k-1 and k is kept only if no candidate's bead spans it.
     cuts = set(range(1, len(sentences)))
     for beads in aligned.values():
