@@ -31,7 +31,9 @@ from parallax.cli.common import (
     write_exports,
 )
 from parallax.cli.history import history_main
+from parallax.cli.leaderboard import add_leaderboard_parser, leaderboard_main
 from parallax.cli.tools import app_main, engines_main, suggest_main
+from parallax.cli.votes import add_parsers as add_vote_parsers
 from parallax.config import DEFAULT_TIMEOUT_S, ConfigError
 from parallax.documents import InputError
 from parallax.reducers import REDUCERS
@@ -85,7 +87,7 @@ def _options() -> dict[str, Parser]:
                                 "built-ins)")
     reviewing.add_argument("--samples", type=int, default=1, metavar="K",
                            help="ask each branch K times (1-5): its score is the mean, with sd and a 95%% interval "
-                                "(3 or more), and select-best says when a lead is only noise")
+                                "(3 or more); samples measure the model's consistency, never a clear lead")
     translating = Parser(add_help=False)
     translating.add_argument("--source", metavar="LANG", help="source language code, e.g. en")
     translating.add_argument("--target", metavar="LANG", help="target language code, e.g. de")
@@ -172,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     engines.add_argument("--check", action="store_true",
                          help="send one tiny structured request to each and show what worked (mode, latency, tokens)")
     engines.add_argument("--timeout", type=float, default=60.0, metavar="S", help="deadline per engine (default 60)")
+    add_leaderboard_parser(sub)
     history = sub.add_parser("history", help="past runs (PARALLAX_DATABASE_URL, default ~/.parallax/history.db)")
     actions = history.add_subparsers(dest="action", required=True, parser_class=Parser)
     listing = actions.add_parser("list", help="the latest runs")
@@ -193,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "retry":
             action.add_argument("--no-cache", action="store_true")
             action.add_argument("--csv", metavar="PATH")
+    add_vote_parsers(actions)
     return parser
 
 
@@ -219,6 +223,8 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None, out: TextIO
         return app_main(args, err)
     if args.command == "history":
         return history_main(args, out, err)
+    if args.command == "leaderboard":
+        return leaderboard_main(args, out, err)
     if args.command == "batch":
         return batch_main(args, out, err)
     if args.command == "suggest":
