@@ -18,6 +18,7 @@ from parallax.translate.metrics import word_diff
 
 from . import live
 from .consensus import consensus_panel
+from .names import display_names
 from .safe import md_escape
 from .segments import segments_panel
 from .settings import engine_labels
@@ -235,6 +236,14 @@ def chunks_panel(outcome: RunOutcome) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+def _short(text: str, outcome: RunOutcome) -> str:
+    """A verdict as the page shows it: engines by their short names (the full ids are on the cards and in exports)."""
+    names = display_names([s.engine for s in outcome.branches])
+    for engine in sorted(names, key=len, reverse=True):
+        text = text.replace(engine, names[engine])
+    return text
+
+
 def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     """Select-best, on top: which translation leads, what that rests on (the judge's scores paired over segments,
     the engines' agreement, or nothing), and its translation."""
@@ -249,8 +258,8 @@ def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     with st.container(border=True):
         if demo:
             st.markdown(f":orange-badge[:material/science: demo] {md_escape(demo)}")
-        st.markdown(f"**{md_escape(aggregate.headline(outcome.mode))}**")
-        st.caption(md_escape(aggregate.verdict() or ""))
+        st.markdown(f"**{md_escape(_short(aggregate.headline(outcome.mode), outcome))}**")
+        st.caption(md_escape(_short(aggregate.verdict() or "", outcome)))
         st.markdown(live.marked_translation(best))
         st.caption(md_escape(aggregate.formula))
     effect = outcome.assessment.position_effect if outcome.assessment else {}

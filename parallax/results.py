@@ -208,7 +208,10 @@ class Aggregate:
                         f"segments{interval}, but that could be chance (paired permutation test, Holm-adjusted "
                         f"p = {self.p_value:.2g}){also}")
             return (f"too short to tell: {self.best} leads by {self.margin:g}, but {self.n_units} "
-                    f"segment{'s' if self.n_units != 1 else ''} cannot show a difference at 5%{also}")
+                    f"segment{'s' if self.n_units != 1 else ''} cannot show a difference at 5%{also}"
+                    if self.margin else f"a tie: {self.best} and {runner} have the same judge score over "
+                    f"{self.n_units} segment{'s' if self.n_units != 1 else ''}; {self.best} is shown because it "
+                    f"is listed first{also}")
         return (f"{self.best} scored highest ({self.margin:g} ahead), untested: repeated samples measure the model's "
                 f"consistency, not a difference{also}")
 
@@ -224,7 +227,7 @@ class Aggregate:
         if self.confident is False:
             return f"No clear winner — {self.best} leads"
         if self.basis == "judge" and self.n_units is not None:
-            return f"Too short to tell — {self.best} leads"
+            return f"Too short to tell — {self.best} leads" if self.margin else f"A tie — {self.best} shown first"
         if self.margin is None:
             return f"Only {thing}: {self.best}"
         return f"Highest score: {self.best}"

@@ -140,7 +140,8 @@ class RunOutcome:
     def demo(self) -> str | None:
         """Said on every verdict, chart and card of a run with simulated engines or a simulated judge: its numbers
         show how Parallax works, not how good any text is."""
-        simulated = sorted({part for s in self.branches for part in s.engine.split("|") if part.startswith("sim:")})
+        simulated = sorted({part.split("?")[0] for s in self.branches for part in s.engine.split("|")
+                            if part.startswith("sim:")})
         judge = str((self.settings.get("translation") or {}).get("judge") or "")
         parts = ([f"simulated engine{'s' if len(simulated) > 1 else ''} ({', '.join(simulated)})"] if simulated
                  else []) + (["a simulated judge"] if judge.startswith("sim:") else [])
