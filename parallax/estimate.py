@@ -28,7 +28,8 @@ TOKEN_METHOD = ("estimated from the characters: about 4 per token in Latin scrip
                 "Arabic and Hebrew, 2 in Indic scripts and Thai, 1.5 in Hangul, 1 in Chinese and Japanese")
 EXPECTED_REVIEW_TOKENS = 500
 TRANSLATION_GROWTH = 1.3  # a translation is often longer than its source
-JUDGE_TOKENS_PER_TRANSLATION = 150  # a judge's reply, per translation in the call
+JUDGE_TOKENS_PER_TRANSLATION = 150  # a judge's reply, per translation in the call …
+JUDGE_TOKENS_PER_SEGMENT = 40  # … or per translation and segment when that is more (up to the call's token limit)
 
 
 def estimate_tokens(text: str) -> int:
@@ -62,11 +63,15 @@ def judge_tokens(document: str, settings: TranslationSettings, candidates: int) 
     else:
         shapes = [([i], 1 if settings.judge_protocol == "single" else candidates) for i in range(len(units))]
     sizes = []
+    fixed: int | None = None  # the system prompt and the few-shot turns: the same in every call
     for numbers, k in shapes:
         source = [units[i] for i in numbers]
         request = judge_request(document, settings, source, [(chr(65 + j), source) for j in range(k)], numbers)
+        if fixed is None:
+            fixed = estimate_tokens(request.system + "".join(m.content for m in request.messages[:-1]))
         grown = round((TRANSLATION_GROWTH - 1) * k * estimate_tokens(" ".join(source)))
-        sizes.append((_prompt_tokens(request) + grown, JUDGE_TOKENS_PER_TRANSLATION * k))
+        reply = min(request.max_tokens, k * max(JUDGE_TOKENS_PER_TRANSLATION, JUDGE_TOKENS_PER_SEGMENT * len(numbers)))
+        sizes.append((fixed + estimate_tokens(request.messages[-1].content) + grown, reply))
     mean_in = sum(s[0] for s in sizes) / len(sizes)
     mean_out = sum(s[1] for s in sizes) / len(sizes)
     return [(round(mean_in), round(mean_out))] * n
