@@ -1,13 +1,14 @@
 """A position-biased judge over equal translations: how often does select-best name a winner with confidence?
 
-    .venv/bin/python bench/judge_position.py [--runs 200] [--samples 5]
+    .venv/bin/python bench/judge_position.py [--runs 100] [--samples 1]
 
 Real HTTP through the `openai` SDK to the loopback fake server (tests/fakes): three engines return the same
-German translation; the judge gives every candidate outside position A one major error (A is preferred by 5
-GEMBA points) plus 0–2 minor errors of its own noise. Parallax rotates the candidates' positions across the k
-samples and tests the leader's lead (paired 95% bootstrap interval). Target: a confident winner in under 5% of
-runs. For contrast, the same judge on three translations of which only one is right (the other two get two
-real major errors in every sample): how often the right one is named with confidence (the test's power).
+German translation of a 10-sentence text; the side-by-side judge (`--judge-protocol compare`: one call per
+segment, positions rotated from segment to segment) gives every candidate outside position A one major error
+(A is preferred by 5 GEMBA points) plus 0–2 minor errors of its own noise. Parallax tests the leader against
+every other with paired permutation tests over the segments (Holm). Target: a confident winner in under 5% of
+runs. For contrast, the same judge on three translations of which only one is right (the other two get a real
+major error in every segment): how often the right one is named with confidence (the test's power).
 Nothing is written to your history: no store is used.
 """
 
@@ -27,11 +28,10 @@ from parallax.config import load_config  # noqa: E402
 from parallax.run.execute import execute  # noqa: E402
 from parallax.run.plan import plan_translate  # noqa: E402
 from parallax.translate.request import TranslationSettings  # noqa: E402
-from tests.fakes.judges import candidates, error, position_biased  # noqa: E402
+from tests.fakes.judges import candidates, error, position_biased, segments  # noqa: E402
 from tests.fakes.provider_server import FakeProviders, ok  # noqa: E402
+from tests.fakes.texts import GERMAN, SOURCE  # noqa: E402  (a 10-sentence text and its German translation)
 
-SOURCE = "The new release makes every report load twice as fast and fixes the export of large tables."
-GERMAN = "Die neue Version lädt jeden Bericht doppelt so schnell und behebt den Export großer Tabellen."
 ENGINES = ["openai:a", "openai:b", "openai:c"]
 
 
@@ -46,9 +46,10 @@ def series(fake: FakeProviders, runs: int, samples: int, texts: dict[str, str], 
             return None
         data = json.loads(bias(model, body).text)  # type: ignore[union-attr]
         if real_error:
-            for entry, (_label, text) in zip(data["translations"], candidates(body), strict=True):
-                if text != GERMAN:
-                    entry["errors"] += [error("Export", "major"), error("Bericht", "major")]
+            for entry, (_label, block) in zip(data["translations"], candidates(body), strict=True):
+                for number, text in segments(block):
+                    if text not in GERMAN:  # a wrong translation: a real major error in this segment
+                        entry["errors"].append(error(text.split()[0], "major", segment=number))
         return ok(json.dumps(data))
 
     fake.answer = answer  # type: ignore[assignment]
@@ -57,7 +58,8 @@ def series(fake: FakeProviders, runs: int, samples: int, texts: dict[str, str], 
     effects: dict[str, list[float]] = {}
     t0 = time.perf_counter()
     for _ in range(runs):
-        settings = TranslationSettings("en", "de", judge="openai:judge", judge_samples=samples)
+        settings = TranslationSettings("en", "de", judge="openai:judge", judge_samples=samples,
+                                       judge_protocol="compare")
         outcome = asyncio.run(execute(plan_translate(SOURCE, config, settings, ENGINES)))
         agg = outcome.aggregate
         assert agg is not None and outcome.assessment is not None
@@ -70,8 +72,8 @@ def series(fake: FakeProviders, runs: int, samples: int, texts: dict[str, str], 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--samples", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=1)
     args = parser.parse_args()
     fake = FakeProviders()
     try:
@@ -80,7 +82,6 @@ def main() -> None:
         print(f"{args.runs} runs × 3 equal translations × k={args.samples}, judge biased to position A by 5 GEMBA "
               f"points ({wall:.1f} s, {fake.calls('judge')} judge calls over HTTP)")
         print(f"  a winner named with confidence: {n} of {args.runs} = {n / args.runs:.1%} (target < 5%)")
-        print("  before this change every run named a winner: 100%")
         mean = {label: sum(v) / len(v) for label, v in effects.items()}
         print("  measured position effect (mean over runs): "
               + ", ".join(f"{label} {value:+.1f}" for label, value in sorted(mean.items())))
@@ -88,9 +89,11 @@ def main() -> None:
         print(f"{args.runs} runs, the same equal translations, a judge with no position bias, noise only "
               f"(0–2 minor errors at random; {wall:.1f} s)")
         print(f"  a winner named with confidence: {n} of {args.runs} = {n / args.runs:.1%}")
-        one_right = {"a": GERMAN, "b": GERMAN.replace("Tabellen", "Listen"), "c": GERMAN.replace("Bericht", "Report")}
+        wrong = ". ".join(f"Falsch {sentence}" for sentence in GERMAN.split(". "))
+        one_right = {"a": GERMAN, "b": wrong, "c": wrong.replace("Falsch", "Verkehrt")}
         n, right, _, wall = series(fake, args.runs, args.samples, one_right, True, 2)
-        print(f"{args.runs} runs, one right translation and two with 2 real major errors each ({wall:.1f} s)")
+        print(f"{args.runs} runs, one right translation and two with a real major error in every segment "
+              f"({wall:.1f} s)")
         print(f"  the right one named with confidence: {right} of {args.runs} = {right / args.runs:.1%}; "
               f"any confident winner: {n}")
     finally:
