@@ -7,11 +7,13 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
 from parallax.results import BranchResult, Finding
 from parallax.run.execute import RunOutcome
+from parallax.votes import Vote
 
 BRANCH_FIELDS = (
     "branch_id",
@@ -97,10 +99,11 @@ def _cell(value: Any) -> Any:
     return safe_cell(value)
 
 
-def to_dict(outcome: RunOutcome, include_text: bool = True) -> dict[str, Any]:
+def to_dict(outcome: RunOutcome, include_text: bool = True, votes: Sequence[Vote] = ()) -> dict[str, Any]:
     """Everything to reproduce and audit the run: input (or its hash and length with include_text=False),
     timestamp, settings, the Parallax version, every branch with what it was sent and its raw reply, the
-    aggregate, and for translations the judge's samples (prompt, raw reply, findings) and cost."""
+    aggregate, for translations the judge's samples (prompt, raw reply, findings) and cost, and the human votes
+    cast on it (an empty list when none were given)."""
     from parallax import __version__
 
     aggregate = outcome.aggregate.to_dict() if outcome.aggregate else None
@@ -140,7 +143,34 @@ def to_dict(outcome: RunOutcome, include_text: bool = True) -> dict[str, Any]:
         out["judge_samples"] = [s.to_dict() for s in outcome.assessment.judge_samples] if outcome.assessment else []
         out["segments"] = segment_rows(outcome)
     out["demo"] = outcome.demo
+    out["votes"] = vote_rows(outcome, votes)
     return out
+
+
+VOTE_COLUMNS = ("vote_id", "created_at", "voter", "segment", "left", "left_engine", "right", "right_engine",
+                "outcome", "winner", "winner_engine")
+
+
+def vote_rows(outcome: RunOutcome, votes: Sequence[Vote]) -> list[dict[str, Any]]:
+    """One row per vote, engines revealed: left and right are the two branches (shown to the voter as A and B in
+    a random order), outcome is left / right / tie / both bad, segment the source segment numbered from 1 as in
+    the segments list (empty: a vote on the whole outputs)."""
+    engines = {b: r.engine for b, r in outcome.results.items()}
+    return [{"vote_id": v.vote_id, "created_at": v.created_at, "voter": v.voter,
+             "segment": None if v.segment is None else v.segment + 1, "left": v.left,
+             "left_engine": engines.get(v.left), "right": v.right, "right_engine": engines.get(v.right),
+             "outcome": v.outcome, "winner": v.winner, "winner_engine": engines.get(v.winner or "")}
+            for v in votes]
+
+
+def votes_csv(outcome: RunOutcome, votes: Sequence[Vote]) -> str:
+    """The votes as a CSV of their own (NAME.votes.csv beside --csv; formula-safe, as every CSV)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(VOTE_COLUMNS)
+    for row in vote_rows(outcome, votes):
+        writer.writerow([_cell(row.get(c)) for c in VOTE_COLUMNS])
+    return buffer.getvalue()
 
 
 def _estimate_columns(r: BranchResult) -> dict[str, Any]:
@@ -162,8 +192,8 @@ def _without_input(value: Any, text: str, placeholder: str) -> Any:
     return value
 
 
-def to_json(outcome: RunOutcome, include_text: bool = True) -> str:
-    return json.dumps(to_dict(outcome, include_text), ensure_ascii=False, indent=2)
+def to_json(outcome: RunOutcome, include_text: bool = True, votes: Sequence[Vote] = ()) -> str:
+    return json.dumps(to_dict(outcome, include_text, votes), ensure_ascii=False, indent=2)
 
 
 def to_csv(outcome: RunOutcome) -> str:
@@ -219,9 +249,10 @@ def segments_csv(outcome: RunOutcome) -> str:
     return buffer.getvalue()
 
 
-def to_xlsx(outcome: RunOutcome) -> bytes:
+def to_xlsx(outcome: RunOutcome, votes: Sequence[Vote] = ()) -> bytes:
     """A workbook with one sheet per view: branches (the CSV's columns), aggregate (with the verdict and the
-    run's metadata) and issues (one row per finding). Text cells are formula-safe, as in the CSV."""
+    run's metadata), issues (one row per finding), a translation's segments, and votes when there are any. Text
+    cells are formula-safe, as in the CSV."""
     import pandas as pd
 
     def sheet(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
@@ -244,6 +275,8 @@ def to_xlsx(outcome: RunOutcome) -> bytes:
         issues.to_excel(writer, sheet_name="issues", index=False)
         if outcome.mode == "translate":
             sheet(segment_rows(outcome)).to_excel(writer, sheet_name="segments", index=False)
+        if votes:
+            sheet(vote_rows(outcome, votes), list(VOTE_COLUMNS)).to_excel(writer, sheet_name="votes", index=False)
     return buffer.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""`parallax history`: list, show, export, retry and delete stored runs."""
+"""`parallax history`: list, show, export, retry and delete stored runs; vote on them and list their votes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from parallax.documents import (
 )
 
 if TYPE_CHECKING:  # the heavy parts (LangGraph, SQLAlchemy) are imported by the commands that use them
-    pass
+    from parallax.run.execute import RunOutcome
+    from parallax.votes import Vote
 from parallax.cli.common import (
     EXIT_ALL_FAILED,
     EXIT_BAD_INPUT,
@@ -36,6 +37,10 @@ def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = open_history(err, f"the history cannot be read now (exit {EXIT_NO_HISTORY}); check PARALLAX_DATABASE_URL")
     if store is None:
         return EXIT_NO_HISTORY
+    if args.action in ("vote", "votes"):
+        from parallax.cli.votes import votes_main
+
+        return votes_main(args, store, out, err)
     try:
         if args.action == "list":
             runs = store.list_runs(args.mode, args.status, args.search, args.engine, limit=args.limit)
@@ -65,7 +70,23 @@ def history_main(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (InputError, ConfigError) as exc:
         print(f"parallax: cannot retry: {exc}", file=err)
         return EXIT_BAD_INPUT
-    write_exports(outcome, args)
+    votes = store.votes(outcome.run_id)
+    write_exports(outcome, argparse.Namespace(**{**vars(args), "json": None, "xlsx": None}))
+    _write_with_votes(outcome, args, votes)
     if args.action != "export":
         print(summary_table(outcome), file=out)
     return EXIT_OK if outcome.aggregate and outcome.aggregate.n_ok > 0 else EXIT_ALL_FAILED
+
+
+def _write_with_votes(outcome: RunOutcome, args: argparse.Namespace, votes: list[Vote]) -> None:
+    """A stored run's exports carry its votes: a "votes" list in the JSON, a votes sheet in the XLSX and
+    NAME.votes.csv beside --csv (when there are votes)."""
+    from parallax.export import to_json, to_xlsx, votes_csv
+
+    if getattr(args, "json", None):
+        Path(args.json).write_text(to_json(outcome, True, votes), encoding="utf-8")
+    if getattr(args, "xlsx", None):
+        Path(args.xlsx).write_bytes(to_xlsx(outcome, votes))
+    if getattr(args, "csv", None) and votes:
+        Path(args.csv).with_suffix(".votes.csv").write_text(votes_csv(outcome, votes), encoding="utf-8",
+                                                            newline="")
