@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from components import live, results
+from components import live, results, votes
 from components.safe import md_code, md_escape
 from components.settings import history_store, session_config
 from parallax.documents import InputError
@@ -111,6 +111,8 @@ with run_tab:
         st.caption("Attempts kept for each retried branch: "
                    + ", ".join(f"{md_escape(b)} × {n}" for b, n in retried.items()))
     live.Board(outcome.branches, outcome.mode).show(outcome)
+    votes.history_panel(outcome, store)
+    votes.vote_section(outcome, "history")
     st.divider()
     results.outcome_panels(outcome, "history")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import live, pickers, results
+from components import live, pickers, results, votes
 from components.inputs import document_input, sentence
 from components.settings import session_config
 from parallax.documents import InputError
@@ -68,5 +68,6 @@ else:
 outcome = live.run_section("review", plan, problem, controls)
 
 if outcome is not None and outcome.results:
+    votes.vote_section(outcome, "review")  # before the verdict and the charts: a vote they do not sway
     st.divider()
     results.outcome_panels(outcome, "review")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import live, pickers, results
+from components import live, pickers, results, votes
 from components.inputs import document_input, sentence
 from components.safe import md_escape
 from components.settings import session_config
@@ -101,5 +101,6 @@ else:
 outcome = live.run_section("translate", plan, problem)
 
 if outcome is not None and outcome.results:
+    votes.vote_section(outcome, "translate")  # before the verdict and the charts: a vote they do not sway
     st.divider()
     results.outcome_panels(outcome, "translate")
