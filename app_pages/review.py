@@ -38,7 +38,7 @@ if not config.configured_providers():
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    text = document_input("review", "Text to review", SAMPLE)
+    text = document_input("review", "Text to review", SAMPLE, height=220)
     controls = st.container()  # Run right under the text: on the first screen
 with right:
     perspectives = pickers.perspective_picker(config, "review_perspectives")
@@ -46,8 +46,8 @@ with right:
     engines = pickers.engine_picker(config, "review_engines")
     samples = st.number_input("Samples per branch", 1, 5, 1, key="review_samples",
                               help="Ask each branch this many times: its score is the mean, shown with its standard "
-                                   "deviation and, from 3 samples, a 95% interval; select-best then says when a "
-                                   "lead is only noise. Each sample is a paid call.")
+                                   "deviation and, from 3 samples, a 95% interval. Samples show how consistent the "
+                                   "model is with itself, not which branch is better. Each sample is a paid call.")
     with st.expander("Limits"):
         timeout_s = st.number_input("Deadline per branch (seconds)", min_value=1.0, value=120.0, step=10.0)
         concurrency = st.number_input("At most this many branches at once (0 = all)", min_value=0, value=0)

@@ -147,7 +147,7 @@ class Board:
         engine_ids = list(self.names)
         if self.mode == "review" and engine_ids:
             st.markdown(f"Engine: **{md_escape(self.names[engine_ids[0]])}**", help=f"Engine `{engine_ids[0]}`")
-        per_row = len(engine_ids) if self.mode == "translate" and 2 <= len(engine_ids) <= PER_ROW else PER_ROW
+        per_row = max(1, min(len(branches), PER_ROW))
         for start in range(0, len(branches), per_row):
             for column, spec in zip(st.columns(per_row), branches[start:start + per_row], strict=False):
                 box = column.container(border=True)

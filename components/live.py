@@ -177,7 +177,7 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls
                    icon=":material/hourglass_top:" if clicked else ":material/play_arrow:", key=f"{prefix}_run",
                    on_click=start)
     stop_slot = buttons.empty()
-    use_cache = buttons.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
+    use_cache = where.toggle("Answer identical calls from the history (no new call, no cost)", value=True,
                                key=f"{prefix}_cache")
     if clicked and plan is not None:
         outcome = RunOutcome.for_plan(plan)
@@ -234,8 +234,9 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls
 def scroll_into_view(key: str) -> None:
     """Bring the container with this key to the top of the screen, once (a run's progress and its cards: Run sits
     high on the page, the cards start below the options)."""
-    st.html(f"<script>parent.document.querySelector('.st-key-{key}')?.scrollIntoView({{behavior: 'smooth', "
-            "block: 'start'}});</script>", unsafe_allow_javascript=True)
+    # Not a smooth scroll: the cards' first updates would cut it short. The margin keeps it clear of the header.
+    st.html(f"<script>const el = document.querySelector('.st-key-{key}'); if (el) {{ el.style.scrollMarginTop = "
+            "'4.5rem'; el.scrollIntoView({block: 'start'}); }</script>", unsafe_allow_javascript=True)
 
 
 def run_link(mode: str, run_id: str) -> str:

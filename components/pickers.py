@@ -185,9 +185,9 @@ def engine_picker(config: Config, key: str) -> list[str]:
         chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=names, wrap=True,
                                 help=selection_help(selected, "Every perspective is reviewed by every engine "
                                                               "selected here.", names))
-        if chosen:
-            st.caption(f"Runs exactly these {len(chosen)} engine{'s' if len(chosen) != 1 else ''}: "
-                       + ", ".join(md_escape(names(e)) for e in chosen) + ".")
+        # Always drawn (an element that comes and goes would shift, and close, the expander below).
+        st.caption(f"Runs exactly these {len(chosen)} engine{'s' if len(chosen) != 1 else ''}: "
+                   + ", ".join(md_escape(names(e)) for e in chosen) + "." if chosen else "No engine selected.")
     with st.expander("Use another engine id"):
         extra = st.text_input("Engine id", key=f"{key}_extra",
                               placeholder="openai:MODEL, anthropic:MODEL, a named engine, sim:LABEL?latency=1")

@@ -103,8 +103,9 @@ def engine_table(outcome: RunOutcome, names: dict[str, str]) -> None:
     from . import summary
 
     st.subheader("Per engine")
-    st.dataframe(summary.styled(summary.engine_rows(outcome.ordered(), outcome.mode, names)), hide_index=True,
-                 width="stretch", key=f"engines_{outcome.run_id}",
+    rows = summary.engine_rows(outcome.ordered(), outcome.mode, names)
+    st.dataframe(summary.styled(rows), hide_index=True, width="stretch", key=f"engines_{outcome.run_id}",
+                 height=min(38 + 35 * len(rows), 600),  # every engine without scrolling, up to ~16
                  column_config={"engine id": st.column_config.TextColumn(help="The full id, as in the exports")})
     st.caption("Click a column header to sort. Latency and tokens/s count the branches that made a call (a cached "
                "answer made none); a cost is “unknown” when an engine has no known price, never $0.")

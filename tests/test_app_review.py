@@ -104,6 +104,26 @@ def test_a_failing_branch_shows_an_error_card_while_the_others_finish():
     assert metric(at, "Succeeded") == "3 of 6"
 
 
+def test_a_sortable_table_sums_up_each_engine_on_a_named_scale():
+    at = app()
+    at.multiselect(key="review_perspectives").set_value(["technical", "legal"]).run()
+    at.radio(key="review_engines_mode").set_value(MATRIX).run()
+    at.multiselect(key="review_engines_many").set_value(["offline:rules", FLAKY]).run()
+    at.button(key="review_run").click().run()
+    assert not at.exception
+    assert "Per engine" in [h.value for h in at.subheader]
+    table = next(d.value for d in at.dataframe if "engine id" in d.value.columns)
+    assert list(table.columns) == ["engine", "mean score (0–10)", "succeeded", "failures", "mean latency (s)",
+                                   "tokens/s", "cost", "engine id"]
+    assert list(table["engine"]) == ["Keyword checks (offline)", "flaky"]
+    assert list(table["engine id"]) == ["offline:rules", FLAKY]
+    assert list(table["succeeded"]) == ["2 of 2", "0 of 2"] and list(table["failures"]) == [0, 2]
+    outcome = at.session_state["review_outcome"]
+    scores = [r.score for r in outcome.ordered() if r.engine == "offline:rules"]
+    assert table["mean score (0–10)"][0] == sum(scores) / 2 and table["cost"][0] == 0
+    assert table["mean score (0–10)"].isna()[1]  # no score: shown as "—", never 0
+
+
 def test_unknown_engine_id_is_a_clear_error_and_costs_nothing():
     at = app()
     at.text_input(key="review_engines_extra").set_value("gpt-5").run()
