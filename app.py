@@ -41,6 +41,7 @@ pages = [
     st.Page(HERE / "app_pages" / "translate.py", title="Translate", icon=":material/translate:"),
     st.Page(HERE / "app_pages" / "batch.py", title="Batch", icon=":material/dataset:"),
     st.Page(HERE / "app_pages" / "history.py", title="History", icon=":material/history:"),
+    st.Page(HERE / "app_pages" / "leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ]
 page = st.navigation(pages)
 provider_sidebar()
