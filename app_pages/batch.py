@@ -13,10 +13,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components import live, pickers, results
+from components import batch_view, live, pickers, results
 from components.inputs import sentence
 from components.safe import md_escape
-from components.settings import history_store, session_config
+from components.settings import engine_labels, history_store, session_config
 from parallax.batch.output import BatchOutput, BatchProgress, document_branches, finished_ids, score_summary
 from parallax.batch.provider import (
     BATCH_PRICE_FACTOR,
@@ -249,11 +249,13 @@ elif clicked and plan is not None:
                 bar.progress(progress.done / max(1, progress.total),
                              text=f"{progress.done} of {progress.total} documents · {progress.failed_rows} failed "
                                   f"or invalid{cached} · cost so far {progress.cost.total.text()}{eta}")
-                table.dataframe(pd.DataFrame(latest[::-1]), hide_index=True, width="stretch")
+                table.dataframe(batch_view.styled(batch_view.results_frame(latest[::-1], mode)), hide_index=True,
+                                width="stretch")
         task.result()
         done = state.get("p")
         spent = "" if done is None else " — " + md_escape(" · ".join(done.cost.lines()))  # the judge apart too
-        st.success(f"Done: results are in {md_escape(str(out))}{spent}")
+        st.success(f"Done: {plural(total if done is None else done.done, 'document')}{spent}. The results are "
+                   "below, with their download.")
     except Exception as exc:  # noqa: BLE001 - a message, not a traceback
         st.error(f"The batch stopped: {md_escape(str(exc))}")
     finally:
@@ -262,11 +264,21 @@ elif clicked and plan is not None:
             loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
         loop.close()
     stop_slot.empty()
+    table.empty()  # the latest documents give way to the whole table below: one table, not two
 
 frame = pd.read_csv(out, dtype={"id": str}).sort_values("row", kind="stable") if out.exists() else None  # input order
 if frame is not None and len(frame):
     st.subheader(f"Results ({len(frame)} documents)")
-    st.dataframe(frame, hide_index=True, width="stretch")
+    texts = {row.doc_id: batch_view.text_start(row.text)
+             for row in read_rows(source, column, None if id_column == "(row number)" else id_column)}
+    st.dataframe(batch_view.styled(batch_view.results_frame(frame.to_dict("records"), mode, texts,
+                                                            engine_labels())),
+                 hide_index=True, width="stretch", key="batch_results",
+                 column_config={"text": st.column_config.TextColumn("text (start)", width="medium"),
+                                "error": st.column_config.TextColumn(width="large")})
+    st.download_button("Download results CSV", out.read_bytes(), out.name, "text/csv", on_click="ignore",
+                       icon=":material/download:", help="Every column as written: each branch's score, summary "
+                                                        "or translation, and the engines' full ids.")
     with st.expander("Open one document: its branches in the usual cards"):
         doc_id = st.selectbox("Document", list(frame["id"].astype(str)), key="batch_document")
         found = document_branches(out, str(doc_id)) if doc_id is not None else None
@@ -279,14 +291,11 @@ if frame is not None and len(frame):
             outcome.aggregate = reduce(outcome.ordered(), plan.reducer)
             live.Board(outcome.branches, outcome.mode).show(outcome)
             results.outcome_panels(outcome, "batchdoc")
-    st.download_button("Download results CSV", out.read_bytes(), out.name, "text/csv", on_click="ignore",
-                       icon=":material/download:")
     estimates, comparisons = score_summary(out)
     if estimates:
         st.markdown("**Each branch over the documents** — mean score with its 95% bootstrap interval; the leading "
                     "branch against each other one, paired by document (each document's own difficulty cancels out).")
-        st.dataframe(pd.DataFrame([{"branch": name, "mean": e.mean, "sd": e.sd, "95% CI low": e.low,
-                                    "95% CI high": e.high, "documents": e.n} for name, e in estimates.items()]),
+        st.dataframe(batch_view.styled(batch_view.estimates_frame(estimates, mode, engine_labels())),
                      hide_index=True, width="stretch")
         for c in comparisons:
             st.caption(md_escape(c.describe("documents")))
@@ -296,9 +305,11 @@ if frame is not None and len(frame):
         left.caption("No scores to chart: no branch was scored (a translation batch without a judge is compared "
                      "by agreement only).")
     else:
-        fig = go.Figure([go.Box(y=frame[c], name=c.removeprefix("score:").split("?")[0], boxpoints="outliers")
+        names = batch_view.branch_names((c.removeprefix("score:") for c in score_columns), engine_labels())
+        fig = go.Figure([go.Box(y=frame[c], name=names[c.removeprefix("score:")], boxpoints="outliers")
                          for c in score_columns])
-        fig.update_layout(title="Score distribution per branch", height=380, showlegend=False)
+        fig.update_layout(title=f"Score distribution per branch ({batch_view.scale(mode)})", height=380,
+                          showlegend=False)
         left.plotly_chart(fig, key="batch_scores")
     failures = frame[frame["status"] != "ok"]
     if len(failures):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 from tests.browser.harness import shot, wait_idle
 
@@ -25,7 +26,7 @@ def test_upload_run_and_resume(page, start_app, tmp_path):
     upload(page, server, source)
     page.get_by_text("30 documents × 3 branches").wait_for()
     page.get_by_role("button", name="Run batch").click()
-    page.get_by_text("Done: results are in").wait_for()
+    page.get_by_text(re.compile(r"^Done: \d+ documents?")).wait_for()
     wait_idle(page)
     page.get_by_text("Results (30 documents)").wait_for()
     shot(page, "batch-final")
@@ -69,7 +70,7 @@ def test_a_translate_batch_writes_the_translations(page, start_app, tmp_path):
     page.get_by_role("radio", name="translate").check(force=True)
     page.get_by_text("4 documents × 3 branches").wait_for()
     page.get_by_role("button", name="Run batch").click()
-    page.get_by_text("Done: results are in").wait_for()
+    page.get_by_text(re.compile(r"^Done: \d+ documents?")).wait_for()
     wait_idle(page)
     page.get_by_text("No scores to chart").wait_for()  # no judge without a key: no empty chart with a -1 axis
     assert "cost so far $0 " in page.content() or "cost so far $0<" in page.content()
@@ -131,7 +132,7 @@ def test_an_uploaded_batch_cannot_read_a_file_on_the_server(page, start_app, tmp
     upload(page, server, source)
     page.get_by_text("3 documents × 3 branches").wait_for()
     page.get_by_role("button", name="Run batch").click()
-    page.get_by_text("Done: results are in").wait_for()
+    page.get_by_text(re.compile(r"^Done: \d+ documents?")).wait_for()
     wait_idle(page)
     (results,) = (tmp_path / "home" / "batches").glob("*.results.csv")
     rows = {r["id"]: r for r in csv.DictReader(results.open())}
