@@ -55,7 +55,9 @@ def chart(found: Leaderboard, names: dict[str, str]) -> go.Figure:
             fig.add_trace(go.Scatter(x=[edge] * len(open_rows), y=[names[s.engine] for s in open_rows], mode="markers",
                                      marker={"symbol": symbol, "size": 11, "color": "#555"}, hoverinfo="skip"))
     fig.add_vline(x=1000, line_dash="dot", line_color="#888")
-    fig.update_layout(title="Ratings with their 95% intervals (grey: not enough comparisons; ▸ no bound that side)",
+    notes = (["grey: not enough comparisons"] if not all(s.enough for s in rows) else []) + (
+        ["an arrow: no bound on that side"] if any(s.low is None or s.high is None for s in rows) else [])
+    fig.update_layout(title="Ratings with their 95% intervals" + (f" ({'; '.join(notes)})" if notes else ""),
                       height=max(260, 120 + 26 * len(rows)), margin={"l": 10, "r": 40, "t": 60, "b": 10},
                       modebar={"orientation": "v"}, showlegend=False,
                       xaxis={"title": "rating (Elo-like; the mean engine is 1000)",

@@ -12,9 +12,11 @@ What counts as a comparison, by source:
   same in another run) also compare engines that never met in one run of that text, on their mean scores.
   Reviews have no judge verdicts: a review's score (0–10) rates the reviewed text, not the review, so a higher
   score means a more lenient reviewer, not a better one. Only human votes rank reviewers.
-- **votes**: each blind vote (a whole output, or one source segment of a translation) between two different
-  engines: the winner wins; a tie counts half a win for each (as Chatbot Arena does); "both bad" says nothing
-  about which is better and is left out.
+- **votes**: each blind vote on two whole outputs of different engines: the winner wins; a tie counts half a win
+  for each (as Chatbot Arena does); "both bad" says nothing about which is better and is left out. A voter's
+  per-segment picks on one translation run count as one comparison per pair, like the judge's run-level score:
+  the engine that won more of the segments both were voted on wins, as many tie (else a run of 40 segments would
+  weigh 40 times a whole-output vote).
 
 Ratings (parallax.bradley_terry): Bradley–Terry strengths fitted with choix on the win matrix (ties as half wins),
 lightly regularised, on an Elo-like scale: 400·log10 of the strength, the mean engine at 1000 (a 100-point gap:
@@ -142,8 +144,9 @@ class Leaderboard:
                     "mean over the segments); the higher score wins, equal scores tie; one comparison per pair of "
                     "engines per run")
         else:
-            what = ("human votes: each blind vote between two engines' outputs; a tie is half a win for each, "
-                    "'both bad' is left out")
+            what = ("human votes: each blind vote between two engines' outputs, a voter's segment picks on one "
+                    "run as one vote per pair (more segments won); a tie is half a win for each, 'both bad' is left "
+                    "out")
         open_ = (" An open interval (∞): the engine never lost (or never won) in over 2.5% of the resamples, so the "
                  "data set no bound on that side." if any(s.low is None or s.high is None for s in self.standings)
                  else "")
@@ -252,9 +255,11 @@ def across_runs(records: list[RunRecord]) -> list[Comparison]:
 
 
 def vote_comparisons(record: RunRecord, votes: list[Vote], left_out: Counter[str] | None = None) -> list[Comparison]:
-    """A run's votes as comparisons between the engines of the two outputs voted on."""
+    """A run's votes as comparisons between the engines of the two outputs voted on; a voter's segment votes on it
+    as one comparison per pair (the engine that won more of those segments)."""
     left_out = Counter() if left_out is None else left_out
     found = []
+    segments: dict[tuple[str, str, str], list[float]] = defaultdict(list)  # (voter, first, second) → outcomes
     unit, pair = text_key(record.input_text), language_pair(record.settings)
     for vote in votes:
         left, right = record.results.get(vote.left), record.results.get(vote.right)
@@ -269,9 +274,16 @@ def vote_comparisons(record: RunRecord, votes: list[Vote], left_out: Counter[str
             left_out["votes between two outputs of one engine"] += 1
             continue
         score_a = {"left": 1.0, "right": 0.0}.get(vote.outcome, 0.5)
+        first, second, outcome = _ordered(a, score_a, b, 1.0 - score_a)
+        if vote.segment is not None:
+            segments[(vote.voter, first, second)].append(outcome)
+            continue
         perspective = left.perspective if record.mode == "review" and left.perspective == right.perspective else None
-        found.append(Comparison(record.run_id, unit, record.created_at, record.mode, pair, perspective,
-                                *_ordered(a, score_a, b, 1.0 - score_a)))
+        found.append(Comparison(record.run_id, unit, record.created_at, record.mode, pair, perspective, first,
+                                second, outcome))
+    for (_, first, second), outcomes in segments.items():
+        found.append(Comparison(record.run_id, unit, record.created_at, record.mode, pair, None,
+                                *_ordered(first, sum(outcomes), second, len(outcomes) - sum(outcomes))))
     return found
 
 

@@ -157,10 +157,18 @@ def test_what_is_a_comparison_and_what_is_left_out(store):
     assert collected.left_out == {"outputs of the judge itself": 1, "runs without a judge": 1}
     for outcome in ("left", "tie", "both bad"):
         store.add_vote(Vote(review, "technical@sim:a", "technical@sim:b", outcome))
-    store.add_vote(Vote(unjudged, "sim:b", "sim:a", "left", segment=0))  # a segment vote counts too
+    # Segment picks: one comparison per voter and pair on a run, won by whoever won more of the segments.
+    for segment, (left, right, outcome) in enumerate([("sim:b", "sim:a", "left"), ("sim:a", "sim:b", "right"),
+                                                       ("sim:a", "sim:b", "left"), ("sim:a", "sim:b", "tie")]):
+        store.add_vote(Vote(unjudged, left, right, outcome, voter="one", segment=segment))
+    for segment, outcome in enumerate(["left", "right"]):
+        store.add_vote(Vote(unjudged, "sim:a", "sim:b", outcome, voter="two", segment=segment))
+    store.add_vote(Vote(unjudged, "sim:a", "sim:b", "left", voter="two"))  # a whole-output vote: one of its own
     votes = collect(store, "votes")
     assert sorted((c.first, c.second, c.outcome, c.mode) for c in votes.comparisons) == [
-        ("sim:a", "sim:b", 0.0, "translate"), ("sim:a", "sim:b", 0.5, "review"), ("sim:a", "sim:b", 1.0, "review")]
+        ("sim:a", "sim:b", 0.0, "translate"),  # voter one: b won 2 segments, a 1, one tie
+        ("sim:a", "sim:b", 0.5, "review"), ("sim:a", "sim:b", 0.5, "translate"),  # voter two: 1 each
+        ("sim:a", "sim:b", 1.0, "review"), ("sim:a", "sim:b", 1.0, "translate")]
     assert votes.left_out == {"'both bad' votes": 1}
 
 
