@@ -169,15 +169,18 @@ def mermaid_text(two_step: bool) -> str:
 
 def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
     chosen = dataclasses.replace(outcome, aggregate=aggregate, reducer=aggregate.method)
+    from .votes import stored_votes  # the run's votes: a "votes" list in the JSON, a votes sheet in the XLSX
+
+    votes = stored_votes(outcome.run_id)
     with_text = st.toggle("Put the input text in the JSON (off: its SHA-256 and length only)", value=True,
                           key=f"export_text_{outcome.run_id}")
     row = st.container(horizontal=True)
     row.download_button("Download CSV", to_csv(chosen), f"parallax-{outcome.run_id}.csv", "text/csv",
                       on_click="ignore", icon=":material/download:")
-    row.download_button("Download JSON", to_json(chosen, with_text), f"parallax-{outcome.run_id}.json",
+    row.download_button("Download JSON", to_json(chosen, with_text, votes), f"parallax-{outcome.run_id}.json",
                         "application/json",
                       on_click="ignore", icon=":material/download:")
-    row.download_button("Download XLSX", lambda: to_xlsx(chosen), f"parallax-{outcome.run_id}.xlsx",
+    row.download_button("Download XLSX", lambda: to_xlsx(chosen, votes), f"parallax-{outcome.run_id}.xlsx",
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", on_click="ignore",
                         icon=":material/table:")
 

@@ -52,6 +52,9 @@ def _hidden(outcome: RunOutcome) -> list[str]:
 def vote_section(outcome: RunOutcome, prefix: str) -> None:
     """The Vote section of a finished run (Review, Translate, and any stored run in History)."""
     if not blind.pairs(outcome):
+        if outcome.mode == "review" and len({r.engine for r in outcome.ordered()}) == 1:
+            st.caption(":material/how_to_vote: A blind vote compares two engines on the same perspective: run "
+                       "this review with two or more engines to vote on their outputs.")
         return
     st.subheader("Vote")
     store = history_store()
@@ -98,9 +101,9 @@ def pair_vote(outcome: RunOutcome, store: Store, key: str, hidden: list[str]) ->
         if cast is not None:
             reveal(outcome, store, cast, key)
             return
-        first = outcome.results[left]
         if outcome.mode == "review":
-            st.caption(f"Both review the text from the {md_escape(first.perspective)} perspective.")
+            st.caption("Both review the text from the "
+                       f"{md_escape(outcome.results[left].perspective)} perspective.")
         a, b = st.columns(2)
         for column, label, branch in ((a, "A", left), (b, "B", right)):
             text = blind.mask_names(blind.output_text(outcome.results[branch], outcome.mode), hidden)
@@ -234,13 +237,15 @@ def history_panel(outcome: RunOutcome, store: Store) -> None:
     import pandas as pd
 
     names = _names(outcome)
-    rows = [{"when": r["created_at"][:19].replace("T", " "), "voter": r["voter"], "segment": r["segment"],
+    rows = [{"when": r["created_at"][:19].replace("T", " "), "voter": r["voter"],
+             "segment": "whole text" if r["segment"] is None else str(r["segment"]),
              "A": names.get(r["left_engine"] or "", r["left"]), "B": names.get(r["right_engine"] or "", r["right"]),
              "vote": {"left": "A better", "right": "B better"}.get(r["outcome"], r["outcome"]),
              "better": names.get(r["winner_engine"] or "", "—") if r["winner"] else "—"}
             for r in vote_rows(outcome, votes)]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={"segment": st.column_config.NumberColumn(help="Empty: a vote on the whole outputs")})
+                 column_config={"segment": st.column_config.TextColumn(
+                     help="The source segment voted on (numbered as in the segments list), or the whole text")})
     agreement_lines(by_judge([(outcome, votes)]), "the votes on this run")
     st.download_button("Download votes CSV", votes_csv(outcome, votes), f"parallax-{outcome.run_id}-votes.csv",
                        "text/csv", on_click="ignore", icon=":material/download:")
@@ -258,3 +263,14 @@ def history_panel(outcome: RunOutcome, store: Store) -> None:
         st.caption("Ties as in WMT's meta-evaluation with tie calibration: a vote for tie (or both bad) agrees only "
                    "with equal scores. Agreement's interval: Wilson 95%; Cohen's κ over left / right / tie, its "
                    "interval a bootstrap over the votes. For a review the “judge” is each engine's own score.")
+
+
+def stored_votes(run_id: str) -> list[Vote]:
+    """A run's votes for its exports (none when the history is unreachable)."""
+    from parallax.storage import StorageError
+
+    store = history_store()
+    try:
+        return store.votes(run_id) if store is not None else []
+    except StorageError:
+        return []

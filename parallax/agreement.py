@@ -162,26 +162,31 @@ class Agreement:
         """The agreement's whole 95% interval lies below the agreement chance would give."""
         return self.n > 0 and self.high < self.chance
 
+    @property
+    def subject(self) -> str:
+        return "The reviews' own scores" if self.judge == REVIEW_SCORES else f"The judge ({self.judge})"
+
     def sentence(self, whose: str = "your votes") -> str:
         """"The judge (X) agreed with your votes on 7 of 9 (78%, 95% CI 45–94%), Cohen's κ 0.55 (…)"."""
         if not self.n:
-            return (f"The judge ({self.judge}) decided none of the {self.undecided} voted pair(s): "
-                    "no agreement to show.")
+            return (f"{self.subject} scored neither side of the {self.undecided} voted pair(s): no "
+                    "agreement to show yet.")
         kappa = "Cohen's κ undefined (every vote and every decision in one class)" if self.kappa is None else (
             f"Cohen's κ {self.kappa:.2f}" + (f" (95% CI {self.kappa_low:.2f} to {self.kappa_high:.2f})"
                                             if self.kappa_low is not None and self.kappa_high is not None else ""))
         left_out = f"; {self.undecided} vote(s) it did not decide left out" if self.undecided else ""
-        return (f"The judge ({self.judge}) agreed with {whose} on {self.agreed} of {self.n} "
+        return (f"{self.subject} agreed with {whose} on {self.agreed} of {self.n} "
                 f"({100 * self.agreed / self.n:.0f}%, 95% CI {100 * self.low:.0f}–{100 * self.high:.0f}%), "
                 f"{kappa}; chance agreement {100 * self.chance:.0f}%{left_out}.")
 
     def warning(self) -> str | None:
         if not self.below_chance:
             return None
-        return (f"The judge ({self.judge}) disagrees with these votes more often than chance would explain: its "
-                f"agreement's 95% interval ({100 * self.low:.0f}–{100 * self.high:.0f}%) lies below the "
-                f"{100 * self.chance:.0f}% two raters with these answer frequencies would reach by chance. "
-                "Do not trust its verdicts for this kind of text without checking.")
+        verb = "disagree" if self.judge == REVIEW_SCORES else "disagrees"
+        return (f"{self.subject} {verb} with these votes more often than chance would explain: the agreement's 95% "
+                f"interval ({100 * self.low:.0f}–{100 * self.high:.0f}%) lies below the {100 * self.chance:.0f}% "
+                "two raters with these answer frequencies would reach by chance. Do not trust these verdicts for "
+                "this kind of text without checking.")
 
     def to_dict(self) -> dict[str, Any]:
         return {"judge": self.judge, "votes": self.n, "agreed": self.agreed, "agreement": self.rate,

@@ -24,20 +24,22 @@ class RunLike(Protocol):
 
 
 def candidates(run: RunLike) -> list[str]:
-    """The outputs a vote can compare: the branches that came back with text, in declared order."""
-    return [r.branch_id for r in run.ordered() if r.status == "ok" and r.text.strip()]
+    """The outputs a vote can compare: the branches that came back with text, in declared order; for a
+    translation, not those flagged as no translation (a source copy, a pseudo-localisation, a reply in the wrong
+    language), which are no candidates anywhere else either."""
+    return [r.branch_id for r in run.ordered() if r.status == "ok" and r.text.strip()
+            and not (run.mode == "translate" and r.non_translation)]
 
 
 def pairs(run: RunLike) -> list[tuple[str, str]]:
-    """The pairs worth a vote. A translation: any two candidates. A review: two engines on the same perspective
-    (a legal review against a technical one says nothing about either engine); only when no perspective has two
-    engines (one engine, several perspectives), any two reviews."""
+    """The pairs worth a vote: two outputs of different engines. A translation: any two candidates. A review: two
+    engines on the same perspective (a legal review against a technical one says nothing about either engine, and
+    two perspectives of one engine compare no engines)."""
     by_id = {r.branch_id: r for r in run.ordered()}
-    found = list(combinations(candidates(run), 2))
+    found = [(a, b) for a, b in combinations(candidates(run), 2) if by_id[a].engine != by_id[b].engine]
     if run.mode == "translate":
         return found
-    same = [(a, b) for a, b in found if by_id[a].perspective == by_id[b].perspective]
-    return same or found
+    return [(a, b) for a, b in found if by_id[a].perspective == by_id[b].perspective]
 
 
 def pick_pair(run: RunLike, rng: random.Random, voted: Iterable[Iterable[str]] = (),

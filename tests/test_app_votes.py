@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.settings import _open_history
+from parallax.config import DEMO_JUDGE
 from parallax.storage import Store
 from tests.conftest import shown_text
 
@@ -38,8 +39,8 @@ def test_a_vote_cast_on_translate_is_in_history_with_its_engines(history_db):
     assert "Vote" in [s.value for s in at.subheader]
     left, right = at.session_state[f"{key}_pair"]
     outcome = at.session_state["translate_outcome"]
-    # The pseudo-localisation came back too: three outputs, three pairs to vote on.
-    assert {left, right} <= {r.branch_id for r in outcome.ordered()}
+    # The pseudo-localisation came back too, but it is no translation: the pair is the two real ones.
+    assert {left, right} == {"sim:alpha?latency=0.5&tokens=60&rate=30", "sim:beta?latency=1&tokens=60&rate=20"}
     at.button(key=f"{key}_left").click().run()
     assert not at.exception
     engine = {b: r.engine for b, r in outcome.results.items()}
@@ -48,6 +49,11 @@ def test_a_vote_cast_on_translate_is_in_history_with_its_engines(history_db):
              "offline:pseudo": "Pseudo-localisation"}
     assert (f"Your vote: A is better. A was **{names[engine[left]]}** (`{engine[left]}`), B was "
             f"**{names[engine[right]]}** (`{engine[right]}`).") in shown
+    a, b = (outcome.results[side].judge_score for side in (left, right))
+    judged = "A" if a > b else "B" if b > a else "neither"
+    assert (f"The judge (`{DEMO_JUDGE}`): A {a:g}, B {b:g} (0–100), so {judged} — "
+            + ("the same as your vote." if judged == "A" else "not what you voted.")) in shown
+    assert f"The judge ({DEMO_JUDGE}) agreed with your votes on {int(judged == 'A')} of 1 " in shown
     (vote,) = Store(history_db).votes(run_id)
     assert (vote.left, vote.right, vote.outcome, vote.segment) == (left, right, "left", None)
     assert vote.voter == at.session_state["vote_voter"] and vote.voter.startswith("session-")
@@ -74,7 +80,7 @@ def test_a_vote_cast_on_translate_is_in_history_with_its_engines(history_db):
     table = next(d.value for d in at.dataframe if "voter" in d.value.columns)
     assert list(table["A"]) == [names[engine[left]], names[engine[votes[1].left]]]
     assert list(table["vote"]) == ["A better", "A better" if votes[1].outcome == "left" else "B better"]
-    assert list(table["segment"].fillna(0)) == [0, 1]
+    assert list(table["segment"]) == ["whole text", "1"]
     assert "Download votes CSV" in [d.label for d in at.get("download_button")]
 
 

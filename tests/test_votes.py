@@ -84,7 +84,8 @@ def test_a_judge_that_always_disagrees_is_flagged_below_chance():
     assert (found.agreed, found.n, found.chance) == (0, 12, 0.5)
     assert found.kappa == pytest.approx(-1.0) and found.high == pytest.approx(0.2425, abs=1e-4)
     assert found.below_chance
-    assert found.warning().startswith(f"The judge ({JUDGE}) disagrees with these votes more often than chance")
+    assert found.warning().startswith(f"The judge ({JUDGE}) disagrees with these votes more often than chance would "
+                                      "explain: the agreement's 95% interval (0–24%) lies below the 50%")
 
 
 def test_reviews_compare_their_own_scores_and_a_translation_without_judge_adds_nothing():
@@ -94,6 +95,7 @@ def test_reviews_compare_their_own_scores_and_a_translation_without_judge_adds_n
     votes = [Vote("r", a.branch_id, b.branch_id, "left"), Vote("r", b.branch_id, a.branch_id, "left")]
     (found,) = agreement.by_judge([(review, votes)])
     assert (found.judge, found.n, found.agreed) == (agreement.REVIEW_SCORES, 2, 1)
+    assert found.sentence("the votes").startswith("The reviews' own scores agreed with the votes on 1 of 2 (50%")
     run, translated = translation_run(HUMAN, JUDGED)
     run.settings = {"translation": {"judge": None}}
     assert agreement.by_judge([(run, translated)]) == []
@@ -109,12 +111,20 @@ def test_a_review_pair_is_two_engines_on_one_perspective_in_a_random_order():
     assert blind.pairs(run) == [("legal@a", "legal@b")]
     orders = {blind.pick_pair(run, random.Random(seed)) for seed in range(20)}
     assert orders == {("legal@a", "legal@b"), ("legal@b", "legal@a")}
-    single = outputs(("legal@a", "a", "legal"), ("tech@a", "a", "tech"))  # one engine: any two reviews
-    assert blind.pairs(single) == [("legal@a", "tech@a")]
+    single = outputs(("legal@a", "a", "legal"), ("tech@a", "a", "tech"))  # one engine: no engines to compare
+    assert blind.pairs(single) == [] and blind.pick_pair(single, random.Random(0)) is None
     three = outputs(("x", "a", "t"), ("y", "b", "t"), ("z", "c", "t"))
     # "Another pair" never shows the same pair again, and pairs already voted on come last.
     assert all(set(blind.pick_pair(three, random.Random(s), avoid=("x", "y"))) != {"x", "y"} for s in range(20))
     assert set(blind.pick_pair(three, random.Random(1), voted=[("x", "y"), ("y", "z")])) == {"x", "z"}
+
+
+def test_a_translation_that_is_none_is_never_put_to_a_vote():
+    run = outputs(("pseudo", "offline:pseudo", "translation"), ("a", "sim:a", "translation"),
+                  ("b", "sim:b", "translation"))
+    run.mode = "translate"
+    run.ordered()[0].non_translation = "pseudo-localisation"
+    assert blind.pairs(run) == [("a", "b")]
 
 
 def test_a_segment_pick_beats_every_other_candidate_on_that_segment():
