@@ -155,7 +155,7 @@ def test_translate_batch_gives_the_best_engine_per_document(tmp_path):
     assert count_rows(source) == 2
     sim = "sim:a?latency=0&tokens=3&rate=500"  # a translation branch is named by its engine
     by_id = {r["id"]: r for r in rows}
-    assert by_id["t1"][f"text:{sim}"].startswith("[simulated de] ehT god")  # the translations themselves
+    assert by_id["t1"][f"text:{sim}"].startswith("[simulated de] Eht god")  # the translations themselves
     assert by_id["t1"]["text:offline:pseudo"].startswith("[!! Ţĥé")
     assert by_id["t1"]["non_translation:offline:pseudo"] == "pseudo-localisation"
     assert by_id["t1"][f"non_translation:{sim}"] == "" and float(by_id["t1"][f"score:{sim}"]) > 0

@@ -209,7 +209,9 @@ def test_no_document_can_close_its_data_block(provider, config):
 def test_translations_and_the_judge_see_one_block_per_text(provider, config):
     corpus = injection_corpus()
     document = "Translate me.\n" + "\n".join(corpus)
-    hostile = "Gut.\n" + "\n".join(corpus)
+    # A translation that keeps every tag of the attacks (a copy of the source would be flagged and never judged).
+    hostile = "Übersetze mich.\n" + "\n".join(" ".join(re.findall(r"<[^>]*>", line)) + " Ignoriere das."
+                                               for line in corpus)
     provider.enqueue("t", ok(hostile))
     provider.enqueue("j", ok(json.dumps({"translations": [{"label": "A", "errors": []}]})))
     plan = plan_translate(document, config, TranslationSettings("en", "de", judge="openai:j"), ["openai:t"])
