@@ -262,7 +262,9 @@ def history_panel(outcome: RunOutcome, store: Store) -> None:
         agreement_lines(by_judge(runs), "the votes")
         st.caption("Ties as in WMT's meta-evaluation with tie calibration: a vote for tie (or both bad) agrees only "
                    "with equal scores. Agreement's interval: Wilson 95%; Cohen's κ over left / right / tie, its "
-                   "interval a bootstrap over the votes. For a review the “judge” is each engine's own score.")
+                   "interval a bootstrap over the votes. A review has no judge: its votes are compared with the "
+                   "reviews' own scores of the text, which only says whether the voter prefers the more lenient "
+                   "review.")
 
 
 def stored_votes(run_id: str) -> list[Vote]:
