@@ -26,6 +26,7 @@ from parallax.run.plan import plan_translate
 from parallax.translate.request import TranslationSettings
 from tests.conftest import ANTHROPIC_KEY, OPENAI_KEY, shown_text
 from tests.fakes.provider_server import Reply, fault, ok, status
+from tests.test_cli import Stdin
 
 # The fake reports 120 input and 40 output tokens a call.
 MINI = (120 * 0.15 + 40 * 0.60) / 1e6  # openai:gpt-4o-mini: $0.000042 a call
@@ -56,18 +57,10 @@ def clean_judge(model: str):  # type: ignore[no-untyped-def]
     return answer
 
 
-class _Stdin(io.StringIO):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.buffer = io.BytesIO(text.encode())
-
-    def isatty(self) -> bool:
-        return False
-
 
 def command(args: list[str], text: str = TEXT) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = cli.main(args, stdin=_Stdin(text), out=out, err=err)
+    code = cli.main(args, stdin=Stdin(text.encode()), out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 

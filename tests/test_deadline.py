@@ -14,6 +14,7 @@ from parallax.config import load_config
 from parallax.perspectives import Perspective
 from parallax.run.execute import RunOutcome, execute
 from parallax.run.plan import plan_review
+from tests.test_cli import Stdin
 
 TEXT = "Version 2.3 cuts start-up time from 4.1 s to 1.2 s."
 SLOW = "sim:slow?latency=3"  # would answer after 3 s: always past the deadlines below
@@ -70,7 +71,7 @@ def test_a_two_step_perspective_shares_one_deadline_between_draft_and_check():
 def test_the_command_says_the_deadline_and_documents_it():
     out, err = io.StringIO(), io.StringIO()
     code = cli.main(["review", "-", "-p", "technical", "-e", f"{SLOW}|{FAST}", "--timeout", "1"],
-                    stdin=_Stdin(TEXT), out=out, err=err)
+                    stdin=Stdin(TEXT.encode()), out=out, err=err)
     assert code == 1
     printed = out.getvalue()
     assert f"no answer within the 1 s deadline (1 engine tried; no time left for {FAST})" in printed
@@ -78,12 +79,3 @@ def test_the_command_says_the_deadline_and_documents_it():
     assert wall < 1.5, wall  # before: 1 s + 0.9 s
     help_text = cli.build_parser()._subparsers._group_actions[0].choices["review"].format_help()  # type: ignore[union-attr]
     assert "wall-clock deadline of a whole branch" in " ".join(help_text.split())
-
-
-class _Stdin(io.StringIO):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.buffer = io.BytesIO(text.encode())
-
-    def isatty(self) -> bool:
-        return False

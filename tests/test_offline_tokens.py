@@ -10,22 +10,15 @@ import json
 from components.live import metrics_line
 from parallax import cli
 from parallax.results import BranchResult
+from tests.test_cli import Stdin
 
 TEXT = "We guarantee 100% uptime, always. Version 2.3 cuts start-up time from 4.1 s to 1.2 s.\n"
 
 
-class _Stdin(io.StringIO):
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.buffer = io.BytesIO(text.encode())
-
-    def isatty(self) -> bool:
-        return False
-
 
 def _cli(args: list[str]) -> str:
     out, err = io.StringIO(), io.StringIO()
-    code = cli.main(args, stdin=_Stdin(TEXT), out=out, err=err)
+    code = cli.main(args, stdin=Stdin(TEXT.encode()), out=out, err=err)
     assert code == 0, err.getvalue()
     return out.getvalue()
 
