@@ -30,11 +30,6 @@ class Assessed:
     position_effect: dict[str, float] = field(default_factory=dict)
     units: list[str] = field(default_factory=list)  # the source cut into the segments every candidate is scored on
 
-    @property
-    def judge_cost_usd(self) -> float | None:
-        costs = [s.cost_usd for s in self.judge_samples]
-        return None if not costs or None in costs else sum(c for c in costs if c is not None)
-
 
 async def assess(document: str, results: list[BranchResult], settings: TranslationSettings,
                  ctx: RunContext, seed: str) -> Assessed:
