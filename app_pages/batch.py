@@ -250,7 +250,7 @@ elif clicked and plan is not None:
                              text=f"{progress.done} of {progress.total} documents · {progress.failed_rows} failed "
                                   f"or invalid{cached} · cost so far {progress.cost.total.text()}{eta}")
                 table.dataframe(batch_view.styled(batch_view.results_frame(latest[::-1], mode)), hide_index=True,
-                                width="stretch")
+                                width="stretch", placeholder="—")
         task.result()
         done = state.get("p")
         spent = "" if done is None else " — " + md_escape(" · ".join(done.cost.lines()))  # the judge apart too
@@ -273,7 +273,7 @@ if frame is not None and len(frame):
              for row in read_rows(source, column, None if id_column == "(row number)" else id_column)}
     st.dataframe(batch_view.styled(batch_view.results_frame(frame.to_dict("records"), mode, texts,
                                                             engine_labels())),
-                 hide_index=True, width="stretch", key="batch_results",
+                 hide_index=True, width="stretch", key="batch_results", placeholder="—",
                  column_config={"text": st.column_config.TextColumn("text (start)", width="medium"),
                                 "error": st.column_config.TextColumn(width="large")})
     st.download_button("Download results CSV", out.read_bytes(), out.name, "text/csv", on_click="ignore",
@@ -296,7 +296,7 @@ if frame is not None and len(frame):
         st.markdown("**Each branch over the documents** — mean score with its 95% bootstrap interval; the leading "
                     "branch against each other one, paired by document (each document's own difficulty cancels out).")
         st.dataframe(batch_view.styled(batch_view.estimates_frame(estimates, mode, engine_labels())),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", placeholder="—")
         for c in comparisons:
             st.caption(md_escape(c.describe("documents")))
     score_columns = [c for c in frame.columns if c.startswith("score:") and frame[c].notna().any()]

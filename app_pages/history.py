@@ -2,21 +2,50 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
 from components import live, results, votes
+from components.names import display_names
 from components.safe import md_code, md_escape
 from components.settings import history_store, session_config
 from parallax.documents import InputError
 from parallax.results import RUN_STATUSES
-from parallax.storage import StorageError, Store
+from parallax.run.execute import RunOutcome
+from parallax.storage import StorageError
 from parallax.storage.history import outcome_from_record, retry_failed, retry_label, to_retry
 
 ALL = "All"
+
+
+def local_time(stamp: str) -> str:
+    """A stored UTC time in the browser's time zone (UTC when the browser does not say)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        when = datetime.fromisoformat(stamp)
+        zone = ZoneInfo(st.context.timezone or "UTC")
+    except (ValueError, ZoneInfoNotFoundError):
+        return stamp[:19].replace("T", " ")
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def runs_table(runs: list[dict]) -> pd.DataFrame:
+    """The runs with friendly headers: when (local time), what, how it went, on which engines (short names)."""
+    table = pd.DataFrame([{
+        f"started ({st.context.timezone or 'UTC'})": local_time(r["created_at"]), "mode": r["mode"],
+        "status": r["status"], "review score (0–10)": r["review_score"],
+        "translation score (0–100)": r["translation_score"],
+        "succeeded": "—" if r["n_ok"] is None else f"{r['n_ok']} of {r['n_total']}",
+        "engines": ", ".join(display_names(r["engines"].split(", ")).values()) if r["engines"] else "—",
+        "text": r["text"], "run": r["run_id"]} for r in runs])
+    for column in ("review score (0–10)", "translation score (0–100)"):
+        table[column] = table[column].astype("float64")
+    return table
+
 
 st.title("History")
 st.caption("Every run is saved as it happens — each branch the moment it finishes — so a refresh, a crash or a "
@@ -33,7 +62,7 @@ if store is None:
     st.button("Try again now", key="history_retry_db",
               on_click=lambda: st.session_state.__setitem__("history_try_now", True))
     st.stop()
-assert isinstance(store, Store)
+assert store is not None  # (not isinstance: a module reloaded after an edit makes another Store class)
 
 a, b, c, d, e, f, g = st.columns([1, 1, 1.6, 1.6, 1.2, 1, 1])
 mode = a.selectbox("Mode", [ALL, "review", "translate"], key="history_mode")
@@ -52,12 +81,14 @@ runs = store.list_runs(None if mode == ALL else mode, None if status == ALL else
 if not runs:
     st.info("No run matches. Runs from the Review and Translate pages and from the command line appear here.")
     st.stop()
-st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch",
-             column_config={"review_score": st.column_config.NumberColumn("review score (0–10)", format="%.2f"),
-                            "translation_score": st.column_config.NumberColumn("translation score (0–100)",
-                                                                               format="%.2f")})
 
-labels = {r["run_id"]: f"{r['created_at'][:19].replace('T', ' ')} · {r['mode']} · {r['status']} · {r['text'][:40]}"
+
+st.dataframe(runs_table(runs).style.format(precision=2, na_rep="—", subset=["review score (0–10)",
+                                                                           "translation score (0–100)"]),
+             hide_index=True, width="stretch", placeholder="—", column_config={"run": st.column_config.TextColumn(
+                 help="The run's id: its address is /history?run=ID")})
+
+labels = {r["run_id"]: f"{local_time(r['created_at'])} · {r['mode']} · {r['status']} · {r['text'][:40]}"
           for r in runs}
 run_tab, compare_tab = st.tabs(["Open a run", "Compare two runs"])
 
@@ -89,18 +120,24 @@ with run_tab:
                         key="history_retry", icon=":material/replay:",
                         help="Only the branches that did not succeed are called again; a judge that failed judges "
                              "again."):
-        with st.spinner(f"Retrying {retry_label(failed, rejudge)}…"):
-            try:
-                outcome = asyncio.run(retry_failed(run_id, store, session_config()))
-                record = store.load_run(run_id)
-                still, judge_left = to_retry(outcome, record)
-                done = f"{len(failed) - len(still)} of {len(failed)} branch(es) now succeeded" if failed else ""
-                judged = ("the judge still failed" if judge_left else "the judge judged again") if rejudge else ""
-                # Drawn again from the top: the list, this button's count and the run's status all change.
-                st.session_state["history_retried"] = f"Retried: {'; '.join(p for p in (done, judged) if p)}."
-                st.rerun()
-            except (InputError, StorageError) as exc:
-                st.error(f"Cannot retry: {md_escape(str(exc))}")
+        # The retried branches stream into their cards as in a run; a click meanwhile stops the retry cleanly.
+        retrying = [b for b in outcome.branches if b.branch_id in {r.branch_id for r in failed}]
+        shown = RunOutcome(run_id, outcome.mode, outcome.reducer, retrying)
+        progress = st.empty()
+        board = live.Board(retrying, outcome.mode, key="history_retry_board")
+        try:
+            live.run_events(lambda emit: retry_failed(run_id, store, session_config(),
+                                                      on_event=lambda event, _: emit(event)),
+                            board, progress, shown)
+            record = store.load_run(run_id)
+            still, judge_left = to_retry(outcome_from_record(record), record)
+            done = f"{len(failed) - len(still)} of {len(failed)} branch(es) now succeeded" if failed else ""
+            judged = ("the judge still failed" if judge_left else "the judge judged again") if rejudge else ""
+            # Drawn again from the top: the list, this button's count and the run's status all change.
+            st.session_state["history_retried"] = f"Retried: {'; '.join(p for p in (done, judged) if p)}."
+            st.rerun()
+        except (InputError, StorageError) as exc:
+            st.error(f"Cannot retry: {md_escape(str(exc))}")
     sure = confirm_col.checkbox("Yes, delete this run", key="history_sure")
     if delete_col.button("Delete", disabled=not sure, key="history_delete", icon=":material/delete:"):
         store.delete_run(run_id)
@@ -126,4 +163,4 @@ with compare_tab:
         second = right.selectbox("Run B", ids, index=0, format_func=labels.get, key="history_compare_b")
         table = results.compare_table(store.load_run(first), store.load_run(second))
         st.dataframe(table.style.map(results.change_colour, subset=["change"]).format(precision=2, na_rep="—"),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", placeholder="—")

@@ -25,6 +25,7 @@ from .settings import engine_labels
 PER_ROW = 4
 MIN_COLUMN_PX = 200  # a grid column never gets narrower: past what fits, the grid scrolls sideways
 ROW_HEADER_PX = 110
+GAP_PX = 16  # Streamlit's "small" gap between a row's cells
 LIVE_HEIGHT = 220  # px: a live card's text box, kept scrolled to its newest line
 META_REDRAW_S = 0.25  # a live card's counters (tokens, tokens/s, seconds) at most four times a second
 TAIL_CHARS = 2000  # a live card shows (and resends) at most the last 2,000 characters of its text
@@ -130,8 +131,8 @@ class Board:
         head = rows.container(horizontal=True, wrap=False, gap="small", vertical_alignment="bottom")
         # The corner cell holds the grid's style: markdown, drawn at once (st.html waits for a lazily loaded part,
         # and a style-only one for the script's end: the live grid would stay unstyled while it runs).
-        head.container().markdown(GRID_CSS.format(key=key, width=ROW_HEADER_PX + len(engine_ids) * MIN_COLUMN_PX,
-                                                  head=ROW_HEADER_PX), unsafe_allow_html=True)
+        width = ROW_HEADER_PX + len(engine_ids) * (MIN_COLUMN_PX + GAP_PX)
+        head.container().markdown(GRID_CSS.format(key=key, width=width, head=ROW_HEADER_PX), unsafe_allow_html=True)
         for engine_id in engine_ids:
             head.container().markdown(f"**{md_escape(self.names[engine_id])}**", help=f"Engine `{engine_id}`")
         for perspective in perspectives:

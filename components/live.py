@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import streamlit as st
@@ -25,7 +26,7 @@ from parallax.run.events import (
     BranchStarted,
     ChunkFinished,
 )
-from parallax.run.execute import RunFinished, RunOutcome, stream_run
+from parallax.run.execute import RunOutcome, stream_run
 from parallax.run.failures import plural
 from parallax.run.plan import RunPlan, plan_key
 from parallax.translate.assess import Assessed
@@ -43,10 +44,21 @@ MIN_REDRAW_S = 0.05  # ~20 updates per second per card: every update resends the
 _DONE = object()
 
 
-async def _pump(plan: RunPlan, queue: asyncio.Queue[Any]) -> None:
-    try:
+# What feeds a board: a coroutine that hands each event to `emit` as it happens (a run's stream, or a retry).
+Events = Callable[[Callable[[Any], None]], Awaitable[Any]]
+
+
+def plan_events(plan: RunPlan) -> Events:
+    async def events(emit: Callable[[Any], None]) -> None:
         async for event in stream_run(plan):
-            queue.put_nowait(event)
+            emit(event)
+
+    return events
+
+
+async def _pump(events: Events, queue: asyncio.Queue[Any]) -> None:
+    try:
+        await events(queue.put_nowait)
     except Exception as exc:  # noqa: BLE001 - shown on the page, never as a traceback
         queue.put_nowait(exc)
     queue.put_nowait(_DONE)
@@ -63,11 +75,17 @@ async def _next_batch(queue: asyncio.Queue[Any], wait_s: float) -> list[Any]:
 
 
 def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) -> None:
-    """Stream the run into the board. If the script is interrupted (Stop, any other click, a closed tab),
-    the `finally` closes the stream: every in-flight provider call is cancelled, finished branches stay."""
+    """Stream the run into the board (see run_events)."""
+    run_events(plan_events(plan), board, progress, outcome)
+
+
+def run_events(events: Events, board: Board, progress: Any, outcome: RunOutcome) -> None:
+    """Stream events into the board, the progress bar counting finished branches and tokens. If the script is
+    interrupted (Stop, any other click, a closed tab), the `finally` closes the stream: every in-flight provider
+    call is cancelled, finished branches stay."""
     loop = asyncio.new_event_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    pump = loop.create_task(_pump(plan, queue))
+    pump = loop.create_task(_pump(events, queue))
     started = time.monotonic()
     board.queued()
     complete = False
@@ -81,7 +99,13 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                 if isinstance(event, Exception):
                     raise event
                 outcome.apply(event)
-                if isinstance(event, BranchFinished):
+                if isinstance(event, Assessed):
+                    for result in event.results:
+                        if result.branch_id in board.cards:
+                            board.finished(result)
+                elif getattr(event, "branch_id", None) not in board.cards:
+                    continue  # RunFinished, or a branch this board does not show
+                elif isinstance(event, BranchFinished):
                     board.finished(event.result)
                 elif isinstance(event, ChunkFinished):
                     card = board.cards[event.branch_id]
@@ -89,9 +113,6 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                     card.live, card.text_slot = False, None  # the caption stays until the next chunk's text
                     card.body.caption(f"Long document: {outcome.chunks_done[event.branch_id]} of {event.of} "
                                       "chunks reviewed…")
-                elif isinstance(event, Assessed):
-                    for result in event.results:
-                        board.finished(result)
                 elif isinstance(event, BranchStarted | BranchRestarted):
                     board.streaming(event.branch_id, outcome.texts.get(event.branch_id, ""))
                 elif isinstance(event, BranchQueued):
@@ -100,7 +121,7 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                 elif isinstance(event, BranchRetrying):
                     board.waiting(event.branch_id, f"waiting for the server (retry {event.retry})",
                                   "The server asked us to wait (rate limit or a passing error); asking again…")
-                elif not isinstance(event, RunFinished):
+                else:
                     board.cards[event.branch_id].dirty = True
             now = time.monotonic()
             for branch_id, card in board.cards.items():
@@ -114,7 +135,7 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
                      f"{now - started:.1f} s")
             if done == total and not complete and outcome.mode == "translate":
                 label = f"All translations done · comparing and judging · {now - started:.1f} s"
-            progress.progress(done / total, text=label)
+            progress.progress(done / total if total else 1.0, text=label)
     finally:
         if not complete:
             outcome.cancel_unfinished()  # first: what the user sees must not depend on the cleanup below

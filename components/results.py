@@ -10,7 +10,7 @@ import streamlit as st
 
 from parallax.export import to_csv, to_json, to_xlsx
 from parallax.reducers import REDUCERS, reduce
-from parallax.results import SEVERITIES, Aggregate
+from parallax.results import SEVERITIES, Aggregate, BranchResult
 from parallax.run.execute import RunOutcome
 from parallax.run.failures import plural
 from parallax.translate.judge import MQM_FORMULA
@@ -59,7 +59,7 @@ def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
         st.code(aggregate.formula, language=None)
         st.markdown("**Merged state as the reducer saw it** — branches arrive in no fixed order; each carries "
                     "its declared position, and the reducer sorts by it.")
-        st.dataframe(arrival_table(outcome), hide_index=True, width="stretch")
+        st.dataframe(arrival_table(outcome), hide_index=True, width="stretch", placeholder="—")
     return aggregate
 
 
@@ -105,7 +105,7 @@ def engine_table(outcome: RunOutcome, names: dict[str, str]) -> None:
     st.subheader("Per engine")
     rows = summary.engine_rows(outcome.ordered(), outcome.mode, names)
     st.dataframe(summary.styled(rows), hide_index=True, width="stretch", key=f"engines_{outcome.run_id}",
-                 height=min(38 + 35 * len(rows), 600),  # every engine without scrolling, up to ~16
+                 placeholder="—", height=min(38 + 35 * len(rows), 600),  # every engine without scrolling, up to ~16
                  column_config={"engine id": st.column_config.TextColumn(help="The full id, as in the exports")})
     st.caption("Click a column header to sort. Latency and tokens/s count the branches that made a call (a cached "
                "answer made none); a cost is “unknown” when an engine has no known price, never $0.")
@@ -237,7 +237,7 @@ def chunks_panel(outcome: RunOutcome) -> None:
     with st.expander(f"The document was reviewed in {plural(chunked[0].chunks, 'chunk')} (map-reduce)"):
         rows = [{"branch": r.branch_id, "chunk": c["chunk"], "characters": f"{c['start']:,}–{c['end']:,}",
                  "status": c["status"], "score": c["score"]} for r in chunked for c in r.chunk_results]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder="—")
 
 
 def _short(text: str, outcome: RunOutcome) -> str:
@@ -332,22 +332,35 @@ def diff_markdown(a: str, b: str) -> str:
 
 
 def compare_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
-    """Score per perspective and engine in two runs, and the change from A to B."""
+    """Score per perspective and engine in two runs, and the change from A to B; a branch without a score says
+    why ("error", "timeout"…), one missing from a run reads "—"."""
     import pandas as pd
-    def keyed(record: RunRecord) -> dict[tuple[str, str], float | None]:
-        return {(r.perspective, r.engine): r.score for r in record.results.values()}
 
-    scores_a, scores_b = keyed(a), keyed(b)
+    def keyed(record: RunRecord) -> dict[tuple[str, str], BranchResult]:
+        return {(r.perspective, r.engine): r for r in record.results.values()}
+
+    def shown(r: BranchResult | None) -> str:
+        if r is None:
+            return "—"
+        return f"{r.score:.2f}" if r.scored and r.score is not None else "no score" if r.ok else r.status
+
+    results_a, results_b = keyed(a), keyed(b)
+    names = display_names(engine for _, engine in [*results_a, *results_b])
     rows = []
-    for perspective, engine in dict.fromkeys([*scores_a, *scores_b]):
-        sa, sb = scores_a.get((perspective, engine)), scores_b.get((perspective, engine))
-        rows.append({"perspective": perspective, "engine": engine, "score A": sa, "score B": sb,
+    for perspective, engine in dict.fromkeys([*results_a, *results_b]):
+        ra, rb = results_a.get((perspective, engine)), results_b.get((perspective, engine))
+        sa = ra.score if ra is not None and ra.scored else None
+        sb = rb.score if rb is not None and rb.scored else None
+        rows.append({"perspective": perspective, "engine": names[engine], "score A": shown(ra), "score B": shown(rb),
                      "change": None if sa is None or sb is None else round(sb - sa, 2)})
     agg_a = a.aggregate.score if a.aggregate else None
     agg_b = b.aggregate.score if b.aggregate else None
-    aggregate = {"perspective": "aggregate", "engine": "", "score A": agg_a, "score B": agg_b,
+    aggregate = {"perspective": "aggregate", "engine": "", "score A": "—" if agg_a is None else f"{agg_a:.2f}",
+                 "score B": "—" if agg_b is None else f"{agg_b:.2f}",
                  "change": None if agg_a is None or agg_b is None else round(agg_b - agg_a, 2)}
-    return pd.DataFrame([aggregate, *rows])  # the aggregate first: visible without scrolling
+    table = pd.DataFrame([aggregate, *rows])  # the aggregate first: visible without scrolling
+    table["change"] = table["change"].astype("float64")
+    return table
 
 
 def change_colour(value: object) -> str:

@@ -58,11 +58,14 @@ def engine_rows(results: Sequence[BranchResult], mode: str = "review",
 
 
 def styled(rows: list[dict[str, Any]]) -> Styler:
-    """The rows as a table: numbers rounded, a missing value "—", an unknown cost "unknown" (sorting still goes by
-    the numbers underneath)."""
+    """The rows as a table: numbers rounded (sorting still goes by the numbers underneath), a missing one "—", a
+    cost as text ("unknown" when no price is known, never $0)."""
     import pandas as pd
 
     frame = pd.DataFrame(rows)
+    frame["cost"] = [usd(None if c is None or c != c else c) for c in frame["cost"]]  # text: "unknown" is no number
     numbers = [c for c in frame.columns if c not in ("engine", "succeeded", "failures", "cost", "engine id")]
-    return (frame.style.format(precision=2, na_rep=MISSING, subset=numbers)
-            .format(usd, na_rep="unknown", subset=["cost"]))
+    for column in numbers:
+        frame[column] = frame[column].astype("float64")
+    # Missing numbers: "—" here and, in the browser, st.dataframe's placeholder (the page passes the same).
+    return frame.style.format(precision=2, na_rep=MISSING, subset=numbers)

@@ -44,6 +44,7 @@ def test_one_results_table_with_friendly_headers_and_no_none(tmp_path):
     assert at.get("download_button")[0].label == "Download results CSV"
     tables = [d for d in at.dataframe if "document" in d.value.columns]
     assert len(tables) == 1  # the live table of the latest documents gave way to this one
+    assert tables[0].proto.placeholder == "—"  # what the browser shows for a missing number (not "None")
     table = tables[0].value
     assert list(table.columns)[:8] == ["document", "text", "status", "score (0–10)", "succeeded", "spread", "cost",
                                        "error"]

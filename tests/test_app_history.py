@@ -116,3 +116,25 @@ def test_compare_puts_the_aggregate_first_and_colours_changes(db_url):
 
     assert change_colour(-2.5).startswith("color: #b91c1c") and change_colour(1).startswith("color: #15803d")
     assert change_colour(0) == "" and change_colour(float("nan")) == ""
+
+
+def test_the_runs_table_has_friendly_headers_and_a_failed_branch_reads_error(db_url):
+    at, first = reviewed()
+    at.radio(key="review_engines_mode").set_value("Matrix: every perspective × every engine").run()
+    at.multiselect(key="review_engines_many").set_value(
+        ["offline:rules", "sim:flaky?latency=0&tokens=5&rate=100&fail=error"]).run()
+    at.button(key="review_run").click().run()
+    at.switch_page("app_pages/history.py").run()
+    assert not at.exception
+    assert at.dataframe[0].proto.placeholder == "—"  # a run without a score shows "—" in the browser, not "None"
+    runs = at.dataframe[0].value
+    assert list(runs.columns) == ["started (UTC)", "mode", "status", "review score (0–10)",
+                                  "translation score (0–100)", "succeeded", "engines", "text", "run"]
+    assert list(runs["succeeded"]) == ["3 of 6", "3 of 3"]
+    assert list(runs["engines"]) == ["Keyword checks (offline), flaky", "Keyword checks (offline)"]
+    assert not any(str(v) == "None" for v in runs.astype(str).to_numpy().ravel())
+    at.selectbox(key="history_compare_a").set_value(first).run()
+    compare = at.dataframe[-1].value
+    assert list(compare.columns) == ["perspective", "engine", "score A", "score B", "change"]
+    flaky = compare[compare["engine"] == "flaky"]
+    assert list(flaky["score A"]) == ["—"] * 3 and list(flaky["score B"]) == ["error"] * 3  # not "None"

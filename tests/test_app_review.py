@@ -112,7 +112,9 @@ def test_a_sortable_table_sums_up_each_engine_on_a_named_scale():
     at.button(key="review_run").click().run()
     assert not at.exception
     assert "Per engine" in [h.value for h in at.subheader]
-    table = next(d.value for d in at.dataframe if "engine id" in d.value.columns)
+    element = next(d for d in at.dataframe if "engine id" in d.value.columns)
+    assert element.proto.placeholder == "—"  # what the browser shows for a missing number (not "None")
+    table = element.value
     assert list(table.columns) == ["engine", "mean score (0–10)", "succeeded", "failures", "mean latency (s)",
                                    "tokens/s", "cost", "engine id"]
     assert list(table["engine"]) == ["Keyword checks (offline)", "flaky"]
@@ -120,7 +122,7 @@ def test_a_sortable_table_sums_up_each_engine_on_a_named_scale():
     assert list(table["succeeded"]) == ["2 of 2", "0 of 2"] and list(table["failures"]) == [0, 2]
     outcome = at.session_state["review_outcome"]
     scores = [r.score for r in outcome.ordered() if r.engine == "offline:rules"]
-    assert table["mean score (0–10)"][0] == sum(scores) / 2 and table["cost"][0] == 0
+    assert table["mean score (0–10)"][0] == sum(scores) / 2 and list(table["cost"]) == ["$0", "$0"]
     assert table["mean score (0–10)"].isna()[1]  # no score: shown as "—", never 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import queue
 import threading
@@ -10,7 +11,7 @@ from typing import Any
 from parallax.config import Config
 from parallax.reducers import reduce
 from parallax.results import BranchResult
-from parallax.run.execute import RunOutcome, execute, run_context
+from parallax.run.execute import OnEvent, RunOutcome, execute, run_context
 from parallax.run.plan import RunPlan
 from parallax.run.spec import spec_of
 from parallax.storage import RunRecord, StorageError, Store
@@ -164,19 +165,25 @@ def to_retry(outcome: RunOutcome, record: RunRecord) -> tuple[list[BranchResult]
 
 
 def retry_label(failed: list[BranchResult], rejudge: bool) -> str:
-    """The History button and the CLI say the same thing about what a retry does."""
-    parts = [f"{len(failed)} failed branch{'es' if len(failed) != 1 else ''}"] if failed else []
+    """The History button and the CLI say the same thing about what a retry does: a branch that was stopped is
+    "cancelled", not "failed"."""
+    cancelled = sum(r.status == "cancelled" for r in failed)
+    kinds = [f"{n} {kind}" for n, kind in ((len(failed) - cancelled, "failed"), (cancelled, "cancelled")) if n]
+    parts = [f"{' and '.join(kinds)} branch{'es' if len(failed) != 1 else ''}"] if failed else []
     if rejudge:
         parts.append("the judge")
     return " and ".join(parts) or "nothing to retry"
 
 
-async def retry_failed(run_id: str, store: Store, config: Config, use_cache: bool = True) -> RunOutcome:
+async def retry_failed(run_id: str, store: Store, config: Config, use_cache: bool = True,
+                       on_event: OnEvent | None = None) -> RunOutcome:
     """Rerun only the branches whose status is not ok; the successful ones are not called again. A translation
-    run whose judge failed is judged again (all translations together, as in the first run).
+    run whose judge failed is judged again (all translations together, as in the first run). `on_event` sees the
+    retried branches' events as they happen (the app streams them into cards).
 
     Each retry is a new attempt of that branch in the history (the earlier attempts stay); the run's
-    aggregate and status are recomputed over the latest attempt of every branch.
+    aggregate and status are recomputed over the latest attempt of every branch — also when the retry is
+    stopped (its unfinished branches are then cancelled, and the run is no longer "running").
     """
     record = store.load_run(run_id)
     plan = plan_from_record(record, config)
@@ -191,7 +198,12 @@ async def retry_failed(run_id: str, store: Store, config: Config, use_cache: boo
     retried = RunOutcome.for_plan(plan)
     retried.recorder = StoreRecorder(store, finish=False)
     if plan.branches:
-        await execute(plan, outcome=retried)
+        try:
+            await execute(plan, on_event, outcome=retried)
+        except asyncio.CancelledError:
+            merged.results.update(retried.results)
+            store.finish_run(run_id, reduce(merged.ordered(), merged.reducer), record.wall_ms, merged.ordered())
+            raise
     plan.settings = judged
     merged.results.update(retried.results)
     results = merged.ordered()

@@ -1,0 +1,119 @@
+"""The comparison grid in a real browser at 1440×900: Run on the first screen, every selected engine's chip
+visible, a run brought into view, a 7-engine matrix as a grid (short engine names as column headers, perspectives
+as rows) that scrolls sideways while it streams and once it is done; and a History retry that streams like a run."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, open_app, shot, wait_idle
+
+SCREEN = {"width": 1440, "height": 900}
+# Every chip of the engines list: its label, and whether it is wholly inside the list's visible box and unclipped.
+CHIPS = """() => {
+  const box = document.querySelector(
+    '.st-key-review_engines_many .react-aria-ComboBox [data-testid=stMultiSelectTagsContainer]');
+  const shown = box.getBoundingClientRect();
+  return [...box.querySelectorAll('[data-tag]')].map(tag => {
+    const r = tag.getBoundingClientRect(), text = tag.querySelector('span[title]');
+    return {label: text.innerText, inside: r.left >= shown.left - 1 && r.right <= shown.right + 1
+            && r.top >= shown.top - 1 && r.bottom <= shown.bottom + 1,
+            whole: text.scrollWidth <= text.clientWidth + 1};
+  });
+}"""
+# The grid with this key: its column headers, their widths, its rows' headers, and whether it scrolls sideways.
+GRID = """(key) => {
+  const rows = document.querySelector(`.st-key-${key}_rows`);
+  const scroller = document.querySelector(`.st-key-${key}_scroll`);
+  if (!rows || !scroller) return null;
+  const blocks = [...rows.querySelectorAll(':scope > div > [data-testid=stHorizontalBlock]')];
+  const cells = block => [...block.children];
+  return {headers: cells(blocks[0]).slice(1).map(c => c.innerText.trim()),
+          widths: cells(blocks[0]).slice(1).map(c => c.getBoundingClientRect().width),
+          rows: blocks.slice(1).map(b => cells(b)[0].innerText.trim()),
+          cards: blocks.slice(1).map(b => cells(b).length - 1),
+          scrolls: scroller.scrollWidth > scroller.clientWidth + 10};
+}"""
+
+
+def add_matrix_engines(page, engine_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_text("Use another engine id").click()
+    for i, engine_id in enumerate(engine_ids, start=1):
+        page.get_by_label("Engine id").fill(engine_id)
+        page.get_by_label("Engine id").press("Enter")
+        page.get_by_role("button", name="Add engine").click()
+        expect(page.get_by_text(re.compile(rf"^Runs exactly these {i} engines?:"))).to_be_visible(timeout=20_000)
+        wait_idle(page)
+
+
+def test_a_seven_engine_matrix_is_a_grid_live_and_finished(browser, start_app):
+    page = browser.new_page(viewport=SCREEN)
+    page.set_default_timeout(30_000)
+    try:
+        server = start_app()
+        open_app(page, server)
+        run = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Run", exact=True)
+        box = run.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= SCREEN["height"]  # on the first screen
+        page.get_by_text("Matrix: every perspective × every engine").click()
+        page.get_by_role("button", name="Remove Keyword checks (offline)").click()
+        page.get_by_role("button", name="Remove business").click()
+        wait_idle(page)
+        ids = [f"sim:model-{i}?latency=0.3&tokens=200&rate=40" for i in range(7)]
+        add_matrix_engines(page, ids)
+        # Every selected engine is visible and whole in the list (they wrap), by its short name.
+        chips = page.evaluate(CHIPS)
+        assert [c["label"] for c in chips] == [f"Demo · model-{i}" for i in range(7)]
+        assert all(c["inside"] and c["whole"] for c in chips), chips
+        shot(page, "grid-7-engines-picked")
+
+        run.click()
+        page.wait_for_function(STREAMING_CARDS, arg=4, polling=50, timeout=45_000)
+        # The run is brought into view: its progress and cards start on the screen.
+        page.wait_for_function("() => { const r = document.querySelector('.st-key-review_running');"
+                               " return r && r.getBoundingClientRect().top < innerHeight / 2; }", timeout=30_000)
+        live = page.evaluate(GRID, "review_live")
+        assert live["headers"] == [f"model-{i}" for i in range(7)] and live["rows"] == ["technical", "legal"]
+        assert live["cards"] == [7, 7] and live["scrolls"] and min(live["widths"]) >= 199, live
+        shot(page, "grid-7-engines-live")
+
+        page.wait_for_function(f"() => ({BADGE_COUNT})('done') === 14", polling=200, timeout=60_000)
+        wait_idle(page)
+        done = page.evaluate(GRID, "review_board")
+        assert done["headers"] == [f"model-{i}" for i in range(7)] and done["rows"] == ["technical", "legal"]
+        assert done["cards"] == [7, 7] and done["scrolls"] and min(done["widths"]) >= 199, done
+        assert "latency=0.3&toke" not in page.get_by_test_id("stMainBlockContainer").inner_text()
+        shot(page, "grid-7-engines-final")
+    finally:
+        page.close()
+
+
+def test_a_history_retry_streams_into_cards_and_names_cancelled_branches(page, start_app, tmp_path):
+    server = start_app({"PARALLAX_DATABASE_URL": f"sqlite:///{tmp_path}/history.db"})
+    open_app(page, server)
+    page.get_by_text("Use another engine id").click()
+    page.get_by_label("Engine id").fill("sim:slow?latency=0.3&tokens=300&rate=40")
+    page.get_by_label("Engine id").press("Enter")
+    page.get_by_role("button", name="Add engine").click()
+    expect(page.get_by_role("combobox", name="Engine", exact=True)).to_have_value(re.compile("slow"), timeout=20_000)
+    wait_idle(page)
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_function(STREAMING_CARDS, arg=3, polling=50, timeout=45_000)
+    main.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped:").wait_for()
+    wait_idle(page)
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="History").click()
+    page.get_by_role("heading", name="History").wait_for()
+    retry = main.get_by_role("button", name=re.compile("Retry: "))
+    expect(retry).to_have_text(re.compile("Retry: 3 cancelled branches"), timeout=30_000)  # not "failed"
+    wait_idle(page)
+    retry.click()
+    # Like a run: the retried branches stream in their cards, the bar counting them.
+    page.wait_for_function(STREAMING_CARDS, arg=3, polling=50, timeout=45_000)
+    expect(page.get_by_text(re.compile(r"^\d of 3 branches finished · "))).to_be_visible()
+    shot(page, "history-retry-streaming")
+    page.get_by_text("Retried: 3 of 3 branch(es) now succeeded.").wait_for(timeout=60_000)
+    assert page.evaluate(BADGE_COUNT, "done") == 3
