@@ -249,7 +249,11 @@ def history_panel(outcome: RunOutcome, store: Store) -> None:
     agreement_lines(by_judge([(outcome, votes)]), "the votes on this run")
     st.download_button("Download votes CSV", votes_csv(outcome, votes), f"parallax-{outcome.run_id}-votes.csv",
                        "text/csv", on_click="ignore", icon=":material/download:")
-    with st.expander("Judge–human agreement over every run in the history"):
+    every = st.expander("Judge–human agreement over every run in the history", key="history_votes_all",
+                        on_change="rerun")
+    if not every.open:  # each voted run is loaded to read its judge's scores: only when asked
+        return
+    with every:
         voted: dict[str, list[Vote]] = {}
         for v in store.votes():
             voted.setdefault(v.run_id, []).append(v)

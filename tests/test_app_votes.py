@@ -3,6 +3,7 @@ revealed, and cast later on a stored review."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,14 @@ def test_a_vote_cast_on_translate_is_in_history_with_its_engines(history_db):
     assert list(table["vote"]) == ["A better", "A better" if votes[1].outcome == "left" else "B better"]
     assert list(table["segment"]) == ["whole text", "1"]
     assert "Download votes CSV" in [d.label for d in at.get("download_button")]
+    # The judge's agreement with both votes, on this run and (once opened) over every run in the history.
+    said = re.escape(f"The judge ({DEMO_JUDGE}) agreed with the votes on ")
+    every = said + r"\d of 2 "
+    assert re.search(said + r"this run on \d of 2 ", shown_text(at.main))
+    assert not re.search(every, shown_text(at.main))  # not loaded while closed
+    at.session_state["history_votes_all"] = True
+    at.run()
+    assert re.search(every, shown_text(at.main))
 
 
 def test_a_stored_review_can_be_voted_on_later_in_history(history_db):
