@@ -4,11 +4,13 @@ judge verdicts or from human votes (never mixed), filtered by mode, language pai
 from __future__ import annotations
 
 import json
+import math
 from datetime import date
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from pandas.io.formats.style import Styler
 
 from components.names import display_names
 from components.settings import engine_labels, history_store
@@ -73,6 +75,19 @@ def table(found: Leaderboard, names: dict[str, str]) -> pd.DataFrame:
                          for s in found.standings])
 
 
+def shown(frame: pd.DataFrame) -> Styler:
+    """Rounded; an unranked engine's rank "—" and an open side "∞", kept as numbers (infinite) so that sorting puts
+    them where they belong (the browser shows a missing number as "None", whatever the style says)."""
+    frame = frame.assign(**{"rank": frame["rank"].fillna(math.inf), "95% low": frame["95% low"].fillna(-math.inf),
+                            "95% high": frame["95% high"].fillna(math.inf)})
+
+    def number(value: float) -> str:
+        return "∞" if value == math.inf else "-∞" if value == -math.inf else f"{value:.0f}"
+
+    return frame.style.format(number, subset=["rating", "95% low", "95% high"]).format(
+        lambda value: "—" if value == math.inf else f"{value:.0f}", subset=["rank"])
+
+
 st.title("Leaderboard")
 st.caption("Which engine wins when two are compared on the same text, over every run in the history. Judge "
            "verdicts and human votes are two separate leaderboards: one never stands in for the other.")
@@ -115,11 +130,8 @@ if ranked:
 else:
     st.warning(f"No engine has {found.threshold} comparisons yet: every rating below is {NOT_ENOUGH}.")
 st.plotly_chart(chart(found, names), key="leaderboard_chart")
-st.dataframe(table(found, names), hide_index=True, width="stretch", key="leaderboard_table",
-             column_config={"rank": st.column_config.NumberColumn("rank", format="%d"),
-                            "rating": st.column_config.NumberColumn("rating", format="%.0f"),
-                            "95% low": st.column_config.NumberColumn("95% low", format="%.0f"),
-                            "95% high": st.column_config.NumberColumn("95% high", format="%.0f")})
+st.dataframe(shown(table(found, names)), hide_index=True, width="stretch", key="leaderboard_table",
+             height=min(38 + 35 * len(found.standings), 1100))  # every engine in sight, up to about 30
 st.caption(found.basis())
 left, right = st.columns(2)
 left.download_button("Download CSV", table(found, names).to_csv(index=False), f"leaderboard-{source}.csv",

@@ -252,6 +252,11 @@ def test_the_page_shows_the_ratings_their_intervals_and_what_they_rest_on(app_hi
     (frame,) = at.dataframe
     assert list(frame.value["engine"]) == ["strong", "good", "fair", "weak", "rare"]  # short display names
     assert list(frame.value["engine id"])[:4] == TRUE_ORDER and list(frame.value["status"])[-1] == NOT_ENOUGH
+    from streamlit import dataframe_util
+
+    cells = dataframe_util.convert_arrow_bytes_to_pandas_df(frame.proto.arrow_data.styler.display_values)
+    assert list(cells["rank"]) == ["1", "2", "3", "4", "—"]  # a missing number would read "None" in the browser
+    assert all(str(v).isdigit() for v in cells["rating"])
     (chart,) = at.get("plotly_chart")
     figure = json.loads(chart.proto.spec)
     points = figure["data"][0]
