@@ -28,9 +28,14 @@ def comparisons(url: str, source: str) -> Collected:
     return collect(open_store(url), source)
 
 
-@st.cache_data(ttl=10, show_spinner="Fitting the ratings…")
-def board(url: str, source: str, filters: Filters) -> Leaderboard:
+@st.cache_data(max_entries=64, show_spinner="Fitting the ratings…")
+def board(url: str, source: str, filters: Filters, fingerprint: int) -> Leaderboard:
+    """Fitted again only when the comparisons change (`fingerprint`) or the filters do: 300 fits take seconds."""
     return rate(comparisons(url, source), filters)
+
+
+def fingerprint(collected: Collected) -> int:
+    return hash((tuple(collected.comparisons), tuple(sorted(collected.left_out.items()))))
 
 
 def chart(found: Leaderboard, names: dict[str, str]) -> go.Figure:
@@ -99,7 +104,8 @@ if store is None:
 url = database_url()
 source = st.radio("Ranked by", SOURCES, format_func=lambda s: SOURCE_NAMES[s].capitalize(), horizontal=True,
                   key="leaderboard_source")
-found_all = comparisons(url, source).comparisons
+collected = comparisons(url, source)
+found_all = collected.comparisons
 a, b, c, d, e = st.columns([1, 1, 1.2, 2.4, 1.2])
 mode = a.selectbox("Mode", [ALL, "translate", "review"], key="leaderboard_mode")
 pair = b.selectbox("Language pair", [ALL, *sorted({x.pair for x in found_all if x.pair})], key="leaderboard_pair")
@@ -115,7 +121,7 @@ since = e.date_input("Since", value=None, key="leaderboard_since", help="Runs fr
 filters = Filters(None if mode == ALL else mode, None if pair == ALL else pair,
                   None if perspective == ALL else perspective, tuple(engines),
                   since.isoformat() if isinstance(since, date) else None)
-found = board(url, source, filters)
+found = board(url, source, filters, fingerprint(collected))
 if found.note:
     st.info(found.note, icon=":material/info:")
 if found.empty:
