@@ -40,7 +40,7 @@ def widget_shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     top = page.get_by_role("heading", name="Vote").bounding_box()
     bottom = page.get_by_text("Vote per segment").bounding_box()
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True,
-                    clip={"x": top["x"] - 20, "y": top["y"] - 10, "width": 1000,
+                    clip={"x": top["x"] - 20, "y": top["y"] - 10, "width": 1100,
                           "height": bottom["y"] + bottom["height"] - top["y"] + 40})
 
 
