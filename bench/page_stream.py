@@ -36,7 +36,7 @@ FRAME_WATCH = """() => { window.__gaps = []; let last = performance.now();
   const tick = (t) => { window.__gaps.push(t - last); last = t; if (window.__watch) requestAnimationFrame(tick); };
   window.__watch = true; requestAnimationFrame(tick); }"""
 # Every visible card with a text box: its badge and the text its box shows (from the character at the box's top
-# left to the one at its bottom right, found with caretRangeFromPoint), keyed by the card's title lines.
+# left to the one at its bottom right, found with caretRangeFromPoint), keyed by the card's place in the page.
 SHOWN = """() => {
   const BADGES = new Set(['queued', 'streaming', 'done', 'error', 'timed out', 'truncated', 'cancelled']);
   const out = {};
@@ -51,8 +51,13 @@ SHOWN = """() => {
     }
     if (!badge) continue;
     const r = card.getBoundingClientRect();
-    if (r.bottom <= 0 || r.top >= innerHeight) continue;  // not on the screen
-    const key = card.innerText.split('\\n').map(l => l.trim()).filter(Boolean).slice(0, 2).join(' | ');
+    if (r.bottom <= 0 || r.top >= innerHeight || r.right <= 0 || r.left >= innerWidth) continue;  // not on screen
+    // A card by where it sits in the page (grid cells carry no title of their own): stable while it streams.
+    const main = document.querySelector('[data-testid=stMain]');
+    const grid = card.closest('[class*=_scroll]');
+    const seen = grid ? grid.getBoundingClientRect() : null;
+    if (seen && (r.left >= seen.right || r.right <= seen.left)) continue;  // scrolled out of the grid's view
+    const key = Math.round(r.left + (grid ? grid.scrollLeft : 0)) + ',' + Math.round(r.top + main.scrollTop);
     let box = code.querySelector('pre') || code;
     for (let e = box; e && e !== card; e = e.parentElement) {
       const s = getComputedStyle(e);

@@ -39,16 +39,18 @@ BADGES = {
     "cancelled": ":gray-badge[cancelled]",
 }
 # One scrolling box for the whole grid (every row scrolls with the header), rows as wide as their columns need,
-# columns sharing the width equally down to MIN_COLUMN_PX, the row headers kept in view while it scrolls; and the
-# corner cell's words.
+# columns sharing the width equally down to MIN_COLUMN_PX, the row headers kept in view while it scrolls (opaque,
+# in the theme's secondary background: the app follows the system's light or dark setting); and the corner's words.
 GRID_CSS = """<style>
 .st-key-{key}_rows {{ width: max(100%, {width}px) !important; max-width: none !important; flex: 0 0 auto !important; }}
 .st-key-{key}_rows [data-testid=stHorizontalBlock] {{ overflow: visible !important; }}
 .st-key-{key}_rows [data-testid=stHorizontalBlock] > * {{ flex: 1 1 0 !important; min-width: 0 !important;
   width: auto !important; }}
 .st-key-{key}_rows [data-testid=stHorizontalBlock] > *:first-child {{ flex: 0 0 {head}px !important;
-  position: sticky; left: 0; z-index: 3; align-self: stretch; backdrop-filter: blur(10px);
-  background: rgba(128, 128, 128, 0.08); border-radius: 0.5rem; padding: 0.25rem 0.5rem; }}
+  position: sticky; left: 0; z-index: 3; align-self: stretch; background: #f0f2f6; border-radius: 0.5rem;
+  padding: 0.25rem 0.5rem; }}
+@media (prefers-color-scheme: dark) {{
+  .st-key-{key}_rows [data-testid=stHorizontalBlock] > *:first-child {{ background: #262730; }} }}
 </style>
 <div style="font-size: 0.8rem; opacity: 0.65; line-height: 1.3">perspective ↓<br>engine →</div>"""
 

@@ -257,7 +257,7 @@ def scroll_into_view(key: str) -> None:
     high on the page, the cards start below the options)."""
     # Not a smooth scroll: the cards' first updates would cut it short. The margin keeps it clear of the header.
     st.html(f"<script>const el = document.querySelector('.st-key-{key}'); if (el) {{ el.style.scrollMarginTop = "
-            "'4.5rem'; el.scrollIntoView({block: 'start'}); }</script>", unsafe_allow_javascript=True)
+            "'5rem'; el.scrollIntoView({block: 'start'}); }</script>", unsafe_allow_javascript=True)
 
 
 def run_link(mode: str, run_id: str) -> str:

@@ -12,9 +12,9 @@ from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, open_app, shot, 
 
 SCREEN = {"width": 1440, "height": 900}
 # Every chip of the engines list: its label, and whether it is wholly inside the list's visible box and unclipped.
-CHIPS = """() => {
+CHIPS = """(key) => {
   const box = document.querySelector(
-    '.st-key-review_engines_many .react-aria-ComboBox [data-testid=stMultiSelectTagsContainer]');
+    `.st-key-${key} .react-aria-ComboBox [data-testid=stMultiSelectTagsContainer]`);
   const shown = box.getBoundingClientRect();
   return [...box.querySelectorAll('[data-tag]')].map(tag => {
     const r = tag.getBoundingClientRect(), text = tag.querySelector('span[title]');
@@ -64,7 +64,7 @@ def test_a_seven_engine_matrix_is_a_grid_live_and_finished(browser, start_app):
         ids = [f"sim:model-{i}?latency=0.3&tokens=200&rate=40" for i in range(7)]
         add_matrix_engines(page, ids)
         # Every selected engine is visible and whole in the list (they wrap), by its short name.
-        chips = page.evaluate(CHIPS)
+        chips = page.evaluate(CHIPS, "review_engines_many")
         assert [c["label"] for c in chips] == [f"Demo · model-{i}" for i in range(7)]
         assert all(c["inside"] and c["whole"] for c in chips), chips
         shot(page, "grid-7-engines-picked")
@@ -117,3 +117,16 @@ def test_a_history_retry_streams_into_cards_and_names_cancelled_branches(page, s
     shot(page, "history-retry-streaming")
     page.get_by_text("Retried: 3 of 3 branch(es) now succeeded.").wait_for(timeout=60_000)
     assert page.evaluate(BADGE_COUNT, "done") == 3
+
+
+def test_every_translation_engine_chip_is_whole_and_visible(page, start_app):
+    server = start_app()
+    page.set_viewport_size(SCREEN)
+    page.goto(f"{server.url}/translate")
+    wait_idle(page)
+    page.get_by_role("heading", name="Translate").wait_for()
+    page.locator(".st-key-translate_engines_many [data-tag]").first.wait_for()
+    chips = page.evaluate(CHIPS, "translate_engines_many")
+    # The third chip read "Dem…" behind a fade: now each reads whole, by its short name.
+    assert [c["label"] for c in chips] == ["Pseudo-localisation", "Demo · alpha", "Demo · beta"]
+    assert all(c["inside"] and c["whole"] for c in chips), chips
