@@ -35,7 +35,7 @@ def board(url: str, source: str, filters: Filters, fingerprint: int) -> Leaderbo
 
 
 def fingerprint(collected: Collected) -> int:
-    return hash((tuple(collected.comparisons), tuple(sorted(collected.left_out.items()))))
+    return hash((tuple(collected.comparisons), tuple((x.reason, x.run_id, x.first) for x in collected.left_out)))
 
 
 def chart(found: Leaderboard, names: dict[str, str]) -> go.Figure:

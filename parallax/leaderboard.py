@@ -68,6 +68,19 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class LeftOut(Comparison):
+    """An output or a vote that gave no comparison, and why: filtered like one (an output alone is `first`)."""
+
+    reason: str = ""
+
+
+def _left(record: RunRecord, reason: str, first: str = "", second: str = "", perspective: str | None = None
+          ) -> LeftOut:
+    return LeftOut(record.run_id, text_key(record.input_text), record.created_at, record.mode,
+                   language_pair(record.settings), perspective, first, second, math.nan, reason=reason)
+
+
+@dataclass(frozen=True)
 class Filters:
     mode: str | None = None  # review | translate
     pair: str | None = None  # "en-de"
@@ -98,7 +111,7 @@ class Collected:
 
     source: str
     comparisons: list[Comparison] = field(default_factory=list)
-    left_out: Counter[str] = field(default_factory=Counter)
+    left_out: list[LeftOut] = field(default_factory=list)
     note: str | None = None
 
 
@@ -190,31 +203,31 @@ def _ordered(a: str, sa: float, b: str, sb: float) -> tuple[str, str, float]:
     return (a, b, outcome) if a < b else (b, a, 1.0 - outcome)
 
 
-def judged_scores(record: RunRecord, left_out: Counter[str]) -> dict[str, float]:
+def judged_scores(record: RunRecord, left_out: list[LeftOut]) -> dict[str, float]:
     """A translation run's judge score of each engine that has a verdict (the mean when an engine answered twice)."""
     judge = (record.settings.get("translation") or {}).get("judge")
     found: dict[str, list[float]] = defaultdict(list)
     for r in record.results.values():
         if r.status != "ok":
-            left_out["failed outputs"] += 1
+            left_out.append(_left(record, "failed outputs", r.answered_by or r.engine))
         elif r.non_translation:
-            left_out["non-translations, which get no verdict"] += 1
+            left_out.append(_left(record, "non-translations, which get no verdict", r.answered_by or r.engine))
         elif r.judge_score is not None:
             found[r.answered_by or r.engine].append(r.judge_score)
     if judge in found:
-        left_out["outputs of the judge itself"] += 1
+        left_out.append(_left(record, "outputs of the judge itself", judge))
         del found[judge]
     return {engine: sum(scores) / len(scores) for engine, scores in found.items()}
 
 
-def judge_comparisons(record: RunRecord, left_out: Counter[str] | None = None) -> list[Comparison]:
+def judge_comparisons(record: RunRecord, left_out: list[LeftOut] | None = None) -> list[Comparison]:
     """Every two judged translations of one run: the higher judge score wins."""
-    left_out = Counter() if left_out is None else left_out
+    left_out = [] if left_out is None else left_out
     judge = (record.settings.get("translation") or {}).get("judge")
     if record.mode != "translate" or record.status == "running":
         return []
     if not judge:
-        left_out["runs without a judge"] += 1
+        left_out.append(_left(record, "runs without a judge"))
         return []
     scores = judged_scores(record, left_out)
     unit, pair = text_key(record.input_text), language_pair(record.settings)
@@ -239,7 +252,7 @@ def across_runs(records: list[RunRecord]) -> list[Comparison]:
         met: set[tuple[str, str]] = set()
         scores: dict[str, list[tuple[float, RunRecord]]] = defaultdict(list)
         for record in group:
-            judged = judged_scores(record, Counter())
+            judged = judged_scores(record, [])
             met.update(combinations(sorted(judged), 2))
             for engine, score in judged.items():
                 scores[engine].append((score, record))
@@ -254,24 +267,23 @@ def across_runs(records: list[RunRecord]) -> list[Comparison]:
     return found
 
 
-def vote_comparisons(record: RunRecord, votes: list[Vote], left_out: Counter[str] | None = None) -> list[Comparison]:
+def vote_comparisons(record: RunRecord, votes: list[Vote], left_out: list[LeftOut] | None = None) -> list[Comparison]:
     """A run's votes as comparisons between the engines of the two outputs voted on; a voter's segment votes on it
     as one comparison per pair (the engine that won more of those segments)."""
-    left_out = Counter() if left_out is None else left_out
+    left_out = [] if left_out is None else left_out
     found = []
     segments: dict[tuple[str, str, str], list[float]] = defaultdict(list)  # (voter, first, second) → outcomes
     unit, pair = text_key(record.input_text), language_pair(record.settings)
     for vote in votes:
         left, right = record.results.get(vote.left), record.results.get(vote.right)
-        if vote.outcome == "both bad":
-            left_out["'both bad' votes"] += 1
-            continue
         if left is None or right is None:
-            left_out["votes on outputs no longer in the run"] += 1
+            left_out.append(_left(record, "votes on outputs no longer in the run"))
             continue
         a, b = left.answered_by or left.engine, right.answered_by or right.engine
-        if a == b:
-            left_out["votes between two outputs of one engine"] += 1
+        if vote.outcome == "both bad" or a == b:
+            same = record.mode == "review" and left.perspective == right.perspective
+            why = "'both bad' votes" if a != b else "votes between two outputs of one engine"
+            left_out.append(_left(record, why, min(a, b), max(a, b), left.perspective if same else None))
             continue
         score_a = {"left": 1.0, "right": 0.0}.get(vote.outcome, 0.5)
         first, second, outcome = _ordered(a, score_a, b, 1.0 - score_a)
@@ -324,7 +336,7 @@ def rate(collected: Collected, filters: Filters | None = None, resamples: int = 
     units = sorted({c.unit for c in kept})
     board = Leaderboard(collected.source, filters, [], len(kept), len({r for c in kept for r in c.run_id.split("+")}),
                         len(units), resamples, threshold, dict(Counter(c.judge for c in kept if c.judge).most_common()),
-                        dict(collected.left_out.most_common()), note)
+                        dict(Counter(x.reason for x in collected.left_out if filters.keep(x)).most_common()), note)
     if not kept:
         return board
     engines = sorted({e for c in kept for e in (c.first, c.second)})

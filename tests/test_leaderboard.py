@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,10 @@ def test_filters_by_pair_mode_date_perspective_and_engine(history):
     assert french.runs == 6 and {c for c in recorded.translations[4::5]} == {  # every fifth run is en→fr
         c.run_id for c in judged.comparisons if c.pair == "en-fr"}
     assert rate(judged, Filters(pair="en-de"), resamples=20).runs == 24
+    # What was left out is said for the runs the filters keep: run 4 (en→de) had the failure and the copy.
+    assert french.left_out == {} and rate(judged, Filters(pair="en-de"), resamples=20).left_out == {
+        "failed outputs": 1, "non-translations, which get no verdict": 1}
+    assert rate(judged, Filters(engines=("sim:strong", "sim:good")), resamples=20).left_out == {}
     assert rate(judged, Filters(pair="en-ja"), resamples=20).empty
     reviews = rate(judged, Filters(mode="review"), resamples=20)
     assert reviews.empty and reviews.note == REVIEW_NOTE  # review scores rate the text, not the reviewer
@@ -154,7 +159,8 @@ def test_what_is_a_comparison_and_what_is_left_out(store):
                         scores={"sim:a": 9.0, "sim:b": 2.0})
     collected = collect(store, "judge")
     assert len(collected.comparisons) == 1  # the review's scores are no verdicts; the run without a judge has none
-    assert collected.left_out == {"outputs of the judge itself": 1, "runs without a judge": 1}
+    assert Counter(x.reason for x in collected.left_out) == {"outputs of the judge itself": 1,
+                                                             "runs without a judge": 1}
     for outcome in ("left", "tie", "both bad"):
         store.add_vote(Vote(review, "technical@sim:a", "technical@sim:b", outcome))
     # Segment picks: one comparison per voter and pair on a run, won by whoever won more of the segments.
@@ -169,7 +175,8 @@ def test_what_is_a_comparison_and_what_is_left_out(store):
         ("sim:a", "sim:b", 0.0, "translate"),  # voter one: b won 2 segments, a 1, one tie
         ("sim:a", "sim:b", 0.5, "review"), ("sim:a", "sim:b", 0.5, "translate"),  # voter two: 1 each
         ("sim:a", "sim:b", 1.0, "review"), ("sim:a", "sim:b", 1.0, "translate")]
-    assert votes.left_out == {"'both bad' votes": 1}
+    assert [(x.reason, x.first, x.second, x.perspective) for x in votes.left_out] == [
+        ("'both bad' votes", "sim:a", "sim:b", "technical")]
 
 
 def test_runs_of_the_same_text_compare_engines_that_never_met(store):
