@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.browser.harness import ROOT, shot, wait_idle
 
-PAGES = ["Review", "Translate", "Batch", "History"]
+PAGES = ["Review", "Translate", "Batch", "History", "Leaderboard"]
 
 
 def expect_framed(page, heading: str) -> None:  # type: ignore[no-untyped-def]
