@@ -103,10 +103,11 @@ def run_events(events: Events, board: Board, progress: Any, outcome: RunOutcome)
                     for result in event.results:
                         if result.branch_id in board.cards:
                             board.finished(result)
+                elif isinstance(event, BranchFinished):
+                    if event.result.branch_id in board.cards:
+                        board.finished(event.result)
                 elif getattr(event, "branch_id", None) not in board.cards:
                     continue  # RunFinished, or a branch this board does not show
-                elif isinstance(event, BranchFinished):
-                    board.finished(event.result)
                 elif isinstance(event, ChunkFinished):
                     card = board.cards[event.branch_id]
                     Board.badge(card, BADGES["streaming"])
