@@ -107,7 +107,7 @@ with run_tab:
     failed, rejudge = to_retry(outcome, record)
     if message := st.session_state.pop("history_retried", None):
         st.success(message)
-    st.caption(f"Run `{record.run_id}` · {record.mode} · **{record.status}** · started {record.created_at[:19]}")
+    st.caption(f"Run `{record.run_id}` · {record.mode} · **{record.status}** · started {local_time(record.created_at)}")
     if record.status == "running":
         # Going on in another tab, or ending after a refresh: shown as it is, and drawn again until it ends.
         st.info(f"This run is still going: {len(record.results)} of {len(record.branches)} branches have finished. "
