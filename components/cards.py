@@ -72,11 +72,14 @@ def score_caption(r: BranchResult) -> str:
     found = r.estimate
     parts = []
     if found is not None and found.n > 1:
-        fresh = " judge" if r.judge_score is not None else ""
-        parts.append(f"mean of {found.n}{fresh} samples (all fresh calls), sd {found.sd:g}"
+        what = (f"{found.n} segments" if found.unit == "segments" else
+                f"{found.n}{' judge' if r.judge_score is not None else ''} samples (all fresh calls)")
+        parts.append(f"mean of {what}, sd {found.sd:g}"
                      + (f", {found.interval}" if found.interval else ", too few for an interval"))
+    if r.judge_score is not None and len(r.samples) > 1:
+        parts.append(f"{len(r.samples)} judge samples (all fresh calls)")
     if r.confidence is not None:
-        parts.append(f"model's confidence {r.confidence:.0%}")
+        parts.append(f"model's self-reported confidence {r.confidence:.0%}")
     return " · ".join(parts)
 
 

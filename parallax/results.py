@@ -123,8 +123,9 @@ class BranchResult:
             return None
         segments = [v for v in self.segment_scores if v is not None]
         # A translation's uncertainty is over its segments (what varies in the world), else over the samples.
-        found = (estimate(segments, "segments") if len(segments) > 1
-                 else estimate(self.samples) if len(self.samples) > 1 else None)
+        scale = (0.0, 100.0) if self.judge_score is not None else (0.0, 10.0)
+        found = (estimate(segments, "segments", scale) if len(segments) > 1
+                 else estimate(self.samples, scale=scale) if len(self.samples) > 1 else None)
         return found or Estimate(1, self.score)  # type: ignore[arg-type]
 
     def cache_note(self) -> str:

@@ -59,11 +59,18 @@ def _round(x: float) -> float:
     return round(float(x), 2)
 
 
-def estimate(values: Sequence[float], unit: str = "samples") -> Estimate | None:
-    """Mean, sample standard deviation and the 95% interval of the mean (Student's t). Values that never
-    vary give no interval: zero spread among a few samples is no evidence that the mean is exact."""
+def estimate(values: Sequence[float], unit: str = "samples",
+             scale: tuple[float, float] | None = None) -> Estimate | None:
+    """Mean, sample standard deviation and the 95% interval of the mean (Student's t), kept within `scale` (a
+    mean of 0-100 scores cannot be 101). Values that never vary give no interval: zero spread among a few
+    samples is no evidence that the mean is exact."""
     found = _estimate(tuple(float(v) for v in values))
-    return None if found is None else dataclasses.replace(found, unit=unit)
+    if found is None:
+        return None
+    low, high = found.low, found.high
+    if scale is not None and low is not None and high is not None:
+        low, high = max(low, scale[0]), min(high, scale[1])
+    return dataclasses.replace(found, unit=unit, low=low, high=high)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -90,7 +90,7 @@ def test_review_page_has_a_samples_control_and_shows_the_models_confidence(fake,
     at.button(key="review_run").click().run()
     assert not at.exception
     captions = [c.value for c in at.main.caption]
-    shown = "mean of 3 samples (all fresh calls), sd 1, 95% CI 3.52 to 8.48 · model's confidence 60%"
+    shown = "mean of 3 samples (all fresh calls), sd 1, 95% CI 3.52 to 8.48 · model's self-reported confidence 60%"
     assert any(shown in c for c in captions)
     outcome = at.session_state["review_outcome"]
     row = next(csv.DictReader(io.StringIO(to_csv(outcome))))

@@ -66,9 +66,9 @@ def test_review_output_errors_and_engine_ids_stay_text(page, start_app):
         dialogs, elsewhere = watch(page)
         open_app(page, server)
         page.get_by_label("Matrix: every perspective × every engine").check(force=True)
-        page.get_by_role("button", name="Remove openai:gpt-4o-mini").wait_for()  # the matrix list is drawn
+        page.get_by_role("button", name="Remove gpt-4o-mini").wait_for()  # the matrix list is drawn (short names)
         page.get_by_text("Use another engine id").click()
-        for engine_id, label in (("openai:bad", "openai:bad"), (EVIL_ID, "Demo · ![id]")):
+        for engine_id, label in (("openai:bad", "bad"), (EVIL_ID, "Demo · ![id]")):
             page.get_by_label("Engine id").fill(engine_id)
             page.get_by_label("Engine id").press("Enter")
             page.get_by_role("button", name="Add engine").click()
@@ -81,7 +81,7 @@ def test_review_output_errors_and_engine_ids_stay_text(page, start_app):
                         "https://evil.example/plain-url", ":red[coloured] :material/warning: :smile:"):
             assert payload in body, payload  # shown verbatim: not rendered, not decoded
         assert "request rejected (HTTP 400): ![x](http://evil.example/leak.png)" in body
-        assert EVIL_ID in body
+        assert EVIL_ID.removeprefix("sim:") in body  # its short name (a grid header), shown verbatim
         # Everyone who opens this run from the (possibly shared) history sees the same inert text.
         page.goto(server.url + "/history")
         assert "![x](http://evil.example/leak.png)" in shown_inert(page, "untrusted-history", dialogs, elsewhere)
