@@ -96,7 +96,8 @@ def translation_body(r: BranchResult) -> None:
         st.markdown(marked_translation(r))
     facts = []
     if r.agreement is not None:
-        facts.append(f"agreement {r.agreement:g}" + (" — :orange[outlier]" if r.outlier else ""))
+        facts.append(f"agreement (chrF with the others, 0–100) {r.agreement:g}"
+                     + (" — :orange[outlier]" if r.outlier else ""))
     if r.answered_by and r.answered_by != r.engine:
         facts.append(f"answered by {md_escape(r.answered_by)} after {len(r.fallbacks)} failure(s)")
     if r.glossary:

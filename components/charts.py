@@ -190,7 +190,11 @@ def speedup(results: Sequence[BranchResult], wall_ms: float | None) -> float | N
     ran = [r for r in results if r.latency_ms and not r.cached]
     if len(ran) < 2 or len(ran) < len(results) or not wall_ms:
         return None
-    value = sum(r.latency_ms or 0 for r in ran) / wall_ms
+    # The branches' own span (first start to last end) where known: a translation's judge runs after them.
+    starts = [r.started_s for r in ran if r.started_s is not None]
+    ends = [r.ended_s for r in ran if r.ended_s is not None]
+    span_ms = (max(ends) - min(starts)) * 1000 if len(starts) == len(ends) == len(ran) else wall_ms
+    value = sum(r.latency_ms or 0 for r in ran) / (span_ms or wall_ms)
     return value if value >= 1 else None
 
 

@@ -46,10 +46,12 @@ def reducer_panel(outcome: RunOutcome, key: str) -> Aggregate:
              help="The branches that came back (status ok), whatever their score.")
     if scored := aggregate.scored_count(outcome.mode):
         b.caption(scored.capitalize())
-    c.metric("Spread (max − min)", "—" if aggregate.spread is None else f"{aggregate.spread:g}")
+    c.metric(f"Spread (max − min, 0–{scale})", "—" if aggregate.spread is None else f"{aggregate.spread:g}",
+             help="How far apart the highest and the lowest score are, in points of the score's scale.")
     speed = charts.speedup(outcome.ordered(), outcome.wall_ms) if aggregate.n_ok else None
     d.metric("Parallel speed-up", "—" if speed is None else f"{speed:.1f}× faster",
-             help="Sum of branch latencies ÷ wall time: how much faster than one after another.")
+             help="The branches' latencies added up ÷ the time from the first branch's start to the last one's "
+                  "end: how much faster than one after another (the judge, which runs after them, is not counted).")
     if aggregate.spread is not None and aggregate.spread >= DISAGREEMENT_SPREAD * scale / 10:
         st.warning(f"The branches disagree: scores are {aggregate.spread:g} points apart. "
                    "Read the lowest-scoring perspectives before trusting the aggregate.", icon=":material/warning:")
@@ -78,7 +80,8 @@ def issues_panel(outcome: RunOutcome) -> None:
     title = "Errors the judge found" if outcome.mode == "translate" else "Issues from all perspectives"
     st.subheader(f"{title} ({len(found)})")
     if not found:
-        st.caption("No branch reported an issue.")
+        st.caption("No branch reported an issue." if any(r.ok for r in outcome.ordered())
+                   else "No branch succeeded, so none could report an issue.")
         return
     for severity in SEVERITIES:
         group = [(f, r) for f, r in found if f.severity == severity]

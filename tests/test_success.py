@@ -85,6 +85,10 @@ def test_the_speedup_is_shown_only_when_it_means_something():
     assert speedup([branch(500)], 500) is None  # one branch: nothing ran in parallel
     assert speedup([branch(500), branch(0.5, cached=True)], 500) is None  # answered from the cache, not run
     assert speedup([branch(50), branch(50)], 1000) is None  # never "0.1× faster"
+    # Three translations that fully overlapped, then a judge: the speed-up is over the branches' own span (1 s),
+    # not the run's wall time (3 s, the judge included), so it reads 3.0× and not 1.0×.
+    overlapped = [BranchResult(f"b{i}", i, "e", "p", latency_ms=1000, started_s=0.0, ended_s=1.0) for i in range(3)]
+    assert speedup(overlapped, 3000) == 3.0
 
 
 def test_judge_samples_are_real_calls_even_with_the_cache_on(fake, config, db_url):
