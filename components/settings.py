@@ -125,6 +125,15 @@ def provider_sidebar() -> None:
                 st.markdown(f":green[:material/check_circle:] **{name}** — key typed for this session")
             else:
                 st.markdown(f":gray[:material/radio_button_unchecked:] **{name}** — not configured")
+        # The translation services: configured by the environment (or secrets) only.
+        for name, variable, what in (("DeepL", "DEEPL_AUTH_KEY", "key"), ("LibreTranslate", "LIBRETRANSLATE_URL",
+                                                                          "server")):
+            value = os.environ.get(variable, "").strip()
+            if value and not is_placeholder(value):
+                st.markdown(f":green[:material/check_circle:] **{name}** — {what} from secrets or environment")
+            else:
+                st.markdown(f":gray[:material/radio_button_unchecked:] **{name}** — not configured "
+                            f"(`{variable}`)")
         with st.expander("Add a key for this session"):
             st.caption("Kept in this browser session only: never stored, logged or shown again.")
             for provider, variable in PROVIDER_KEYS.items():

@@ -273,3 +273,12 @@ def test_a_text_too_long_even_for_one_chunk_says_1_chunk(fake, monkeypatch):
     assert not at.exception
     assert "1 of 1 chunk failed; chunk 1: OpenAI: the text is too long" in texts(at)
     assert "chunks failed" not in texts(at)
+
+
+def test_the_sidebar_says_whether_deepl_and_libretranslate_are_configured(monkeypatch):
+    monkeypatch.delenv("DEEPL_AUTH_KEY", raising=False)
+    monkeypatch.setenv("LIBRETRANSLATE_URL", "http://127.0.0.1:5000")
+    at = app()
+    sidebar = [m.value for m in at.sidebar.markdown]
+    assert any("**DeepL** — not configured (`DEEPL_AUTH_KEY`)" in m for m in sidebar)
+    assert any("**LibreTranslate** — server from secrets or environment" in m for m in sidebar)
