@@ -268,7 +268,7 @@ def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
         st.markdown(f"**{md_escape(_short(aggregate.headline(outcome.mode), outcome))}**")
         st.caption(md_escape(_short(aggregate.verdict() or "", outcome)))
         st.markdown(live.marked_translation(best))
-        st.caption(md_escape(aggregate.formula))
+        st.caption(md_escape(_short(aggregate.formula, outcome)))
     effect = outcome.assessment.position_effect if outcome.assessment else {}
     if effect:
         st.caption("Judge position effect, measured over the segments (score at a position minus the candidate's "
