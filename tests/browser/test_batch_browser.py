@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import re
 
+from playwright.sync_api import expect
+
 from tests.browser.harness import shot, wait_idle
 
 
@@ -116,7 +118,7 @@ def test_a_provider_batch_is_sent_listed_and_collected_on_the_page(page, start_a
     page.get_by_text("collected 2 of 2 documents").wait_for()
     page.get_by_text("Every provider batch has been collected").wait_for()
     wait_idle(page)
-    assert page.get_by_role("button", name="Download").count() == 1
+    expect(page.get_by_role("button", name="Download")).to_have_count(1)  # retried: a redraw may be under way
     shot(page, "batch-provider-collected")
     (results,) = (tmp_path / "home" / "batches").glob("*.results.csv")
     rows = list(csv.DictReader(results.open()))
