@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from collections.abc import AsyncIterator
 from typing import Any, Final
@@ -97,6 +98,11 @@ class OpenAIEngine(Engine):
         interrupted_hint: str = "",
     ) -> None:
         import openai  # imported lazily: a missing SDK disables only this engine
+
+        if "httpx" in sys.modules:
+            # The SDK looks the legacy httpx up in sys.modules; the app's warm-up thread may be importing it right
+            # now (a half-initialised module: "no attribute 'Timeout'"). Importing it here waits for that import.
+            import httpx  # noqa: F401
 
         self.engine_id, self.model, self.provider = engine_id, model, provider
         self.batch_api = engine_id.startswith("openai:")  # OpenAI's Batch API; other servers of its API have none
