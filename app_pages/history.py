@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from components import live, results, votes
+from components import compare, live, results, votes
 from components.names import display_names
 from components.safe import md_code, md_escape
 from components.settings import history_store, session_config
@@ -154,13 +154,4 @@ with run_tab:
     results.outcome_panels(outcome, "history")
 
 with compare_tab:
-    if len(labels) < 2:
-        st.info("Keep at least two runs to compare them.")
-    else:
-        ids = list(labels)
-        left, right = st.columns(2)
-        first = left.selectbox("Run A", ids, index=1, format_func=labels.get, key="history_compare_a")
-        second = right.selectbox("Run B", ids, index=0, format_func=labels.get, key="history_compare_b")
-        table = results.compare_table(store.load_run(first), store.load_run(second))
-        st.dataframe(table.style.map(results.change_colour, subset=["change"]).format(precision=2, na_rep="—"),
-                     hide_index=True, width="stretch", placeholder="—")
+    compare.compare_section(store, runs, local_time)
