@@ -10,7 +10,7 @@ import streamlit as st
 
 from parallax.export import to_csv, to_json, to_xlsx
 from parallax.reducers import REDUCERS, reduce
-from parallax.results import SEVERITIES, Aggregate, BranchResult
+from parallax.results import SEVERITIES, Aggregate
 from parallax.run.execute import RunOutcome
 from parallax.run.failures import plural
 from parallax.translate.judge import MQM_FORMULA
@@ -25,8 +25,6 @@ from .settings import engine_labels
 
 if TYPE_CHECKING:  # pandas, plotly and the graph are imported when a result is drawn, not with the page
     import pandas as pd
-
-    from parallax.storage import RunRecord
 
 DISAGREEMENT_SPREAD = 3.0  # points out of 10 (30 out of 100) between the harshest and the kindest branch
 
@@ -332,42 +330,3 @@ def diff_markdown(a: str, b: str) -> str:
         parts.append(escaped if op == "=" else f":red-background[{escaped}]" if op == "-"
                      else f":green-background[{escaped}]")
     return "".join(parts)
-
-
-def compare_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
-    """Score per perspective and engine in two runs, and the change from A to B; a branch without a score says
-    why ("error", "timeout"…), one missing from a run reads "—"."""
-    import pandas as pd
-
-    def keyed(record: RunRecord) -> dict[tuple[str, str], BranchResult]:
-        return {(r.perspective, r.engine): r for r in record.results.values()}
-
-    def shown(r: BranchResult | None) -> str:
-        if r is None:
-            return "—"
-        return f"{r.score:.2f}" if r.scored and r.score is not None else "no score" if r.ok else r.status
-
-    results_a, results_b = keyed(a), keyed(b)
-    names = display_names(engine for _, engine in [*results_a, *results_b])
-    rows = []
-    for perspective, engine in dict.fromkeys([*results_a, *results_b]):
-        ra, rb = results_a.get((perspective, engine)), results_b.get((perspective, engine))
-        sa = ra.score if ra is not None and ra.scored else None
-        sb = rb.score if rb is not None and rb.scored else None
-        rows.append({"perspective": perspective, "engine": names[engine], "score A": shown(ra), "score B": shown(rb),
-                     "change": None if sa is None or sb is None else round(sb - sa, 2)})
-    agg_a = a.aggregate.score if a.aggregate else None
-    agg_b = b.aggregate.score if b.aggregate else None
-    aggregate = {"perspective": "aggregate", "engine": "", "score A": "—" if agg_a is None else f"{agg_a:.2f}",
-                 "score B": "—" if agg_b is None else f"{agg_b:.2f}",
-                 "change": None if agg_a is None or agg_b is None else round(agg_b - agg_a, 2)}
-    table = pd.DataFrame([aggregate, *rows])  # the aggregate first: visible without scrolling
-    table["change"] = table["change"].astype("float64")
-    return table
-
-
-def change_colour(value: object) -> str:
-    """Green where run B scores higher, red where lower (the compare table's `change` column)."""
-    if not isinstance(value, int | float) or value != value or value == 0:
-        return ""
-    return "color: #15803d; font-weight: 600" if value > 0 else "color: #b91c1c; font-weight: 600"

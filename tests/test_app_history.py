@@ -112,7 +112,7 @@ def test_compare_puts_the_aggregate_first_and_colours_changes(db_url):
     assert not at.exception
     frame = at.dataframe[-1].value  # the compare tab's table
     assert frame.iloc[0]["perspective"] == "aggregate"
-    from components.results import change_colour
+    from components.compare import change_colour
 
     assert change_colour(-2.5).startswith("color: #b91c1c") and change_colour(1).startswith("color: #15803d")
     assert change_colour(0) == "" and change_colour(float("nan")) == ""
@@ -135,6 +135,7 @@ def test_the_runs_table_has_friendly_headers_and_a_failed_branch_reads_error(db_
     assert not any(str(v) == "None" for v in runs.astype(str).to_numpy().ravel())
     at.selectbox(key="history_compare_a").set_value(first).run()
     compare = at.dataframe[-1].value
-    assert list(compare.columns) == ["perspective", "engine", "score A", "score B", "change"]
+    assert list(compare.columns) == ["perspective", "engine", "in", "A score (0–10)", "B score (0–10)", "change"]
     flaky = compare[compare["engine"] == "flaky"]
-    assert list(flaky["score A"]) == ["—"] * 3 and list(flaky["score B"]) == ["error"] * 3  # not "None"
+    assert list(flaky["A score (0–10)"]) == ["—"] * 3 and list(flaky["B score (0–10)"]) == ["error"] * 3  # not "None"
+    assert list(flaky["in"]) == ["only in B"] * 3
