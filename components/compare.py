@@ -167,7 +167,7 @@ def outputs(matches: Sequence[Match], a: RunRecord, b: RunRecord, names: Mapping
     for m in matches:
         by_engine = m.perspective is None
         what = md_escape(names[m.engine] if by_engine else f"{m.perspective} · {names[m.engine]}")
-        with st.expander(f"{what} — A {md_escape(score_cell(m.a))} · B {md_escape(score_cell(m.b))}"):
+        with st.expander(f"{what} — A {score_cell(m.a)} · B {score_cell(m.b)}"):  # cells are ours: no escape
             left, right = st.columns(2, gap="medium")
             _side(left, "A", a, m.a, by_engine)
             _side(right, "B", b, m.b, by_engine)
