@@ -115,7 +115,13 @@ with run_tab:
         live.rerun_soon(1.0)
     with st.expander("The text of this run"):
         st.text(record.input_text)
-    retry_col, delete_col, confirm_col = st.columns([2, 1, 2], vertical_alignment="center")
+    retry_col, edit_col, delete_col, confirm_col = st.columns([2, 1.4, 1, 2], vertical_alignment="center")
+    if record.mode in ("review", "translate") and edit_col.button(
+            "Edit and rerun", key="history_edit", icon=":material/edit:",
+            help=f"Open the {record.mode.title()} page with this run's text and settings in its form, to change "
+                 "something and run it again."):
+        # The page puts the run's inputs into its form before drawing it (`edit`), then shows the run below.
+        st.switch_page(f"app_pages/{record.mode}.py", query_params={"run": run_id, "edit": "1"})
     if retry_col.button(f"Retry: {retry_label(failed, rejudge)}", disabled=not (failed or rejudge),
                         key="history_retry", icon=":material/replay:",
                         help="Only the branches that did not succeed are called again; a judge that failed judges "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import live, pickers, results, votes
+from components import live, pickers, reopen, results, votes
 from components.inputs import document_input, sentence
 from components.settings import session_config
 from parallax.documents import InputError
@@ -28,6 +28,7 @@ Upgrade today from the download page.
 
 
 config = session_config()
+reopen.restore_inputs("review", config)  # before any field is drawn: a refresh, a run's address, "Edit and rerun"
 st.title("Review")
 st.caption("One text, several independent branches at once: every perspective × engine streams in its own card, "
            "then an explicit reducer merges them.")
@@ -44,13 +45,18 @@ with right:
     perspectives = pickers.perspective_picker(config, "review_perspectives")
     pickers.suggestion_picker(config, "review_perspectives", text)
     engines = pickers.engine_picker(config, "review_engines")
-    samples = st.number_input("Samples per branch", 1, 5, 1, key="review_samples",
+    # Defaults through the session, not `value=`: a reopened run sets these keys before they are drawn.
+    st.session_state.setdefault("review_samples", 1)
+    samples = st.number_input("Samples per branch", 1, 5, key="review_samples",
                               help="Ask each branch this many times: its score is the mean, shown with its standard "
                                    "deviation and, from 3 samples, a 95% interval. Samples show how consistent the "
                                    "model is with itself, not which branch is better. Each sample is a paid call.")
     with st.expander("Limits"):
-        timeout_s = st.number_input("Deadline per branch (seconds)", min_value=1.0, value=120.0, step=10.0)
-        concurrency = st.number_input("At most this many branches at once (0 = all)", min_value=0, value=0)
+        st.session_state.setdefault("review_timeout", 120.0)
+        st.session_state.setdefault("review_concurrency", 0)
+        timeout_s = st.number_input("Deadline per branch (seconds)", min_value=1.0, step=10.0, key="review_timeout")
+        concurrency = st.number_input("At most this many branches at once (0 = all)", min_value=0,
+                                      key="review_concurrency")
 
 plan: RunPlan | None = None
 problem: str | None = None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import live, pickers, results, votes
+from components import live, pickers, reopen, results, votes
 from components.inputs import document_input, sentence
+from components.pickers import NO_JUDGE
 from components.safe import md_escape
 from components.settings import session_config
-from parallax.config import DEMO_JUDGE, SUGGESTED_MODELS
+from parallax.config import DEMO_JUDGE
 from parallax.documents import InputError
 from parallax.languages import language_name, offered_languages
 from parallax.run.plan import RunPlan, plan_translate
@@ -21,7 +22,6 @@ so you can close the app at any time.
 To share a folder, right-click it and choose "Share". Invited people get an e-mail with a link; \
 the link expires after 7 days.
 """
-NO_JUDGE = "No judge"
 
 
 def _use_typed_judge() -> None:
@@ -35,6 +35,7 @@ PROTOCOL_LABELS = {"segments": "Each translation alone", "single": "One segment 
                    "compare": "Side by side"}
 
 config = session_config()
+reopen.restore_inputs("translate", config)  # before any field is drawn: a refresh, a run's address, "Edit and rerun"
 st.title("Translate")
 st.caption("One text through several translation engines at once: watch them stream side by side, see how much "
            "they agree, let a judge score them, and take the best one.")
@@ -56,14 +57,12 @@ with left:
                                  key="translate_reference", height=100)
 with right:
     a, b = st.columns(2)
-    source = a.selectbox("From", codes, index=codes.index("en"), format_func=language_name, key="translate_source")
-    target = b.selectbox("To", codes, index=codes.index("de"), format_func=language_name, key="translate_target")
+    st.session_state.setdefault("translate_source", "en")  # not `index=`: a reopened run sets these keys
+    st.session_state.setdefault("translate_target", "de")
+    source = a.selectbox("From", codes, format_func=language_name, key="translate_source")
+    target = b.selectbox("To", codes, format_func=language_name, key="translate_target")
     engines = pickers.translation_engine_picker(config, "translate_engines")
-    # Any engine that can judge: the suggested models, the named engines of parallax.toml (a local server),
-    # or an id the user types (checked before any call, like every other engine id).
-    typed_judges = st.session_state.setdefault("translate_judge_ids", [])
-    judges = list(dict.fromkeys([NO_JUDGE, *(m for p in config.configured_providers() for m in SUGGESTED_MODELS[p]),
-                                 *config.engines, *typed_judges, DEMO_JUDGE]))
+    judges = pickers.judge_options(config)
     st.session_state.setdefault("translate_judge", config.default_judge(engines) or DEMO_JUDGE)
     judge = st.selectbox("Judge (MQM error spans → score 0–100)", judges, key="translate_judge",
                          format_func=pickers.engine_label)
@@ -73,7 +72,8 @@ with right:
         st.text_input("Judge engine id", key="translate_judge_typed", placeholder="e.g. openai:gpt-4.1 or local")
         st.button("Use as judge", key="translate_judge_use", on_click=_use_typed_judge,
                   disabled=not st.session_state.get("translate_judge_typed", "").strip())
-    samples = st.number_input("Judge each translation this many times", 1, 5, 1, key="translate_samples",
+    st.session_state.setdefault("translate_samples", 1)
+    samples = st.number_input("Judge each translation this many times", 1, 5, key="translate_samples",
                               help="Repeated judging shows how consistent the judge is with itself (\"preferred in "
                                    "2 of 3 samples\"). Which translation is better is decided over the segments, "
                                    "never by repeating the judge. Samples are never read from the cache.")

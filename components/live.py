@@ -34,6 +34,7 @@ from parallax.translate.assess import Assessed
 # What other views use of a card, from where it lives now (grid: the board; cards: a finished card's parts).
 from .cards import exchange_view, marked_translation, metrics_line, score_caption, translation_body  # noqa: F401
 from .grid import BADGES, Board, Card, live_line, live_tokens, tail  # noqa: F401
+from .reopen import request_edit
 from .safe import md_code, md_escape
 from .settings import history_store, keep_unsaved
 
@@ -240,13 +241,25 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls
         st.error(st.session_state.pop(f"{prefix}_run_error"))
     if stored is not None:
         cancelled = sum(r.status == "cancelled" for r in stored.results.values())
-        if st.session_state.get(f"{prefix}_linked") == stored.run_id:
+        linked = st.session_state.get(f"{prefix}_linked") == stored.run_id
+        restored = st.session_state.get(f"{prefix}_inputs_of") == stored.run_id  # its inputs are in the form
+        for note in (st.session_state.get(f"{prefix}_restore_notes") or []) if restored else []:
+            st.warning(note, icon=":material/edit_note:")
+        # A run opened from its address, its inputs not in the form, is not "the previous input" of this form.
+        changed = (not restored if plan is None else st.session_state.get(f"{prefix}_input") != plan_key(plan))
+        if restored and not changed:
+            st.info(f"Run `{stored.run_id}`{', opened from its address,' if linked else ''} with its inputs above: "
+                    "change any of them and press Run to start a new run.", icon=":material/link:")
+        elif linked and not restored:
             st.info(f"Run `{stored.run_id}`, opened from its address. The inputs above are this page's, not the "
-                    "run's: press Run to start a new one.", icon=":material/link:")
+                    "run's: press Run to start a new one, or Edit and rerun to put the run's inputs above.",
+                    icon=":material/link:")
+            st.button("Edit and rerun", key=f"{prefix}_edit_run", icon=":material/edit:", on_click=request_edit,
+                      args=(prefix, stored.run_id), help="Put this run's text and settings in the form above, "
+                                                         "to change something and run it again.")
         elif cancelled:  # our Stop, the header's Stop, or any click during the run
             st.info(f"Stopped: {cancelled} branch(es) cancelled, no call is still running. Finished branches are kept.")
-        if st.session_state.get(f"{prefix}_linked") != stored.run_id and (
-                plan is None or st.session_state.get(f"{prefix}_input") != plan_key(plan)):
+        if (restored or not linked) and changed:
             st.warning("These results are for the previous input: the text, perspectives, engines or settings "
                        "changed since. Press Run to update them.", icon=":material/update:")
         Board(stored.branches, stored.mode, key=f"{prefix}_board").show(stored)

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from parallax.config import DEMO_ENGINES, DEMO_TRANSLATORS, SUGGESTED_MODELS, Config
+from parallax.config import DEMO_ENGINES, DEMO_JUDGE, DEMO_TRANSLATORS, SUGGESTED_MODELS, Config
 from parallax.perspectives import BUILTIN, parse_custom
 from parallax.review.suggest import suggest_perspectives
 
@@ -18,6 +18,7 @@ from .settings import engine_labels
 
 ONE_FOR_ALL = "One engine for all perspectives"
 MATRIX = "Matrix: every perspective × every engine"
+NO_JUDGE = "No judge"
 
 
 def engine_label(engine_id: str) -> str:
@@ -68,6 +69,14 @@ def engine_options(config: Config, mode: str = "review") -> list[str]:
     else:
         options += ["offline:rules", *DEMO_ENGINES]
     return options + [e for e in st.session_state.get(f"extra_engines_{mode}", []) if e not in options]
+
+
+def judge_options(config: Config) -> list[str]:
+    """Any engine that can judge: the suggested models, the named engines of parallax.toml (a local server), or an
+    id the user typed (checked before any call, like every other engine id), or a reopened run's judge."""
+    typed = st.session_state.setdefault("translate_judge_ids", [])
+    return list(dict.fromkeys([NO_JUDGE, *(m for p in config.configured_providers() for m in SUGGESTED_MODELS[p]),
+                               *config.engines, *typed, DEMO_JUDGE]))
 
 
 def perspective_picker(config: Config, key: str) -> list[str]:
