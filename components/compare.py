@@ -83,7 +83,7 @@ def branch_table(a: RunRecord, b: RunRecord, names: Mapping[str, str]) -> pd.Dat
         rows.append({"perspective": m.perspective, "engine": names[m.engine], "in": m.presence,
                      score_a: score_cell(m.a), score_b: score_cell(m.b)})
     table = pd.DataFrame(rows)
-    table["change"] = [_change(x, y, same) for x, y in zip(table[score_a], table[score_b], strict=True)]
+    table.insert(5, "change", [_change(x, y, same) for x, y in zip(table[score_a], table[score_b], strict=True)])
     table["change"] = table["change"].astype("float64")
     return table
 
@@ -140,7 +140,7 @@ def _output(r: BranchResult, mode: str) -> None:
             st.code(readable(r.text), language=None, wrap_lines=True, height=160)
         return
     if r.scored:
-        st.markdown(f"**{r.score:g}** / {'100 (judge)' if mode == 'translate' else '10'}")
+        st.markdown(f"**{score_cell([r])}** / {'100 (judge)' if mode == 'translate' else '10'}")
     with st.container(height=320 if len(r.text if mode == "translate" else r.summary) > LONG_TEXT else "content",
                       border=False):
         if mode == "translate":
@@ -157,9 +157,16 @@ def _side(column: Any, run: str, record: RunRecord, results: Sequence[BranchResu
         if not results:
             st.caption(f"Not in run {run}.")
         for r in results:
-            if by_engine:
+            if by_engine and record.mode == "review":  # a translation's one branch has no perspective to name
                 st.markdown(f"*{md_escape(r.perspective)}*")
             _output(r, record.mode)
+
+
+def _both(m: Match) -> str:
+    """Both runs' scores in a matched row's title (the cells are ours: no escaping)."""
+    first = f"A {score_cell(m.a)}" if m.a else "not in run A"
+    second = f"B {score_cell(m.b)}" if m.b else "not in run B"
+    return f"{first} · {second}"
 
 
 def outputs(matches: Sequence[Match], a: RunRecord, b: RunRecord, names: Mapping[str, str]) -> None:
@@ -167,7 +174,7 @@ def outputs(matches: Sequence[Match], a: RunRecord, b: RunRecord, names: Mapping
     for m in matches:
         by_engine = m.perspective is None
         what = md_escape(names[m.engine] if by_engine else f"{m.perspective} · {names[m.engine]}")
-        with st.expander(f"{what} — A {score_cell(m.a)} · B {score_cell(m.b)}"):  # cells are ours: no escape
+        with st.expander(f"{what} — {_both(m)}"):
             left, right = st.columns(2, gap="medium")
             _side(left, "A", a, m.a, by_engine)
             _side(right, "B", b, m.b, by_engine)
@@ -200,9 +207,14 @@ def compare_section(store: Any, runs: list[dict[str, Any]], when: Callable[[str]
     by = MATCH_BY[choice or "perspective × engine"]
     names = display_names([r.engine for r in (*a.results.values(), *b.results.values())], engine_labels())
     table = branch_table(a, b, names) if by == "branch" else engine_table(a, b, names)
+    # Every row in view up to a long run's worth (no scrolling inside a short table); 35 px a row and the header.
     st.dataframe(table.style.map(change_colour, subset=["change"]).format(precision=2, na_rep=MISSING),
-                 hide_index=True, width="stretch", placeholder=MISSING)
-    st.caption("A score reads what happened where there is none: error, timeout, cancelled; “—” is a branch the run "
-               "does not have. The change is B minus A. The aggregate row is each run's own reducer.")
-    st.subheader("Outputs side by side")
+                 hide_index=True, width="stretch", placeholder=MISSING, height=min(len(table) + 1, 16) * 35 + 3,
+                 column_config={"perspective": st.column_config.TextColumn(pinned=True),
+                                "engine": st.column_config.TextColumn(pinned=True),
+                                "in": st.column_config.TextColumn(width="small")})
+    st.caption("A score reads what happened where there is none: error, timeout, cancelled; “—”: the run does not "
+               "have it. The change is B minus A; the aggregate row is each run's own reducer."
+               + (" Latency counts the calls made: a cached answer took none." if by == "engine" else ""))
+    st.subheader("Outputs side by side", anchor=False)
     outputs(match_runs(a.results.values(), b.results.values(), by), a, b, names)

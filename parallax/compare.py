@@ -31,8 +31,8 @@ class Match:
 
 
 def match_runs(a: Iterable[BranchResult], b: Iterable[BranchResult], by: MatchBy = "branch") -> list[Match]:
-    """The results of run A and run B matched by key — (perspective, engine) for "branch", the engine for "engine" —
-    in A's declared order, then the keys only B has in B's order."""
+    """The results of run A and run B matched by key — (perspective, engine) for "branch", the engine for "engine".
+    The keys both runs have come first, then those only A has, then those only B has, each in its run's order."""
     def key(r: BranchResult) -> tuple[str | None, str]:
         return (r.perspective if by == "branch" else None, r.engine)
 
@@ -43,9 +43,10 @@ def match_runs(a: Iterable[BranchResult], b: Iterable[BranchResult], by: MatchBy
         return groups
 
     in_a, in_b = grouped(a), grouped(b)
-    return [Match(perspective, engine, tuple(in_a.get((perspective, engine), ())),
-                  tuple(in_b.get((perspective, engine), ())))
-            for perspective, engine in dict.fromkeys([*in_a, *in_b])]
+    matches = [Match(perspective, engine, tuple(in_a.get((perspective, engine), ())),
+                     tuple(in_b.get((perspective, engine), ())))
+               for perspective, engine in dict.fromkeys([*in_a, *in_b])]
+    return sorted(matches, key=lambda m: ("A and B", "only in A", "only in B").index(m.presence))
 
 
 def unscored_reason(results: Sequence[BranchResult]) -> str | None:

@@ -30,8 +30,9 @@ B = [branch(0, "legal", "sim:a", 9.0, latency_ms=2000), branch(1, "legal", "sim:
 
 def test_matched_by_perspective_and_engine_a_branch_one_run_lacks_is_only_in_that_run():
     rows = {(m.perspective, m.engine): m for m in match_runs(A, B, "branch")}
-    assert list(rows) == [("technical", "sim:a"), ("technical", "sim:b"), ("legal", "sim:a"), ("legal", "sim:b"),
-                          ("legal", "sim:c"), ("business", "sim:a"), ("business", "sim:c")]  # A's order, then B's
+    # What both runs have first, then what only A has, then only B, each in its run's order.
+    assert list(rows) == [("legal", "sim:a"), ("technical", "sim:a"), ("technical", "sim:b"), ("legal", "sim:b"),
+                          ("legal", "sim:c"), ("business", "sim:a"), ("business", "sim:c")]
     assert rows["legal", "sim:a"].presence == "A and B"
     assert [r.score for r in rows["legal", "sim:a"].a] == [8.0] and [r.score for r in rows["legal", "sim:a"].b] == [9.0]
     assert rows["technical", "sim:b"].presence == "only in A" and rows["technical", "sim:b"].b == ()
