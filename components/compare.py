@@ -44,9 +44,10 @@ def run_label(run: Mapping[str, Any], when: Callable[[str], str]) -> str:
     return f"{when(run['created_at'])} · {run['mode']} · {shown or 'no engine'}{status}"
 
 
-def score_cell(results: Sequence[BranchResult]) -> str:
-    """A score as the tables show it ("7.50"), or why there is none ("error", "cancelled"; "—": not in the run)."""
-    reason = unscored_reason(results)
+def score_cell(results: Sequence[BranchResult], mode: str = "review") -> str:
+    """A score as the tables show it ("7.50"), or why there is none ("error", "cancelled", "not judged"; "—": not in
+    the run)."""
+    reason = unscored_reason(results, mode)
     if reason is not None:
         return reason
     scores = [r.score for r in results if r.scored and r.score is not None]
@@ -81,7 +82,7 @@ def branch_table(a: RunRecord, b: RunRecord, names: Mapping[str, str]) -> pd.Dat
              score_b: _aggregate_cell(b)}]
     for m in match_runs(a.results.values(), b.results.values(), "branch"):
         rows.append({"perspective": m.perspective, "engine": names[m.engine], "in": m.presence,
-                     score_a: score_cell(m.a), score_b: score_cell(m.b)})
+                     score_a: score_cell(m.a, a.mode), score_b: score_cell(m.b, b.mode)})
     table = pd.DataFrame(rows)
     table.insert(5, "change", [_change(x, y, same) for x, y in zip(table[score_a], table[score_b], strict=True)])
     table["change"] = table["change"].astype("float64")
@@ -104,8 +105,8 @@ def engine_table(a: RunRecord, b: RunRecord, names: Mapping[str, str]) -> pd.Dat
         if row is None:
             return [MISSING, MISSING, None, MISSING]
         mean = row[score_column(record.mode)]
-        return [score_cell(results) if mean is None else f"{mean:.2f}", row["succeeded"], row["mean latency (s)"],
-                usd(row["cost"])]
+        return [score_cell(results, record.mode) if mean is None else f"{mean:.2f}", row["succeeded"],
+                row["mean latency (s)"], usd(row["cost"])]
 
     rows = [["aggregate", "A and B", _aggregate_cell(a), _aggregate_cell(b),
              *[f"{r.aggregate.n_ok} of {r.aggregate.n_total}" if r.aggregate else MISSING for r in (a, b)],
@@ -162,10 +163,10 @@ def _side(column: Any, run: str, record: RunRecord, results: Sequence[BranchResu
             _output(r, record.mode)
 
 
-def _both(m: Match) -> str:
+def _both(m: Match, a: RunRecord, b: RunRecord) -> str:
     """Both runs' scores in a matched row's title (the cells are ours: no escaping)."""
-    first = f"A {score_cell(m.a)}" if m.a else "not in run A"
-    second = f"B {score_cell(m.b)}" if m.b else "not in run B"
+    first = f"A {score_cell(m.a, a.mode)}" if m.a else "not in run A"
+    second = f"B {score_cell(m.b, b.mode)}" if m.b else "not in run B"
     return f"{first} · {second}"
 
 
@@ -174,7 +175,7 @@ def outputs(matches: Sequence[Match], a: RunRecord, b: RunRecord, names: Mapping
     for m in matches:
         by_engine = m.perspective is None
         what = md_escape(names[m.engine] if by_engine else f"{m.perspective} · {names[m.engine]}")
-        with st.expander(f"{what} — {_both(m)}"):
+        with st.expander(f"{what} — {_both(m, a, b)}"):
             left, right = st.columns(2, gap="medium")
             _side(left, "A", a, m.a, by_engine)
             _side(right, "B", b, m.b, by_engine)

@@ -49,15 +49,16 @@ def match_runs(a: Iterable[BranchResult], b: Iterable[BranchResult], by: MatchBy
     return sorted(matches, key=lambda m: ("A and B", "only in A", "only in B").index(m.presence))
 
 
-def unscored_reason(results: Sequence[BranchResult]) -> str | None:
+def unscored_reason(results: Sequence[BranchResult], mode: str = "review") -> str | None:
     """Why results have no score to show, in the words of their statuses ("error", "cancelled", "error, timeout"),
-    "no score" when they came back unscored, "—" when there are none; None when any has a score."""
+    "no score" when they came back unscored ("not judged": a translation), "—" when there are none; None when any
+    has a score."""
     if not results:
         return "—"
     if any(r.scored for r in results):
         return None
     failed = [r.status for r in results if not r.ok]
-    return ", ".join(dict.fromkeys(failed)) if failed else "no score"
+    return ", ".join(dict.fromkeys(failed)) if failed else "not judged" if mode == "translate" else "no score"
 
 
 def default_pair(runs: Sequence[Mapping[str, Any]]) -> tuple[str, str]:

@@ -55,6 +55,7 @@ def test_a_result_without_a_score_reads_its_status_never_none():
     assert unscored_reason([branch(0, "p", "e", status="error"), branch(1, "q", "e", status="timeout"),
                             branch(2, "r", "e", status="error")]) == "error, timeout"
     assert unscored_reason([branch(0, "p", "e", score=None)]) == "no score"
+    assert unscored_reason([branch(0, "translation", "e", score=None)], "translate") == "not judged"
     assert unscored_reason([]) == "—"
     assert unscored_reason([branch(0, "p", "e", status="error"), branch(1, "q", "e", 3.0)]) is None
 
