@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from parallax.storage import RunRecord
 
 MATCH_BY: dict[str, MatchBy] = {"perspective × engine": "branch", "engine": "engine"}
-MODE_NOUNS = {"review": "a review", "translate": "a translation"}
+MODE_NOUNS = {"review": "a review (scored 0–10)", "translate": "a translation (judged 0–100)"}
 LONG_TEXT = 900  # characters past which an output scrolls inside its column
 
 
@@ -196,9 +196,9 @@ def compare_section(store: Any, runs: list[dict[str, Any]], when: Callable[[str]
     if first == second:
         st.info("Run A and run B are the same run: pick another one to compare.")
     elif a.mode != b.mode:
-        st.warning(f"Run A is {MODE_NOUNS.get(a.mode, a.mode)} and run B {MODE_NOUNS.get(b.mode, b.mode)}: their "
-                   f"scores are on different scales ({scale(a.mode)}, {scale(b.mode)}), so no change is shown. "
-                   "Matching by engine lines up the engines both runs used.", icon=":material/compare_arrows:")
+        st.warning(f"Run A is {MODE_NOUNS.get(a.mode, a.mode)} and run B {MODE_NOUNS.get(b.mode, b.mode)}: "
+                   "different scales, so no change is shown. Matching by engine lines up the engines both runs "
+                   "used.", icon=":material/compare_arrows:")
     translating = "translate" in (a.mode, b.mode)
     choice = st.radio("Match by", list(MATCH_BY), index=1 if translating else 0, horizontal=True,
                       key="history_compare_by",
@@ -212,7 +212,7 @@ def compare_section(store: Any, runs: list[dict[str, Any]], when: Callable[[str]
     st.dataframe(table.style.map(change_colour, subset=["change"]).format(precision=2, na_rep=MISSING),
                  hide_index=True, width="stretch", placeholder=MISSING, height=min(len(table) + 1, 16) * 35 + 3,
                  column_config={"perspective": st.column_config.TextColumn(pinned=True),
-                                "engine": st.column_config.TextColumn(pinned=True),
+                                "engine": st.column_config.TextColumn(pinned=True, width="medium"),
                                 "in": st.column_config.TextColumn(width="small")})
     st.caption("A score reads what happened where there is none: error, timeout, cancelled; “—”: the run does not "
                "have it. The change is B minus A; the aggregate row is each run's own reducer."

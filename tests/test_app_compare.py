@@ -88,4 +88,5 @@ def test_matched_by_branch_a_branch_one_run_lacks_says_so_and_different_modes_ar
     assert rows["technical", "a"]["in"] == "only in A" and rows["legal", "b"]["B score (0–10)"] == "error"
     history.selectbox(key="history_compare_a").set_value("t-mid").run()
     assert not history.exception
-    assert "Run A is a translation and run B a review" in shown_text(history.main)
+    assert ("Run A is a translation (judged 0–100) and run B a review (scored 0–10): different scales"
+            in shown_text(history.main))
