@@ -16,7 +16,17 @@ from parallax.documents.confine import start_early
 
 HERE = Path(__file__).parent
 # Imported only when a run starts or a result is drawn, so the first page shows sooner; warmed in the background.
-LATER = ("parallax.run.graph", "parallax.storage.history", "parallax.export", "pandas", "plotly.graph_objects")
+LATER = ("parallax.run.graph", "parallax.storage.history", "parallax.export", "pandas", "pandas.io.formats.style",
+         "plotly.graph_objects")
+
+
+def _warm() -> None:
+    for module in LATER:
+        importlib.import_module(module)
+    start_early()
+    from parallax.run.graph import diagram
+
+    diagram(False)  # the run's graph, drawn once (about a second) before the first results need it
 
 
 @st.cache_resource(show_spinner=False)
@@ -24,7 +34,7 @@ def warm_up() -> threading.Timer:
     """Once per server process: import what a run needs and start the fork server that reads uploaded documents
     (confined), off the script thread, a moment after the first page is drawn (imports hold the GIL: started at
     once, they delayed the first page by ~0.6 s, measured)."""
-    timer = threading.Timer(1.5, lambda: ([importlib.import_module(m) for m in LATER], start_early()))
+    timer = threading.Timer(1.5, _warm)
     timer.daemon = True
     timer.start()
     return timer

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -151,21 +150,9 @@ def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
     else:  # every branch was cancelled before it began: empty axes would only suggest data
         st.caption("No timeline or latency chart: no branch ran to the end.")
     with st.expander("The graph that ran (LangGraph)"):
-        st.mermaid_chart(mermaid_text(two_step=any(r.steps for r in results)))
+        from parallax.run.graph import diagram
 
-
-@st.cache_data
-def mermaid_text(two_step: bool) -> str:
-    """The review graph as a clean diagram: no HTML in the labels, and the draft → check nodes only when a
-    perspective of this run took two steps."""
-    from parallax.run.graph import build_review_graph
-
-    text = build_review_graph().get_graph().draw_mermaid()
-    text = re.sub(r"<hr/?>.*?defer = True.*?</small>", " · waits for every branch", text)
-    text = re.sub(r"</?[a-z]+/?>", "", text)
-    if not two_step:
-        text = "\n".join(line for line in text.splitlines() if not re.search(r"\b(draft|check)\b", line))
-    return text
+        st.mermaid_chart(diagram(two_step=any(r.steps for r in results)))
 
 
 def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:

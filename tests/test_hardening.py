@@ -214,9 +214,9 @@ def test_costs_read_as_dollars_however_small():
 
 
 def test_the_graph_that_ran_is_a_clean_diagram_of_the_nodes_used():
-    from components.results import mermaid_text
+    from parallax.run.graph import diagram
 
-    one_step, two_step = mermaid_text(False), mermaid_text(True)
+    one_step, two_step = diagram(False), diagram(True)
     for text in (one_step, two_step):
         assert "<" not in text.replace("-->", "").replace("-.->", "")  # no HTML in the labels
         assert "aggregate(aggregate · waits for every branch)" in text

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import operator
+import re
+from functools import cache
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.config import get_stream_writer
@@ -169,3 +171,15 @@ def build_translate_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     builder.add_edge("translate", "aggregate")
     builder.add_edge("aggregate", END)
     return builder.compile()
+
+
+@cache
+def diagram(two_step: bool) -> str:
+    """The review graph as a clean Mermaid diagram: no HTML in the labels, and the draft → check nodes only when a
+    perspective of the run took two steps. Drawn once per process (about a second): the app warms it up."""
+    text = build_review_graph().get_graph().draw_mermaid()
+    text = re.sub(r"<hr/?>.*?defer = True.*?</small>", " · waits for every branch", text)
+    text = re.sub(r"</?[a-z]+/?>", "", text)
+    if not two_step:
+        text = "\n".join(line for line in text.splitlines() if not re.search(r"\b(draft|check)\b", line))
+    return text
