@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import live, pickers, reopen, results, votes
+from components import live, pickers, reopen, results
 from components.inputs import document_input, sentence
 from components.settings import session_config
 from parallax.documents import InputError
@@ -71,9 +71,5 @@ else:
     except InputError as exc:
         problem = sentence(str(exc))
 
-outcome = live.run_section("review", plan, problem, controls)
-
-if outcome is not None and outcome.results:
-    votes.vote_section(outcome, "review")  # before the verdict and the charts: a vote they do not sway
-    st.divider()
-    results.outcome_panels(outcome, "review")
+# The run's cards, then its vote (before the verdict and the charts: a vote they do not sway), aggregate and charts.
+live.run_section("review", plan, problem, controls, panels=results.finished_panels)

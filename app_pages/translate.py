@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import live, pickers, reopen, results, votes
+from components import live, pickers, reopen, results
 from components.inputs import document_input, sentence
 from components.pickers import NO_JUDGE
 from components.safe import md_escape
@@ -98,9 +98,5 @@ else:
     except (InputError, ValueError) as exc:
         problem = sentence(str(exc))
 
-outcome = live.run_section("translate", plan, problem)
-
-if outcome is not None and outcome.results:
-    votes.vote_section(outcome, "translate")  # before the verdict and the charts: a vote they do not sway
-    st.divider()
-    results.outcome_panels(outcome, "translate")
+# The run's cards, then its vote (before the verdict and the charts: a vote they do not sway), aggregate and charts.
+live.run_section("translate", plan, problem, panels=results.finished_panels)

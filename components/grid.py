@@ -110,6 +110,7 @@ class Board:
         first = {b.branch_id: (engines or {}).get(b.engine.split("|")[0]) for b in branches}
         self.whole = {b for b, engine in first.items() if engine is not None and not engine.streams}
         self.cards: dict[str, Card] = {}
+        self.key = key  # each card's container is keyed `{key}_card{n}` (components/phone.py collapses them)
         self.names = display_names((b.engine for b in branches), engine_labels() if labels is None else labels)
         if is_grid(branches, mode):
             self._grid(branches, key)
@@ -141,7 +142,8 @@ class Board:
             row = rows.container(horizontal=True, wrap=False, gap="small")
             row.container().markdown(f"**{md_escape(perspective)}**")
             for engine_id in engine_ids:
-                box = row.container(border=True)
+                box = row.container(border=True, key=f"{key}_card{len(self.cards)}" if
+                                    (perspective, engine_id) in cell else None)
                 spec = cell.get((perspective, engine_id))
                 if spec is not None:
                     self.cards[spec.branch_id] = self._card(box)
@@ -153,7 +155,7 @@ class Board:
         per_row = max(1, min(len(branches), PER_ROW))
         for start in range(0, len(branches), per_row):
             for column, spec in zip(st.columns(per_row), branches[start:start + per_row], strict=False):
-                box = column.container(border=True)
+                box = column.container(border=True, key=f"{self.key}_card{len(self.cards)}")
                 if self.mode == "translate":
                     box.markdown(f"**{md_escape(self.names[spec.engine])}**", help=f"Engine `{spec.engine}`")
                 else:

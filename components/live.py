@@ -34,6 +34,7 @@ from parallax.translate.assess import Assessed
 # What other views use of a card, from where it lives now (grid: the board; cards: a finished card's parts).
 from .cards import exchange_view, marked_translation, metrics_line, score_caption, translation_body  # noqa: F401
 from .grid import BADGES, Board, Card, live_line, live_tokens, tail  # noqa: F401
+from .phone import Finished, finished_layout
 from .reopen import request_edit
 from .safe import md_code, md_escape
 from .settings import history_store, keep_unsaved
@@ -173,10 +174,12 @@ def rerun_soon(delay_s: float = 0.3) -> None:
     threading.Timer(delay_s, rerun).start()
 
 
-def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls: Any = None
-                ) -> RunOutcome | None:
+def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls: Any = None,
+                panels: Callable[[RunOutcome, str, Finished], None] | None = None) -> RunOutcome | None:
     """Estimate, Run and Stop (in `controls`, e.g. right under the text, so Run is on the first screen), the live
-    board while it runs (brought into view), and the stored run on every rerun after."""
+    board while it runs (brought into view), and the stored run on every rerun after: its cards, then what
+    `panels` draws of a run with results (its vote, aggregate and charts) in the layout's other parts — on a phone
+    the aggregate and the per-engine table come first and the cards are collapsed (components/phone.py)."""
     where = controls if controls is not None else st.container()
     if plan is not None:
         estimate = estimate_run(plan)
@@ -262,7 +265,11 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls
         if (restored or not linked) and changed:
             st.warning("These results are for the previous input: the text, perspectives, engines or settings "
                        "changed since. Press Run to update them.", icon=":material/update:")
-        Board(stored.branches, stored.mode, key=f"{prefix}_board").show(stored)
+        layout = finished_layout(prefix, f"{prefix}_board")
+        with layout.cards:
+            Board(stored.branches, stored.mode, key=f"{prefix}_board").show(stored)
+        if panels is not None and stored.results:
+            panels(stored, prefix, layout)
     return stored
 
 

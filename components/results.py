@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -18,6 +19,7 @@ from parallax.translate.metrics import word_diff
 from . import live
 from .consensus import consensus_panel
 from .names import display_names
+from .phone import Finished
 from .safe import md_escape
 from .segments import segments_panel
 from .settings import engine_labels
@@ -122,12 +124,19 @@ def cost_note(results: list, names: dict[str, str]) -> None:
         st.caption("No cost chart: every branch here was free (offline or simulated engines, or cached answers).")
 
 
-def charts_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
+def charts_panel(outcome: RunOutcome, aggregate: Aggregate, layout: Finished | None = None) -> None:
     """The per-engine table, then charts grouped by engine that read from 2 to 32 branches."""
     from . import charts
     results = outcome.ordered()
     names = charts.names_of(results, engine_labels())
-    engine_table(outcome, names)
+    with _part(layout, "table"):
+        engine_table(outcome, names)
+    with _part(layout, "charts"):
+        _review_charts(outcome, aggregate, results, names)
+
+
+def _review_charts(outcome: RunOutcome, aggregate: Aggregate, results: list, names: dict[str, str]) -> None:
+    from . import charts
     perspectives = len({r.perspective for r in results})
     if aggregate.n_scored:
         radar = len(names) <= charts.RADAR_MAX_ENGINES and perspectives > 2
@@ -173,26 +182,47 @@ def export_buttons(outcome: RunOutcome, aggregate: Aggregate) -> None:
                         icon=":material/table:")
 
 
-def outcome_panels(outcome: RunOutcome, prefix: str) -> None:
-    """Everything below the cards, for a live run and a stored one alike."""
-    if outcome.storage_warning:
-        st.warning(md_escape(outcome.storage_warning), icon=":material/cloud_off:")
-    aggregate = reducer_panel(outcome, f"{prefix}_reducer_{outcome.run_id}")  # each run opens with its own
-    cost_caption(outcome)
+def outcome_panels(outcome: RunOutcome, prefix: str, layout: Finished | None = None) -> None:
+    """Everything below the cards, for a live run and a stored one alike; given a layout, each part in its place
+    there (components/phone.py: on a phone the aggregate and the per-engine table come first)."""
+    with _part(layout, "aggregate"):
+        if outcome.storage_warning:
+            st.warning(md_escape(outcome.storage_warning), icon=":material/cloud_off:")
+        aggregate = reducer_panel(outcome, f"{prefix}_reducer_{outcome.run_id}")  # each run opens with its own
+        cost_caption(outcome)
+        if outcome.mode == "translate":
+            best_panel(outcome, aggregate)
+    with _part(layout, "middle"):
+        export_buttons(outcome, aggregate)
+        if outcome.mode == "translate":
+            segments_panel(outcome)
+            consensus_panel(outcome)
+        else:
+            chunks_panel(outcome)
+            issues_panel(outcome)
     if outcome.mode == "translate":
-        best_panel(outcome, aggregate)
-        export_buttons(outcome, aggregate)
-        segments_panel(outcome)
-        consensus_panel(outcome)
-        translation_charts(outcome)
-        diff_panel(outcome, f"{prefix}_diff")
-        issues_panel(outcome)
-        judge_samples_panel(outcome)
+        translation_charts(outcome, layout)
+        with _part(layout, "charts"):
+            diff_panel(outcome, f"{prefix}_diff")
+            issues_panel(outcome)
+            judge_samples_panel(outcome)
     else:
-        export_buttons(outcome, aggregate)
-        chunks_panel(outcome)
-        issues_panel(outcome)
-        charts_panel(outcome, aggregate)
+        charts_panel(outcome, aggregate, layout)
+
+
+def finished_panels(outcome: RunOutcome, prefix: str, layout: Finished) -> None:
+    """A finished run's vote and panels, below its cards (Review and Translate; see live.run_section)."""
+    from . import votes
+
+    with layout.vote:
+        votes.vote_section(outcome, prefix)  # before the verdict and the charts: a vote they do not sway
+        st.divider()
+    outcome_panels(outcome, prefix, layout)
+
+
+def _part(layout: Finished | None, name: str) -> AbstractContextManager[object]:
+    """Where a part goes: its container in the layout, or here, in the order drawn, without one."""
+    return getattr(layout, name) if layout is not None else nullcontext()
 
 
 def cost_caption(outcome: RunOutcome) -> None:
@@ -261,11 +291,18 @@ def best_panel(outcome: RunOutcome, aggregate: Aggregate) -> None:
                    + ". Positions rotate from segment to segment, so it favours none of the candidates.")
 
 
-def translation_charts(outcome: RunOutcome) -> None:
+def translation_charts(outcome: RunOutcome, layout: Finished | None = None) -> None:
+    with _part(layout, "table"):
+        from . import charts
+        results = outcome.ordered()
+        names = charts.names_of(results, engine_labels())
+        engine_table(outcome, names)
+    with _part(layout, "charts"):
+        _translation_charts(outcome, results, names)
+
+
+def _translation_charts(outcome: RunOutcome, results: list, names: dict[str, str]) -> None:
     from . import charts
-    results = outcome.ordered()
-    names = charts.names_of(results, engine_labels())
-    engine_table(outcome, names)
     left, right = st.columns(2)
     if any(r.judge_score is not None for r in results):
         left.plotly_chart(charts.judge_scores(results, names), key="chart_judge")
