@@ -2,10 +2,11 @@
 
 Streamlit does not tell the server how wide the screen is, so the browser decides, with a CSS media query. The run's
 parts are drawn, in their desktop order, into keyed containers that are siblings in one flex column (a Streamlit
-vertical block); below PHONE_PX wide the aggregate and the summary table take `order` values that put them on top,
-each finished card is a short preview that scrolls on its own (the whole card when one of its expanders is open),
-and the blind vote's two texts are capped the same way. On a wider screen the CSS does nothing: the page reads as
-before. The CSS is fixed text with the page's own prefix in it, never model output or user text.
+vertical block). Below PHONE_PX wide: the aggregate and the summary table take `order` values that put them on top
+(a rule above them parts them from the form, as the divider does on a desktop; the four numbers two by two); each
+finished card is a short preview that scrolls on its own (shown whole while one of its expanders is open); the
+blind vote's two texts are capped the same way. On a wider screen the CSS does nothing: the page reads as before.
+The CSS is fixed text with the page's own prefix in it, never model output or user text.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ PHONE_CSS = """<style>
 @media (max-width: {px}px) {{
   .st-key-{p}_finished > [data-testid=stLayoutWrapper]:has(> .st-key-{p}_finished_aggregate) {{ order: -2; }}
   .st-key-{p}_finished > [data-testid=stLayoutWrapper]:has(> .st-key-{p}_finished_table) {{ order: -1; }}
+  .st-key-{p}_finished_aggregate {{ border-top: 1px solid rgba(128, 128, 128, 0.3); padding-top: 1.5rem; }}
+  .st-key-{p}_finished_aggregate > [data-testid=stLayoutWrapper] > [data-testid=stHorizontalBlock]
+    > [data-testid=stColumn] {{ min-width: calc(50% - 1rem) !important; flex: 1 1 calc(50% - 1rem) !important; }}
+  .st-key-{p}_finished_aggregate [data-testid=stMetricValue],
+  .st-key-{p}_finished_aggregate [data-testid=stMetricValue] * {{ font-size: 1.75rem; white-space: normal; }}
   .st-key-{p}_finished_cards [class*="st-key-{board}_card"] {{ max-height: {card}; overflow-y: auto; }}
   .st-key-{p}_finished_cards [class*="st-key-{board}_card"]:has(details[open]) {{ max-height: none; }}
   .st-key-{p}_finished_cards [class*="st-key-{board}_card"] [data-testid=stVerticalBlock] {{
