@@ -7,8 +7,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, shot
+
+# Playwright's expect() retries for 5 s by default: a loaded machine (CI's two cores running the app, the browser
+# and the test) can take longer to draw a page. Every expect waits up to 30 s, as the page's own default does.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="module")
