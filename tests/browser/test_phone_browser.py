@@ -37,11 +37,16 @@ DESKTOP_ORDER = f"() => {{ const p = ({POSITIONS})(); return p.card < p.aggregat
 def finished(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(f"() => ({BADGE_COUNT})('done') === 12", polling=200, timeout=45_000)
     expect(page.get_by_role("heading", name="Per engine", exact=True)).to_be_visible(timeout=45_000)
+    expect(page.get_by_test_id("stMetricLabel").filter(has_text="Aggregate score")).to_be_visible(timeout=45_000)
+    # Every chart drawn (heatmap, scores, latency, timeline): the page has its full height.
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
+                           timeout=45_000)
     wait_idle(page)
 
 
 def phone_checks(page, name: str) -> dict:  # type: ignore[no-untyped-def]
     at = page.evaluate(POSITIONS)
+    assert None not in (at["aggregate"], at["table"], at["card"]), at
     assert at["aggregate"] < at["table"] < at["card"], at  # the aggregate, then the table, then the cards
     assert len(at["cards"]) == 12 and max(at["cards"]) <= CARD_MAX, at
     assert at["height"] < PHONE_HEIGHT_MAX, at
@@ -64,7 +69,7 @@ def test_a_phone_shows_the_aggregate_and_table_first_and_the_cards_collapsed(bro
             page.get_by_label("Engine id").fill(f"sim:e{i}?latency=0.1&tokens=120&rate=400")
             page.get_by_label("Engine id").press("Enter")
             page.get_by_role("button", name="Add engine").click()
-            expect(page.get_by_text(re.compile(rf"^Runs exactly these {i} engines?:"))).to_be_visible()
+            expect(page.get_by_text(re.compile(rf"^Runs exactly these {i} engines?:"))).to_be_visible(timeout=45_000)
             wait_idle(page)
         page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Run", exact=True).click()
         finished(page)
