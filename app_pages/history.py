@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from components import compare, live, results, votes
+from components import compare, live, phone, results, votes
 from components.names import display_names
 from components.safe import md_code, md_escape
 from components.settings import history_store, session_config
@@ -153,11 +153,12 @@ with run_tab:
     if retried:
         st.caption("Attempts kept for each retried branch: "
                    + ", ".join(f"{md_escape(b)} × {n}" for b, n in retried.items()))
-    live.Board(outcome.branches, outcome.mode).show(outcome)
-    votes.history_panel(outcome, store)
-    votes.vote_section(outcome, "history")
-    st.divider()
-    results.outcome_panels(outcome, "history")
+    layout = phone.finished_layout("history", "board")  # on a phone: the aggregate and summary first, cards short
+    with layout.cards:
+        live.Board(outcome.branches, outcome.mode).show(outcome)
+    with layout.vote:
+        votes.history_panel(outcome, store)
+    results.finished_panels(outcome, "history", layout)
 
 with compare_tab:
     compare.compare_section(store, runs, local_time)

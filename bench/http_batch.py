@@ -6,6 +6,8 @@ every call after 0.2 s with ~200 tokens (streamed as SSE when asked, else one JS
 Side by side in one run, per concurrency:
   - raw: a bare asyncio client reading the same streams, no parsing — the floor (checked against the
     concurrency-bound ideal, so the server is shown not to be the bottleneck);
+  - sdk: the same calls as bare `asyncio` tasks through one `openai.AsyncOpenAI` client left at its defaults,
+    whole replies, at most `concurrency` at once — the floor of any tool built on the official SDK;
   - streamed: `run_batch` with each branch streaming through the openai SDK (the page's path);
   - whole: `run_batch` as `parallax batch` runs it (whole replies through the SDK), the engine set to
     `structured = "prompt"`;
@@ -62,6 +64,23 @@ async def raw_client(port: int, calls: int, concurrency: int) -> None:
         writer.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def sdk_client(port: int, calls: int, concurrency: int) -> None:
+    """The SDK floor: `chat.completions.create` (whole replies) in bare tasks, a semaphore, one default client."""
+    import openai
+
+    client, gate = openai.AsyncOpenAI(api_key="bench", base_url=f"http://127.0.0.1:{port}/v1"), asyncio.Semaphore(
+        concurrency)
+
+    async def call(i: int) -> None:
+        async with gate:
+            reply = await client.chat.completions.create(
+                model="bench", messages=[{"role": "user", "content": f"Document {i}"}])
+            assert reply.choices[0].message.content
+
+    await asyncio.gather(*(call(i) for i in range(calls)))
+    await client.close()
 
 
 def engine_config(port: int, structured: str | None) -> Path:
@@ -137,7 +156,8 @@ def main() -> None:
     print(f"{args.documents} documents × {len(PERSPECTIVES)} perspectives = {calls} calls, {LATENCY_S} s latency, "
           f"{TOKENS} tokens a reply; parallax from {ROOT}\n")
     print(f"{'concurrency':>11} | {'ideal':>6} | {'raw':>6} | {'streamed':>21} | {'whole (prompt)':>21} | "
-          f"{'unset':>21} | {'command':>7} | {'whole/raw':>9} | {'unset/raw':>9} | {'command/raw':>11}")
+          f"{'unset':>21} | {'command':>7} | {'sdk':>21} | {'whole/raw':>9} | {'unset/raw':>9} | {'command/raw':>11} | "
+          f"{'command/sdk':>11}")
     failed = []
     commands: dict[int, float] = {}
     try:
@@ -148,13 +168,15 @@ def main() -> None:
             wall, cpu = measure("whole", parallax_batch(port, args.documents, c, False))
             unset_wall, unset_cpu = measure("unset", parallax_batch(port, args.documents, c, False, structured=None))
             commands[c] = command = batch_command(port, args.documents, c)
+            sdk_wall, sdk_cpu = measure("sdk", sdk_client(port, calls, c))
 
             def cell(seconds: float, cpu_s: float) -> str:
                 return f"{seconds:>5.1f}s, {1000 * cpu_s / calls:>4.1f} ms CPU"
 
             print(f"{c:>11} | {ideal:>5.1f}s | {raw_wall:>5.1f}s | {cell(stream_wall, stream_cpu):>21} | "
                   f"{cell(wall, cpu):>21} | {cell(unset_wall, unset_cpu):>21} | {command:>6.1f}s | "
-                  f"{wall / raw_wall:>8.2f}× | {unset_wall / raw_wall:>8.2f}× | {command / raw_wall:>10.2f}×",
+                  f"{cell(sdk_wall, sdk_cpu):>21} | {wall / raw_wall:>8.2f}× | {unset_wall / raw_wall:>8.2f}× | "
+                  f"{command / raw_wall:>10.2f}× | {command / sdk_wall:>10.2f}×",
                   flush=True)
             if raw_wall > 1.3 * ideal:
                 failed.append(f"the raw client took {raw_wall:.1f}s at {c}: over 1.3× the ideal, the server limits")

@@ -11,8 +11,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from parallax.translate.commentary import commentary
-
 SOURCE_COPY_CHRF = 60.0  # chrF of the "translation" against the source at or above this: a copy, not a translation
 COPY_MIN_LETTERS = 20  # fewer letters left once shared names, numbers and code are set aside: only identity is a copy
 LANGUAGE_MIN_LETTERS = 40  # language identification on fewer letters is a guess
@@ -182,6 +180,8 @@ def non_translation(source: str, translation: str, target: str) -> str | None:
     source_rest, translation_rest = own_words(seen, shown)
     if _copied(seen, shown, source_rest, translation_rest):
         return "source copy"
+    from parallax.translate.commentary import commentary  # its patterns compile on first use, not at start-up
+
     if commentary(seen, shown):
         return "commentary, not only a translation"
     wanted = _base(target)
