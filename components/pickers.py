@@ -194,6 +194,7 @@ def engine_picker(config: Config, key: str) -> list[str]:
         chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=names, wrap=True,
                                 help=selection_help(selected, "Every perspective is reviewed by every engine "
                                                               "selected here.", names))
+        every_chip_shown(f"{key}_many")
         # Always drawn (an element that comes and goes would shift, and close, the expander below).
         st.caption(f"Runs exactly these {len(chosen)} engine{'s' if len(chosen) != 1 else ''}: "
                    + ", ".join(md_escape(names(e)) for e in chosen) + "." if chosen else "No engine selected.")
@@ -203,6 +204,18 @@ def engine_picker(config: Config, key: str) -> list[str]:
         st.button("Add engine", key=f"{key}_add", on_click=_add_engine,
                   args=(key, _matrix_start(key, default)), disabled=not extra.strip())
     return [c for c in chosen if c]
+
+
+# Streamlit caps a multiselect's chips at about four rows and scrolls the rest out of sight: every selected engine
+# stays in view (fixed CSS with the widget's own key in it).
+ALL_CHIPS_CSS = """<style>
+.st-key-{key} div:has(> [data-testid=stMultiSelectTagsContainer]) {{ max-height: none !important; }}
+.st-key-{key} [data-testid=stMultiSelectTagsContainer] {{ overflow: visible !important; }}
+</style>"""
+
+
+def every_chip_shown(key: str) -> None:
+    st.html(ALL_CHIPS_CSS.format(key=key))
 
 
 def translation_engine_picker(config: Config, key: str) -> list[str]:
@@ -217,6 +230,7 @@ def translation_engine_picker(config: Config, key: str) -> list[str]:
     chosen = st.multiselect("Engines", options, key=f"{key}_many", format_func=names, wrap=True,
                             help=selection_help(selected, "Each engine translates on its own branch. A|B|C tries "
                                                           "B when A fails.", names))
+    every_chip_shown(f"{key}_many")
     with st.expander("Use another engine id or a fallback chain"):
         extra = st.text_input("Engine id", key=f"{key}_extra", placeholder="deepl, openai:MODEL, openai:MODEL|deepl")
         st.session_state[f"{key}_mode"] = MATRIX  # added engines join the selection

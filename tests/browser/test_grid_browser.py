@@ -134,3 +134,18 @@ def test_every_translation_engine_chip_is_whole_and_visible(page, start_app):
     # The third chip read "Dem…" behind a fade: now each reads whole, by its short name.
     assert [c["label"] for c in chips] == ["Pseudo-localisation", "Demo · alpha", "Demo · beta"]
     assert all(c["inside"] and c["whole"] for c in chips), chips
+
+
+def test_sixteen_selected_engines_are_all_in_view(page, start_app):
+    server = start_app()
+    page.set_viewport_size(SCREEN)
+    open_app(page, server)
+    page.get_by_text("Matrix: every perspective × every engine").click()
+    page.get_by_role("button", name="Remove Keyword checks (offline)").click()
+    wait_idle(page)
+    add_matrix_engines(page, [f"sim:e{i}?latency=0.1" for i in range(1, 17)])
+    # Streamlit keeps about four rows of chips in view and scrolls the rest away: all 16 must be seen.
+    expect(page.locator(".st-key-review_engines_many [data-tag]")).to_have_count(16)
+    chips = page.evaluate(CHIPS, "review_engines_many")
+    assert [c["label"] for c in chips] == [f"Demo · e{i}" for i in range(1, 17)]
+    assert all(c["inside"] and c["whole"] for c in chips), [c["label"] for c in chips if not c["inside"]]
