@@ -19,6 +19,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from parallax.estimate import estimate_run
 from parallax.run.events import (
+    Assessed,
     BranchFinished,
     BranchQueued,
     BranchRestarted,
@@ -29,7 +30,6 @@ from parallax.run.events import (
 from parallax.run.execute import RunOutcome, stream_run
 from parallax.run.failures import plural
 from parallax.run.plan import RunPlan, plan_key
-from parallax.translate.assess import Assessed
 
 # What other views use of a card, from where it lives now (grid: the board; cards: a finished card's parts).
 from .cards import exchange_view, marked_translation, metrics_line, score_caption, translation_body  # noqa: F401

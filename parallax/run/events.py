@@ -4,13 +4,13 @@ the CLI's progress lines and the history all read these)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from parallax.results import BranchResult
 
 if TYPE_CHECKING:
-    pass
+    from parallax.translate.judge import JudgeSample
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,16 @@ class ChunkFinished:
 BranchEvent = (BranchStarted | BranchQueued | BranchRetrying | BranchDelta | BranchRestarted | BranchFinished
                | ChunkFinished)
 Emit = Callable[[BranchEvent], None]
+
+
+@dataclass(frozen=True)
+class Assessed:
+    """A translation run's translations with their quality filled in, and what the comparison found (the run's
+    last event before it ends; made by parallax.translate.assess)."""
+
+    results: list[BranchResult]
+    matrix: dict[str, dict[str, float]] = field(default_factory=dict)  # engine → engine → chrF
+    judge_samples: list[JudgeSample] = field(default_factory=list)
+    # With the side-by-side protocol: position label → mean score there minus the candidate's mean.
+    position_effect: dict[str, float] = field(default_factory=dict)
+    units: list[str] = field(default_factory=list)  # the source cut into the segments every candidate is scored on

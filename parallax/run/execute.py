@@ -16,8 +16,15 @@ from parallax.config import SECRET_VARIABLES, Config
 from parallax.costs import RunCost, run_cost
 from parallax.reducers import reduce
 from parallax.results import Aggregate, BranchResult, BranchSpec, locate_findings
-from parallax.run.events import BranchDelta, BranchEvent, BranchFinished, BranchRestarted, BranchStarted, ChunkFinished
-from parallax.translate.assess import Assessed
+from parallax.run.events import (
+    Assessed,
+    BranchDelta,
+    BranchEvent,
+    BranchFinished,
+    BranchRestarted,
+    BranchStarted,
+    ChunkFinished,
+)
 
 if TYPE_CHECKING:  # LangGraph is imported when a run starts, not to plan or show one
     from langgraph.graph.state import CompiledStateGraph

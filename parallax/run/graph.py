@@ -27,7 +27,6 @@ from parallax.run.pipeline import (
     translate_branch,
     two_step,
 )
-from parallax.translate.assess import assess
 from parallax.translate.request import TranslationSettings
 
 
@@ -157,6 +156,8 @@ async def translate(state: TranslationInput, runtime: Runtime[RunContext]) -> di
 async def assess_and_aggregate(state: TranslateState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """After every translation: agreement, glossary, reference metrics, the judge's k samples, then the reducer."""
     results = sorted(state.get("results", []), key=lambda r: r.order)
+    from parallax.translate.assess import assess  # a review never needs the judge, segments or metrics
+
     assessed = await assess(state["document"], results, state["settings"], runtime.context, state.get("run_id", ""))
     get_stream_writer()(assessed)
     return {"aggregate": reduce(assessed.results, state.get("reducer", "best"))}

@@ -11,11 +11,11 @@ from typing import Any
 from parallax.config import Config
 from parallax.reducers import reduce
 from parallax.results import BranchResult
+from parallax.run.events import Assessed
 from parallax.run.execute import OnEvent, RunOutcome, execute, run_context
 from parallax.run.plan import RunPlan
 from parallax.run.spec import spec_of
 from parallax.storage import RunRecord, StorageError, Store
-from parallax.translate.assess import Assessed
 from parallax.translate.judge import JudgeSample
 
 

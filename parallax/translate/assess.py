@@ -6,10 +6,10 @@ import asyncio
 import dataclasses
 import statistics
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 
 from parallax.results import BranchResult, BranchSpec, Finding
 from parallax.run.branch import RunContext, job_for, run_branch
+from parallax.run.events import Assessed
 from parallax.translate.fidelity import non_translation, unverified
 from parallax.translate.judge import JudgeSample, judge_request, neutral_labels, parse_mqm
 from parallax.translate.metrics import agreement_matrix, consensus, outliers, reference_scores
@@ -17,18 +17,6 @@ from parallax.translate.request import TranslationSettings, glossary_compliance
 from parallax.translate.segments import Segmented, segment_candidates
 
 JUDGE_CALLS_AT_ONCE = 16  # GEMBA's protocol is one call per segment and translation: never hundreds at once
-
-
-@dataclass(frozen=True)
-class Assessed:
-    """The translations with their quality filled in, and what the comparison found."""
-
-    results: list[BranchResult]
-    matrix: dict[str, dict[str, float]] = field(default_factory=dict)  # engine → engine → chrF
-    judge_samples: list[JudgeSample] = field(default_factory=list)
-    # With the side-by-side protocol: position label → mean score there minus the candidate's mean.
-    position_effect: dict[str, float] = field(default_factory=dict)
-    units: list[str] = field(default_factory=list)  # the source cut into the segments every candidate is scored on
 
 
 async def assess(document: str, results: list[BranchResult], settings: TranslationSettings,
