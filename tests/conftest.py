@@ -17,6 +17,18 @@ DOCUMENT = "Version 2.1 cuts start-up time from 4 s to 1 s. Contact sales to upg
 
 
 @pytest.fixture
+def page_without_keys(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An AppTest page as a user with no key sees it: no provider key or configuration file from this machine, the
+    working folder empty, and a history of its own (the app keeps one open per process)."""
+    from components.settings import _open_history
+
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPL_AUTH_KEY", "LIBRETRANSLATE_URL", "PARALLAX_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    _open_history.clear()
+
+
+@pytest.fixture
 def fake() -> Iterator[FakeProviders]:
     server = FakeProviders()
     yield server

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.settings import _open_history
 from parallax.reducers import reduce
 from parallax.results import BranchResult, BranchSpec
 from parallax.storage import Store
@@ -17,12 +16,7 @@ from tests.conftest import shown_text
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def clean(monkeypatch, tmp_path):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PARALLAX_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    _open_history.clear()  # each test has its own database
+pytestmark = pytest.mark.usefixtures("page_without_keys")
 
 
 def stored(store: Store, run_id: str, mode: str, results: list[BranchResult]) -> None:

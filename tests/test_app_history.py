@@ -7,19 +7,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from components.settings import _open_history
 from tests.conftest import OPENAI_KEY, shown_text
 from tests.fakes.provider_server import status
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def clean(monkeypatch, tmp_path):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PARALLAX_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    _open_history.clear()  # each test has its own database
+pytestmark = pytest.mark.usefixtures("page_without_keys")
 
 
 def texts(at: AppTest) -> str:

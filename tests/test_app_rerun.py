@@ -10,7 +10,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.pickers import MATRIX, NO_JUDGE, ONE_FOR_ALL
-from components.settings import _open_history
 from parallax.config import DEMO_TRANSLATORS, load_config
 from parallax.run.execute import RunOutcome
 from parallax.run.plan import plan_review
@@ -24,12 +23,7 @@ QUICK = "sim:quick?latency=0.3&tokens=60&rate=60"
 TEXT = "Our new plan is the fastest on the market, guaranteed. Write to jane@example.com to upgrade today."
 
 
-@pytest.fixture(autouse=True)
-def no_keys(monkeypatch, tmp_path):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PARALLAX_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    _open_history.clear()  # each test has its own history (tests/conftest.py points it at tmp_path)
+pytestmark = pytest.mark.usefixtures("page_without_keys")
 
 
 def start(run_id: str | None = None, edit: bool = False) -> AppTest:

@@ -15,11 +15,7 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 FLAKY = "sim:flaky?latency=0.8&tokens=40&rate=40&fail=error"
 
 
-@pytest.fixture(autouse=True)
-def no_keys(monkeypatch, tmp_path):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "PARALLAX_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("page_without_keys")
 
 
 def app() -> AppTest:

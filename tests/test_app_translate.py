@@ -13,11 +13,7 @@ from tests.conftest import shown_text
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-@pytest.fixture(autouse=True)
-def no_keys(monkeypatch, tmp_path):
-    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEEPL_AUTH_KEY", "LIBRETRANSLATE_URL", "PARALLAX_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("page_without_keys")
 
 
 def page() -> AppTest:
