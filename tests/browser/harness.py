@@ -103,6 +103,7 @@ def add_engine_ids(page, *engine_ids: str) -> None:  # type: ignore[no-untyped-d
     for engine_id in engine_ids:
         page.get_by_label("Engine id").fill(engine_id)
         page.get_by_label("Engine id").press("Enter")
+        wait_idle(page)  # the rerun that commits the text has ended: a click during it was once lost on CI
         page.get_by_role("button", name="Add engine").click()  # waits until the committed text enables it
 
 
