@@ -15,7 +15,7 @@ from parallax.run.execute import RunOutcome
 from parallax.run.plan import plan_review
 from parallax.storage import open_store
 from parallax.storage.history import record
-from tests.conftest import shown_text
+from tests.conftest import OPENAI_KEY, shown_text
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 OUTDATED = "These results are for the previous input"
@@ -117,7 +117,7 @@ def test_a_page_only_perspective_and_a_typed_engine_come_back_selectable():
 
 def test_an_engine_that_cannot_run_now_stays_selected_and_is_said_in_one_sentence():
     # A run made where an OpenAI key was set, reopened where none is.
-    plan = plan_review(TEXT, load_config(env={"OPENAI_API_KEY": "sk-test-0123456789abcdefghijklmnop"}),
+    plan = plan_review(TEXT, load_config(env={"OPENAI_API_KEY": OPENAI_KEY}),
                        ["technical"], ["openai:gpt-4o-mini"])
     record(plan, RunOutcome.for_plan(plan), open_store(os.environ["PARALLAX_DATABASE_URL"]))
     at = start(plan.run_id)
