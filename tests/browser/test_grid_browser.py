@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, open_app, shot, wait_idle
@@ -61,8 +62,9 @@ def test_a_seven_engine_matrix_is_a_grid_live_and_finished(browser, start_app):
         page.get_by_role("button", name="Remove Keyword checks (offline)").click()
         page.get_by_role("button", name="Remove business").click()
         wait_idle(page)
-        # model-0 ends in about a second, the others stream for seven: a finished card shows in the live grid.
-        ids = [f"sim:model-{i}?latency=0.3&tokens={20 if i == 0 else 300}&rate=40" for i in range(7)]
+        # model-0 ends in about a second, the others stream for twelve: a finished card shows in the live grid.
+        ids = ["sim:model-0?latency=0.3&tokens=20&rate=40"]
+        ids += [f"sim:model-{i}?latency=0.3&tokens=300&rate=25" for i in range(1, 7)]
         add_matrix_engines(page, ids)
         # Every selected engine is visible and whole in the list (they wrap), by its short name.
         chips = page.evaluate(CHIPS, "review_engines_many")
@@ -75,10 +77,17 @@ def test_a_seven_engine_matrix_is_a_grid_live_and_finished(browser, start_app):
         # model-0's two cards finished while the rest stream; the live grid read at that very moment (a loaded
         # machine may end the run before a later read), and the run brought into view: its progress and cards
         # start on the screen.
-        live = page.wait_for_function(
-            f"() => ({BADGE_COUNT})('done') === 2 && ({BADGE_COUNT})('streaming') >= 4 && "
-            "document.querySelector('.st-key-review_running')?.getBoundingClientRect().top < innerHeight / 2 "
-            f"? ({GRID})('review_live') : null", polling=50, timeout=45_000).json_value()
+        try:
+            live = page.wait_for_function(
+                f"() => ({BADGE_COUNT})('done') === 2 && ({BADGE_COUNT})('streaming') >= 4 && "
+                "document.querySelector('.st-key-review_running')?.getBoundingClientRect().top < innerHeight / 2 "
+                f"? ({GRID})('review_live') : null", polling=50, timeout=45_000).json_value()
+        except PlaywrightTimeout:  # say what the page showed instead
+            shot(page, "grid-7-engines-live-missed")
+            raise AssertionError(page.evaluate(
+                f"() => ({{done: ({BADGE_COUNT})('done'), streaming: ({BADGE_COUNT})('streaming'), "
+                "running_top: document.querySelector('.st-key-review_running')?.getBoundingClientRect().top, "
+                "height: innerHeight})")) from None
         assert live["headers"] == [f"model-{i}" for i in range(7)] and live["rows"] == ["technical", "legal"]
         assert live["cards"] == [7, 7] and live["scrolls"] and min(live["widths"]) >= 199, live
         shot(page, "grid-7-engines-live")
