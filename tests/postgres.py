@@ -30,9 +30,12 @@ class Cluster:
         if self.as_user:
             shutil.chown(self.dir, "postgres")
         self._run("initdb", "-D", f"{self.dir}/data", "-U", "postgres", "-A", "trust", "--no-sync")
+        self._start()
+        self.count = 0
+
+    def _start(self) -> None:
         self._run("pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/log", "-w", "-o",
                   f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-        self.count = 0
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run([*self.as_user, str(self.bin / tool), *args], check=True, capture_output=True, timeout=120)
@@ -47,6 +50,11 @@ class Cluster:
                              autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def restart(self) -> None:
+        """The server stopped (every connection dropped) and started again on the same port."""
+        self._run("pg_ctl", "-D", f"{self.dir}/data", "-m", "immediate", "-w", "stop")
+        self._start()
 
     def stop(self) -> None:
         try:

@@ -134,8 +134,8 @@ def test_history_show_of_a_killed_run_counts_every_branch(db_url):
     specs = [BranchSpec(f"p{i}@offline:rules", i, f"p{i}", "offline:rules") for i in range(3)]
     store.start_run("killed", "review", "x", {"reducer": "mean"}, specs)
     store.save_branch("killed", BranchResult(specs[0].branch_id, 0, "offline:rules", "p0", score=8.0))
-    with store.engine.begin() as conn:  # what the next start records for a run whose process was killed
-        conn.exec_driver_sql("UPDATE runs SET status = 'interrupted' WHERE run_id = 'killed'")
+    with store.transaction() as conn:  # what the next start records for a run whose process was killed
+        conn.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = 'killed'")
     out = io.StringIO()
     cli.main(["history", "show", "killed"], out=out, err=io.StringIO())
     assert "aggregate (mean): 8.00 — 1 of 3 succeeded" in out.getvalue()
@@ -167,8 +167,8 @@ def test_a_configured_key_repeated_by_the_model_is_never_kept(fake, config, db_u
     for kept in (to_json(outcome), to_csv(outcome), json.dumps(store.load_run(plan.run_id).results["technical@openai:m"]
                                                                 .to_dict())):
         assert OPENAI_KEY not in kept
-    with store.engine.connect() as conn:
-        cached = " ".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM cache"))
+    with store.transaction() as conn:
+        cached = " ".join(str(row) for row in conn.rows("SELECT * FROM cache"))
     assert OPENAI_KEY not in cached and "[redacted]" in cached
 
 

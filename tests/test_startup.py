@@ -18,7 +18,7 @@ from parallax.storage.history import record
 
 ROOT = Path(__file__).resolve().parent.parent
 # plotly is not listed: Streamlit itself imports plotly.graph_objects.
-HEAVY = ("langgraph", "langchain_core", "langsmith", "sqlalchemy", "pandas", "openai", "anthropic")
+HEAVY = ("langgraph", "langchain_core", "langsmith", "psycopg", "pandas", "openai", "anthropic")
 
 
 def heavy_modules_after(code: str) -> list[str]:

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from parallax import cli
 from parallax.config import load_config
@@ -44,8 +43,8 @@ def run_kept(store: Store, config, engines, perspectives=("technical",), use_cac
 def test_migrations_are_applied_once(db_url):
     Store(db_url)
     store = Store(db_url)  # a second open finds them applied
-    with store.engine.connect() as conn:
-        names = [r[0] for r in conn.execute(sa.text("SELECT name FROM schema_migrations"))]
+    with store.transaction() as conn:
+        names = [r[0] for r in conn.rows("SELECT name FROM schema_migrations")]
     assert sorted(names) == sorted(name for name, _ in MIGRATIONS)  # each once
 
 
@@ -62,9 +61,9 @@ def test_migrations_are_applied_in_the_order_listed_and_only_the_new_ones(db_url
     monkeypatch.setattr(storage, "MIGRATIONS", listed)
     Store(db_url)
     store = Store(db_url)
-    with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT n, m FROM notes")).all() == [(1, 2)]  # in order, each once
-        names = {r[0] for r in conn.execute(sa.text("SELECT name FROM schema_migrations"))}
+    with store.transaction() as conn:
+        assert conn.rows("SELECT n, m FROM notes") == [(1, 2)]  # in order, each once
+        names = {r[0] for r in conn.rows("SELECT name FROM schema_migrations")}
     assert names == {"m_create", "z_column", "a_fill"}
 
 
@@ -180,14 +179,27 @@ def test_no_key_ever_reaches_the_database(db_url, fake, config):
     store = Store(db_url)
     fake.enqueue("m", status(401, {"error": {"message": f"Incorrect API key provided: {OPENAI_KEY}"}}))
     run_kept(store, config, ["openai:m", "openai:gpt-4o-mini"])
-    with store.engine.connect() as conn:
+    with store.transaction() as conn:
         dump = "\n".join(str(value) for table in ("runs", "branches", "cache")
-                         for row in conn.execute(sa.text(f"SELECT * FROM {table}")) for value in row)
+                         for row in conn.rows(f"SELECT * FROM {table}") for value in row)
     assert "Incorrect API key" in dump or "authentication failed" in dump  # the rows are there...
     assert OPENAI_KEY not in dump and OPENAI_KEY[:16] not in dump  # ...the key is not
     if db_url.startswith("sqlite:///"):
         raw = b"".join(p.read_bytes() for p in Path(db_url.removeprefix("sqlite:///")).parent.glob("both.db*"))
         assert OPENAI_KEY.encode() not in raw
+
+
+@pytest.mark.postgres
+def test_a_restarted_postgresql_server_is_reconnected_without_an_error(postgres_cluster):
+    """Connections kept open between writes are dropped by a server restart: the next write opens a new one."""
+    store = Store(postgres_cluster.new_database())
+    spec = BranchSpec("p@offline:rules", 0, "p", "offline:rules")
+    store.start_run("before", "review", "x", {"reducer": "mean"}, [spec])
+    postgres_cluster.restart()
+    store.save_branch("before", BranchResult(spec.branch_id, 0, "offline:rules", "p", score=7.0))
+    store.start_run("after", "review", "y", {"reducer": "mean"}, [spec])
+    assert store.load_run("before").results[spec.branch_id].score == 7.0
+    assert {r["run_id"] for r in store.list_runs()} == {"before", "after"}
 
 
 def test_database_down_shows_results_with_a_warning(monkeypatch, tmp_path):

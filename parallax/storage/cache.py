@@ -8,8 +8,6 @@ import threading
 import time
 from typing import Any
 
-import sqlalchemy as sa
-
 from parallax.storage.database import Database, dump, now
 
 
@@ -17,9 +15,9 @@ class Cache(Database):
     """The cache table."""
 
     def cache_get(self, key: str) -> dict[str, Any] | None:
-        with self._tx() as conn:
-            data = conn.execute(sa.text("SELECT data FROM cache WHERE key = :k"), {"k": key}).scalar()
-        return json.loads(data) if data else None
+        with self.transaction() as conn:
+            found = conn.rows("SELECT data FROM cache WHERE key = :k", {"k": key})
+        return json.loads(found[0][0]) if found and found[0][0] else None
 
     def cache_put(self, key: str, engine: str, data: dict[str, Any]) -> None:
         self.cache_put_many([(key, engine, data)])
@@ -29,13 +27,12 @@ class Cache(Database):
         rows = {key: {"k": key, "e": engine, "d": dump(data), "t": now()} for key, engine, data in entries}
         if not rows:
             return
-        with self._tx() as conn:
-            found = conn.execute(sa.text("SELECT key FROM cache WHERE key IN :keys").bindparams(
-                sa.bindparam("keys", expanding=True)), {"keys": list(rows)}).scalars().all()
+        with self.transaction() as conn:
+            found = [key for (key,) in conn.rows("SELECT key FROM cache WHERE key IN :keys", {"keys": list(rows)})]
             kept = set(found)
             new = [row for key, row in rows.items() if key not in kept]
             if new:
-                conn.execute(sa.text("INSERT INTO cache (key, engine, data, created_at) VALUES (:k, :e, :d, :t)"),
+                conn.execute("INSERT INTO cache (key, engine, data, created_at) VALUES (:k, :e, :d, :t)",
                              new)
 
 

@@ -1,5 +1,5 @@
 """The history database: its connection (SQLite or PostgreSQL), the append-only list of named migrations, and
-what the methods of every table share. SQLAlchemy Core with bound parameters only."""
+what the methods of every table share. SQL with bound parameters only (parallax.storage.sql)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,10 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-
 from parallax.config import parallax_home
+from parallax.storage.sql import Connection, Pool, SQLError
 
 # Append-only: never edit a migration that has shipped; add a new one.
 MIGRATIONS: list[tuple[str, list[str]]] = [
@@ -125,44 +122,37 @@ class Database:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or database_url()
-        if self.url.startswith("sqlite:///"):
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.engine: Engine = sa.create_engine(self.url, pool_pre_ping=True)
-            if self.engine.dialect.name == "sqlite":
-                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self.pool = Pool(self.url, on_connect=_sqlite_pragmas)
+            self.dialect = self.pool.dialect
             self._migrate()
-        except (sa.exc.SQLAlchemyError, OSError) as exc:
-            raise StorageError(f"history database unavailable: {short(exc)}") from None
+        except (SQLError, OSError) as exc:
+            raise StorageError(f"history database unavailable: {exc}") from None
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
         try:
-            with self.engine.begin() as conn:
+            with self.pool.transaction() as conn:
                 yield conn
-        except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"history database error: {short(exc)}") from None
+        except SQLError as exc:
+            raise StorageError(f"history database error: {exc}") from None
 
     def _migrate(self) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(sa.text("CREATE TABLE IF NOT EXISTS schema_migrations "
-                                 "(name VARCHAR(128) PRIMARY KEY, applied_at VARCHAR(32) NOT NULL)"))
-            done = {row[0] for row in conn.execute(sa.text("SELECT name FROM schema_migrations"))}
+        with self.pool.transaction() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(name VARCHAR(128) PRIMARY KEY, applied_at VARCHAR(32) NOT NULL)")
+            done = {row[0] for row in conn.rows("SELECT name FROM schema_migrations")}
             for name, statements in MIGRATIONS:
                 if name in done:
                     continue
                 for statement in statements:
-                    conn.execute(sa.text(statement))
-                conn.execute(sa.text("INSERT INTO schema_migrations (name, applied_at) VALUES (:n, :t)"),
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (:n, :t)",
                              {"n": name, "t": now()})
 
 
-def short(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-    return text[:200]
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any) -> None:
     # WAL lets readers and one writer work at once; the busy timeout makes a second writer wait, not fail.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -9,8 +9,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from parallax.results import Aggregate, BranchResult, BranchSpec
 from parallax.storage.database import OWNER, Database, StorageError, clean, dump, now
 
@@ -36,12 +34,12 @@ class RunRecord:
     units: list[str] = field(default_factory=list)  # translations: the source segments every candidate was scored on
 
 
-# The tables a query is built on (SQLAlchemy Core); the schema itself is made by the migrations.
-_METADATA = sa.MetaData()
-RUNS = sa.Table("runs", _METADATA, sa.Column("run_id", sa.String), sa.Column("created_at", sa.String),
-                sa.Column("mode", sa.String), sa.Column("status", sa.String), sa.Column("aggregate", sa.Text),
-                sa.Column("input_text", sa.Text), sa.Column("settings", sa.Text))
-BRANCHES = sa.Table("branches", _METADATA, sa.Column("run_id", sa.String), sa.Column("engine", sa.String))
+# What differs between the two databases in a listing's filters. SQLite's own LOWER() knows only ASCII ("Ü" stays
+# "Ü"): there it is Python's casefold, registered on every connection. PostgreSQL's LOWER() knows Unicode but not
+# the Greek final sigma, folded here as casefold does. A run's score is read from its aggregate's JSON.
+_FOLD = {"sqlite": "parallax_fold({})", "postgresql": "REPLACE(LOWER({}), 'ς', 'σ')"}
+_SCORE = {"sqlite": "CAST(JSON_EXTRACT(aggregate, '$.score') AS REAL)",
+          "postgresql": "CAST(CAST(aggregate AS JSON) ->> 'score' AS DOUBLE PRECISION)"}
 
 
 class Runs(Database):
@@ -50,10 +48,10 @@ class Runs(Database):
     def start_run(self, run_id: str, mode: str, input_text: str, settings: dict[str, Any],
                   branches: list[BranchSpec]) -> None:
         at = now()
-        with self._tx() as conn:
-            conn.execute(sa.text(
+        with self.transaction() as conn:
+            conn.execute(
                 "INSERT INTO runs (run_id, created_at, updated_at, mode, status, input_text, settings, owner) "
-                "VALUES (:id, :now, :now, :mode, 'running', :text, :settings, :owner)"),
+                "VALUES (:id, :now, :now, :mode, 'running', :text, :settings, :owner)",
                 {"id": run_id, "now": at, "mode": mode, "text": clean(input_text), "owner": OWNER,
                  "settings": dump({**settings, "branches": [asdict(b) for b in branches]})})
 
@@ -66,24 +64,24 @@ class Runs(Database):
         rows: list[dict[str, Any]] = [
             {"r": run_id, "b": r.branch_id, "s": r.status, "e": r.engine, "score": r.score,
              "data": dump(r.to_dict()), "t": now()} for r in results]  # serialised before the transaction
-        with self._tx() as conn:
-            found = conn.execute(sa.text("SELECT branch_id, MAX(attempt) FROM branches WHERE run_id = :r "
-                                         "GROUP BY branch_id"), {"r": run_id}).all()
+        with self.transaction() as conn:
+            found = conn.rows("SELECT branch_id, MAX(attempt) FROM branches WHERE run_id = :r GROUP BY branch_id",
+                              {"r": run_id})
             last: dict[str, int] = {str(b): int(a) for b, a in found}
             for row in rows:
                 row["a"] = last[row["b"]] = last.get(row["b"], 0) + 1
-            conn.execute(sa.text(  # one statement, many rows
+            conn.execute(  # one statement, many rows
                 "INSERT INTO branches (run_id, branch_id, attempt, status, engine, score, data, created_at) "
-                "VALUES (:r, :b, :a, :s, :e, :score, :data, :t)"), rows)
-            conn.execute(sa.text("UPDATE runs SET updated_at = :t WHERE run_id = :r"), {"t": now(), "r": run_id})
+                "VALUES (:r, :b, :a, :s, :e, :score, :data, :t)", rows)
+            conn.execute("UPDATE runs SET updated_at = :t WHERE run_id = :r", {"t": now(), "r": run_id})
         return [row["a"] for row in rows]
 
     def update_branch(self, run_id: str, result: BranchResult) -> None:
         """Replace the latest attempt's data (a translation gains its judge score after it finished)."""
-        with self._tx() as conn:
-            conn.execute(sa.text(
+        with self.transaction() as conn:
+            conn.execute(
                 "UPDATE branches SET status = :s, score = :score, data = :data WHERE run_id = :r AND branch_id = :b "
-                "AND attempt = (SELECT MAX(attempt) FROM branches WHERE run_id = :r AND branch_id = :b)"),
+                "AND attempt = (SELECT MAX(attempt) FROM branches WHERE run_id = :r AND branch_id = :b)",
                 {"s": result.status, "score": result.score, "data": dump(result.to_dict()), "r": run_id,
                  "b": result.branch_id})
 
@@ -94,12 +92,12 @@ class Runs(Database):
         an object with "format": 2; format 1, the bare matrix, is still read)."""
         stored = {"format": 2, "matrix": matrix, "position_effect": position_effect or {},
                   "judge_samples": judge_samples or [], "units": units or []}
-        with self._tx() as conn:
-            conn.execute(sa.text("UPDATE runs SET agreement = :a WHERE run_id = :r"), {"a": dump(stored), "r": run_id})
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET agreement = :a WHERE run_id = :r", {"a": dump(stored), "r": run_id})
 
     def reopen_run(self, run_id: str) -> None:
-        with self._tx() as conn:
-            conn.execute(sa.text("UPDATE runs SET status = 'running', updated_at = :t WHERE run_id = :r"),
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = 'running', updated_at = :t WHERE run_id = :r",
                          {"t": now(), "r": run_id})
 
     def finish_run(self, run_id: str, aggregate: Aggregate | None, wall_ms: float | None,
@@ -110,9 +108,9 @@ class Runs(Database):
             status = "interrupted"  # stopped, refreshed or closed before the end
         else:
             status = "completed" if results and ok == len(results) else "partial" if ok else "failed"
-        with self._tx() as conn:
-            conn.execute(sa.text("UPDATE runs SET status = :s, aggregate = :a, wall_ms = :w, updated_at = :t "
-                                 "WHERE run_id = :r"),
+        with self.transaction() as conn:
+            conn.execute("UPDATE runs SET status = :s, aggregate = :a, wall_ms = :w, updated_at = :t "
+                                 "WHERE run_id = :r",
                          {"s": status, "a": dump(aggregate.to_dict()) if aggregate else None, "w": wall_ms,
                           "t": now(), "r": run_id})
         return status
@@ -124,11 +122,11 @@ class Runs(Database):
         written anything for `stale_after_s` (another machine's process, or a session that was closed).
         """
         cutoff = (datetime.now(UTC) - timedelta(seconds=stale_after_s)).isoformat(timespec="milliseconds")
-        with self._tx() as conn:
-            rows = conn.execute(sa.text("SELECT run_id, owner, updated_at FROM runs WHERE status = 'running'")).all()
+        with self.transaction() as conn:
+            rows = conn.rows("SELECT run_id, owner, updated_at FROM runs WHERE status = 'running'")
             gone = [run_id for run_id, owner, updated in rows if updated < cutoff or _dead(owner)]
             for run_id in gone:
-                conn.execute(sa.text("UPDATE runs SET status = 'interrupted', updated_at = :t WHERE run_id = :r"),
+                conn.execute("UPDATE runs SET status = 'interrupted', updated_at = :t WHERE run_id = :r",
                              {"t": now(), "r": run_id})
         return len(gone)
 
@@ -137,35 +135,32 @@ class Runs(Database):
                   min_translation_score: float | None = None, limit: int = 500) -> list[dict[str, Any]]:
         """Runs, newest first. Review scores (0–10) and translation scores (0–100) are two columns and two
         filters: a review's 7 and a translation's 70 are never compared."""
-        runs, branches = RUNS, BRANCHES
-        query = sa.select(runs.c.run_id, runs.c.created_at, runs.c.mode, runs.c.status, runs.c.aggregate,
-                          runs.c.input_text, runs.c.settings)
-        if mode:
-            query = query.where(runs.c.mode == mode)
-        if status:
-            query = query.where(runs.c.status == status)
+        where: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
+        for column, value in (("mode", mode), ("status", status)):
+            if value:
+                where.append(f"{column} = :{column}")
+                params[column] = value
         if since:
-            query = query.where(runs.c.created_at >= since)
+            where.append("created_at >= :since")
+            params["since"] = since
         if text:
-            # The same case folding on both sides, in the database. SQLite's own LOWER() knows only ASCII ("Ü"
-            # stays "Ü"): there it is Python's casefold, registered on every connection. PostgreSQL's LOWER()
-            # knows Unicode but not the Greek final sigma, folded here as casefold does.
-            def fold(value: Any) -> Any:
-                if self.engine.dialect.name == "sqlite":
-                    return sa.func.parallax_fold(value)
-                return sa.func.replace(sa.func.lower(value), "ς", "σ")
-            query = query.where(fold(runs.c.input_text).like(fold(sa.literal("%" + _like(text) + "%")), escape="\\"))
+            fold = _FOLD[self.dialect]
+            where.append(f"{fold.format('input_text')} LIKE {fold.format(':text')} ESCAPE '\\'")
+            params["text"] = "%" + _like(text) + "%"
         if engine:
-            used = sa.select(branches.c.run_id).where(branches.c.engine.like("%" + _like(engine) + "%", escape="\\"))
-            query = query.where(runs.c.run_id.in_(used))
+            where.append("run_id IN (SELECT run_id FROM branches WHERE engine LIKE :engine ESCAPE '\\')")
+            params["engine"] = "%" + _like(engine) + "%"
         # Score floors in the query, before the limit (a floor applied after it found fewer runs than there are).
-        if min_review_score is not None:
-            query = query.where(runs.c.mode == "review", self._score(runs.c.aggregate) >= min_review_score)
-        if min_translation_score is not None:
-            query = query.where(runs.c.mode == "translate", self._score(runs.c.aggregate) >= min_translation_score)
-        query = query.order_by(runs.c.created_at.desc()).limit(limit)
-        with self._tx() as conn:
-            rows = conn.execute(query).mappings().all()
+        for name, floor in (("review", min_review_score), ("translate", min_translation_score)):
+            if floor is not None:
+                where.append(f"mode = :{name}_mode AND {_SCORE[self.dialect]} >= :{name}_floor")
+                params.update({f"{name}_mode": name, f"{name}_floor": floor})
+        query = ("SELECT run_id, created_at, mode, status, aggregate, input_text, settings FROM runs"
+                 + (" WHERE " + " AND ".join(where) if where else "")
+                 + " ORDER BY created_at DESC LIMIT :limit")
+        with self.transaction() as conn:
+            rows = conn.records(query, params)
         out = []
         for row in rows:
             aggregate = json.loads(row["aggregate"]) if row["aggregate"] else None
@@ -183,19 +178,13 @@ class Runs(Database):
             })
         return out
 
-    def _score(self, aggregate: Any) -> Any:
-        """The aggregate's score, read from its JSON in the database."""
-        if self.engine.dialect.name == "sqlite":
-            return sa.type_coerce(aggregate, sa.JSON)["score"].as_float()
-        return sa.cast(aggregate, sa.JSON)["score"].as_float()
-
     def load_run(self, run_id: str) -> RunRecord:
-        with self._tx() as conn:
-            row = conn.execute(sa.text("SELECT * FROM runs WHERE run_id = :r"), {"r": run_id}).mappings().first()
-            if row is None:
+        with self.transaction() as conn:
+            found = conn.records("SELECT * FROM runs WHERE run_id = :r", {"r": run_id})
+            if not found:
                 raise StorageError(f"no run {run_id!r} in the history")
-            rows = conn.execute(sa.text("SELECT branch_id, data FROM branches WHERE run_id = :r "
-                                        "ORDER BY attempt"), {"r": run_id}).all()
+            row = found[0]
+            rows = conn.rows("SELECT branch_id, data FROM branches WHERE run_id = :r ORDER BY attempt", {"r": run_id})
         settings = json.loads(row["settings"])
         attempts: dict[str, list[BranchResult]] = {}
         for branch_id, data in rows:
@@ -210,9 +199,9 @@ class Runs(Database):
         )
 
     def delete_run(self, run_id: str) -> bool:
-        with self._tx() as conn:
-            conn.execute(sa.text("DELETE FROM branches WHERE run_id = :r"), {"r": run_id})
-            return conn.execute(sa.text("DELETE FROM runs WHERE run_id = :r"), {"r": run_id}).rowcount > 0
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM branches WHERE run_id = :r", {"r": run_id})
+            return conn.execute("DELETE FROM runs WHERE run_id = :r", {"r": run_id})> 0
 
 
 def _dead(owner: str | None) -> bool:

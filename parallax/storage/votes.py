@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import sqlalchemy as sa
-
 from parallax.storage.database import Database, StorageError, clean, now
 from parallax.votes import Vote
 
@@ -21,9 +19,9 @@ class Votes(Database):
             raise StorageError(f"run {vote.run_id} has no output {', '.join(missing)}")
         stored = Vote(vote.run_id, vote.left, vote.right, vote.outcome, clean(vote.voter), vote.segment, now(),
                       uuid.uuid4().hex)
-        with self._tx() as conn:
-            conn.execute(sa.text("INSERT INTO votes (vote_id, run_id, created_at, voter, left_branch, right_branch, "
-                                 "outcome, segment) VALUES (:i, :r, :t, :v, :l, :b, :o, :s)"),
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO votes (vote_id, run_id, created_at, voter, left_branch, right_branch, "
+                                 "outcome, segment) VALUES (:i, :r, :t, :v, :l, :b, :o, :s)",
                          {"i": stored.vote_id, "r": stored.run_id, "t": stored.created_at, "v": stored.voter,
                           "l": stored.left, "b": stored.right, "o": stored.outcome, "s": stored.segment})
         return stored
@@ -32,7 +30,7 @@ class Votes(Database):
         """The votes of one run, or of every run, oldest first."""
         query = ("SELECT vote_id, run_id, created_at, voter, left_branch, right_branch, outcome, segment FROM votes"
                  + (" WHERE run_id = :r" if run_id else "") + " ORDER BY created_at, vote_id")
-        with self._tx() as conn:
-            rows = conn.execute(sa.text(query), {"r": run_id} if run_id else {}).mappings().all()
+        with self.transaction() as conn:
+            rows = conn.records(query, {"r": run_id} if run_id else {})
         return [Vote(row["run_id"], row["left_branch"], row["right_branch"], row["outcome"], row["voter"],
                      row["segment"], row["created_at"], row["vote_id"]) for row in rows]

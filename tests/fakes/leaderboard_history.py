@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from parallax.config import load_config
 from parallax.reducers import reduce
 from parallax.results import BranchResult
@@ -49,8 +47,8 @@ def _text(rng: random.Random, i: int) -> str:
 
 
 def _date(store: Store, run_id: str, day: date) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(sa.text("UPDATE runs SET created_at = :t WHERE run_id = :r"),
+    with store.transaction() as conn:
+        conn.execute("UPDATE runs SET created_at = :t WHERE run_id = :r",
                      {"t": f"{day.isoformat()}T09:00:00.000+00:00", "r": run_id})
 
 
