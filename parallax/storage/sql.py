@@ -167,7 +167,9 @@ def _sqlite(path: str, on_connect: Callable[[Any], None] | None) -> sqlite3.Conn
 def _postgres(conninfo: str) -> Any:
     import psycopg  # only for a PostgreSQL history
 
-    return psycopg.connect(conninfo, **({} if "connect_timeout=" in conninfo else {"connect_timeout": 10}))
+    if "connect_timeout=" not in conninfo:  # the URL's own, else 10 s
+        conninfo += ("&" if "?" in conninfo else "?") + "connect_timeout=10"
+    return psycopg.connect(conninfo)
 
 
 def _database_error(exc: BaseException) -> bool:
