@@ -129,12 +129,12 @@ class Pool:
             _quietly(raw.close)
 
     def _alive(self, raw: Any) -> bool:
-        """A pooled PostgreSQL connection may have lost its server (restarted, idle timeout): asked first."""
+        """A pooled PostgreSQL connection may have lost its server (restarted, idle timeout): asked first. The
+        question opens the transaction the caller's statements then run in (one round trip, not two)."""
         if self.dialect == "sqlite":
             return True
         try:
             raw.execute("SELECT 1").close()
-            raw.rollback()
             return True
         except Exception:  # noqa: BLE001 - any failure means: open a new one
             return False
