@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from parallax import cli
+from parallax.storage import Store
 from tests.conftest import OPENAI_KEY
 from tests.fakes.provider_server import status
 
@@ -303,8 +304,9 @@ def test_fail_under_gates_a_pipeline_and_a_closed_pipe_ends_quietly(tmp_path):
     low = subprocess.run([*gate, "--fail-under", "9.5"], capture_output=True, text=True, env=env)
     assert low.returncode == 4 and "is below --fail-under 9.5" in low.stderr
     assert subprocess.run([*gate, "--fail-under", "0"], capture_output=True, env=env).returncode == 0
-    for _ in range(3):
-        subprocess.run(gate, capture_output=True, env=env, check=True)
+    store = Store(f"sqlite:///{tmp_path}/history.db")  # more runs for the listing: written here, not by 3 more CLIs
+    for i in range(200):
+        store.start_run(f"run{i}", "review", "x", {"reducer": "mean"}, [])
     piped = subprocess.run(f"{sys.executable} -m parallax history list | head -1", shell=True, capture_output=True,
                            text=True, env=env)
     assert piped.stdout.startswith("run_id") and piped.stderr == ""  # no BrokenPipe traceback
