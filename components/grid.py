@@ -5,8 +5,10 @@ counters."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 import streamlit as st
@@ -26,7 +28,7 @@ PER_ROW = 4
 MIN_COLUMN_PX = 200  # a grid column never gets narrower: past what fits, the grid scrolls sideways
 ROW_HEADER_PX = 110
 GAP_PX = 16  # Streamlit's "small" gap between a row's cells
-LIVE_HEIGHT = 220  # px: a live card's text box, kept scrolled to its newest line
+LIVE_HEIGHT = 220  # px: a live card's text box, its newest line at the bottom (LIVE_BOX)
 META_REDRAW_S = 0.25  # a live card's counters (tokens, tokens/s, seconds) at most four times a second
 TAIL_CHARS = 2000  # a live card shows (and resends) at most the last 2,000 characters of its text
 BADGES = {
@@ -53,6 +55,26 @@ GRID_CSS = """<style>
   .st-key-{key}_rows [data-testid=stHorizontalBlock] > *:first-child {{ background: #262730; }} }}
 </style>
 <div style="font-size: 0.8rem; opacity: 0.65; line-height: 1.3">perspective ↓<br>engine →</div>"""
+# A live card's text and counters are plain HTML, drawn once (one st.html), then changed in place: on each tick of
+# the run loop one script (LIVE_JS) sets the new text and counters of every card that changed, in one update.
+# As Streamlit elements (st.code, then st.text), every card's text was one update of the page's element tree per
+# card per tick, and the browser fell behind: at 32 cards (~300 updates a second) the first streaming cards showed
+# 4 s after Run, and the page froze for up to 2 s at a time (bench/page_stream.py).
+# The box follows its newest line by layout alone: a column-reverse box starts at its bottom and stays there as the
+# text grows (scrolling up still reads the start; a short text sits at the top; no timer, no animation: Streamlit's
+# autoscroll read every box's height every 17 ms and needed frames a busy page did not have, and a busy page showed
+# the text's first lines while the card streamed on). Its size does not depend on its text (contain: strict), so a
+# new line lays out the box alone.
+LIVE_BOX = ('<div style="height: {height}px; overflow-y: auto; display: flex; flex-direction: column-reverse; '
+            'contain: strict"><div class="pl-live" id="{id}" style="margin-bottom: auto; white-space: pre-wrap; '
+            'overflow-wrap: anywhere; font-size: 0.875rem; line-height: 1.5">{text}</div></div>')
+LIVE_NOTE = '<div style="font-size: 0.875rem; opacity: 0.6">{text}</div>'
+LIVE_COUNTERS = ('<div class="pl-live-meta" id="{id}" title="{help}" style="font-size: 0.875rem; opacity: 0.6; '
+                 'margin-top: 0.75rem">{text}</div>')
+COUNTERS_HELP = f"While a branch streams its tokens are {TOKEN_METHOD}; its result has the exact count."
+# Text only (textContent: never HTML); the data is JSON with every "<" escaped, so no text can end the script.
+LIVE_JS = ("<script>for (const [id, text] of DATA) { const e = document.getElementById(id); "
+           "if (e && e.textContent !== text) e.textContent = text; }</script>")
 
 
 @dataclass
@@ -65,7 +87,8 @@ class Card:
     started_at: float | None = None  # when the branch started (monotonic), for its elapsed time
     first_text_at: float | None = None  # when its first text arrived, for its tokens per second
     live: bool = False  # streaming (not queued, waiting for a retry or finished): its elapsed time keeps counting
-    text_slot: Any = None  # the live text's slot inside its scrolling box (None until the box is drawn)
+    text_slot: str | None = None  # the element id of its live text (None until it is drawn); its counters' is +"-n"
+    noted: bool = False  # its live part shows a note (an engine that does not stream), not a text box
     badge_shown: str = ""  # the badge drawn: redrawn only when it changes
     meta_at: float = 0.0  # when the counters were last drawn
 
@@ -112,10 +135,13 @@ class Board:
         self.cards: dict[str, Card] = {}
         self.key = key  # each card's container is keyed `{key}_card{n}` (components/phone.py collapses them)
         self.names = display_names((b.engine for b in branches), engine_labels() if labels is None else labels)
+        self.boxes = 0  # live elements drawn: each has an id of its own
+        self.pending: dict[str, str] = {}  # new text for live elements, by id, sent together by flush()
         if is_grid(branches, mode):
             self._grid(branches, key)
         else:
             self._rows(branches)
+        self.driver = st.empty()  # LIVE_JS while the board is live: after the cards, where its gap shows least
 
     @staticmethod
     def _card(box: Any) -> Card:
@@ -189,20 +215,37 @@ class Board:
         if text and card.first_text_at is None:
             card.first_text_at = now
         self.badge(card, BADGES["streaming"])
-        if branch_id in self.whole and not text:
-            card.body.caption("This engine does not stream: its translation appears whole when it is done.")
-            card.text_slot = None
-        else:
-            if card.text_slot is None:
-                # A box of fixed height that keeps to its bottom as the text grows: the card follows the newest
-                # line. Drawn once; each update then resends only the text inside it.
-                card.text_slot = card.body.container(height=LIVE_HEIGHT, border=False, autoscroll=True).empty()
-            card.text_slot.code(tail(readable(text)) if text else "…", language=None, wrap_lines=True)
+        noted = branch_id in self.whole and not text
+        line = None
         if now - card.meta_at >= META_REDRAW_S or not card.live:
-            card.meta.caption(live_line(text, card.started_at, card.first_text_at, now), help=(
-                f"While a branch streams its tokens are {TOKEN_METHOD}; its result has the exact count."))
-            card.meta_at = now
+            line, card.meta_at = live_line(text, card.started_at, card.first_text_at, now), now
+        if card.text_slot is None or card.noted != noted:
+            # A box of fixed height that keeps to its bottom as the text grows (the card follows the newest line),
+            # or a note, and the counters under it.
+            self.boxes += 1
+            card.text_slot, card.noted = f"pl-{self.key}-{self.boxes}", noted
+            top = (LIVE_NOTE.format(text="This engine does not stream: its translation appears whole when it is done.")
+                   if noted else LIVE_BOX.format(height=LIVE_HEIGHT, id=card.text_slot, text=escape(self._shown(text))))
+            line = line or live_line(text, card.started_at, card.first_text_at, now)
+            card.body.html(top + LIVE_COUNTERS.format(id=f"{card.text_slot}-n", help=escape(COUNTERS_HELP),
+                                                      text=escape(line)))
+        else:
+            if not noted:
+                self.pending[card.text_slot] = self._shown(text)
+            if line is not None:
+                self.pending[f"{card.text_slot}-n"] = line
         card.drawn_at, card.dirty, card.live = now, False, True
+
+    @staticmethod
+    def _shown(text: str) -> str:
+        return tail(readable(text)) if text else "…"
+
+    def flush(self) -> None:
+        """Send what changed in the live cards since the last flush, all at once (LIVE_JS): one update a tick."""
+        if self.pending:
+            data = json.dumps(list(self.pending.items()), ensure_ascii=False).replace("<", "\\u003c")
+            self.driver.html(LIVE_JS.replace("DATA", data), unsafe_allow_javascript=True)
+            self.pending = {}
 
     def live_tokens(self, outcome: RunOutcome) -> tuple[int, bool]:
         """Tokens out so far across the run: exact for finished branches that report them, estimated from the

@@ -1,12 +1,14 @@
 """Branch cards that stream live, and the loop that feeds them from the core's events.
 
-Only the script thread touches `st.*`: the graph runs on a private event loop in this thread,
-branch events come through a queue, and cards are redrawn at most ~20 times a second each.
+Only the script thread touches `st.*`: the graph runs on a private event loop in this thread, branch events come
+through a queue, and the board is redrawn on a clock: every TICK_S, the new text of every card at once, in one update
+(grid.LIVE_JS); the run bar every COUNTERS_S.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -40,7 +42,11 @@ from .safe import md_code, md_escape
 from .settings import history_store, keep_unsaved
 
 log = logging.getLogger(__name__)
-MIN_REDRAW_S = 0.05  # ~20 updates per second per card: every update resends the whole text
+# The board's clock. A card's new text is drawn at most every TICK_S (~12 times a second: faster than a reader
+# notices, and every live card at once). Drawing each card as its tokens came (up to 20 times a second each, the run
+# bar on every event) sent a 12-branch run's browser 550 updates a second and froze it for seconds at a time.
+TICK_S = 0.08
+COUNTERS_S = 0.25  # the run bar (finished branches, tokens out, seconds) at most four times a second
 
 
 _DONE = object()
@@ -58,19 +64,21 @@ def plan_events(plan: RunPlan) -> Events:
     return events
 
 
-async def _pump(events: Events, queue: asyncio.Queue[Any]) -> None:
+async def _pump(events: Events, queue: asyncio.Queue[Any], ended: asyncio.Event) -> None:
     try:
         await events(queue.put_nowait)
     except Exception as exc:  # noqa: BLE001 - shown on the page, never as a traceback
         queue.put_nowait(exc)
     queue.put_nowait(_DONE)
+    ended.set()
 
 
-async def _next_batch(queue: asyncio.Queue[Any], wait_s: float) -> list[Any]:
-    try:
-        batch = [await asyncio.wait_for(queue.get(), wait_s)]
-    except TimeoutError:
-        return []
+async def _next_batch(queue: asyncio.Queue[Any], ended: asyncio.Event, wait_s: float) -> list[Any]:
+    """Every event that came within `wait_s` (the stream runs meanwhile), or at once when the stream has ended."""
+    if wait_s > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ended.wait(), wait_s)
+    batch = []
     while not queue.empty():
         batch.append(queue.get_nowait())
     return batch
@@ -87,14 +95,16 @@ def run_events(events: Events, board: Board, progress: Any, outcome: RunOutcome)
     call is cancelled, finished branches stay."""
     loop = asyncio.new_event_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    pump = loop.create_task(_pump(events, queue))
-    started = time.monotonic()
+    ended = asyncio.Event()
+    pump = loop.create_task(_pump(events, queue, ended))
+    started = drawn = time.monotonic()
+    counted, finished = 0.0, -1
     board.queued()
     complete = False
     try:
         while not complete:
-            # Wake at least every 100 ms: each redraw is also where Streamlit can stop this script.
-            for event in loop.run_until_complete(_next_batch(queue, 0.1)):
+            # One tick: each redraw is also where Streamlit can stop this script.
+            for event in loop.run_until_complete(_next_batch(queue, ended, drawn + TICK_S - time.monotonic())):
                 if event is _DONE:
                     complete = True
                     continue
@@ -126,13 +136,17 @@ def run_events(events: Events, board: Board, progress: Any, outcome: RunOutcome)
                                   "The server asked us to wait (rate limit or a passing error); asking again…")
                 else:
                     board.cards[event.branch_id].dirty = True
-            now = time.monotonic()
+            drawn = now = time.monotonic()
             for branch_id, card in board.cards.items():
-                # New text at most every MIN_REDRAW_S; a card waiting for its next token still counts its seconds.
-                due = now - card.drawn_at >= (MIN_REDRAW_S if card.dirty else 1.0)
+                # New text on every tick; a card waiting for its next token still counts its seconds.
+                due = card.dirty or now - card.drawn_at >= 1.0
                 if (card.dirty or card.live) and due and branch_id not in outcome.results:
                     board.streaming(branch_id, outcome.texts.get(branch_id, ""))
+            board.flush()  # every card's new text in one update
             done, total = len(outcome.results), len(outcome.branches)
+            if now - counted < COUNTERS_S and done == finished and not complete:
+                continue
+            counted, finished = now, done
             tokens, estimated = board.live_tokens(outcome)
             label = (f"{done} of {total} branches finished · {'~' if estimated else ''}{tokens:,} tokens out · "
                      f"{now - started:.1f} s")
@@ -172,6 +186,27 @@ def rerun_soon(delay_s: float = 0.3) -> None:
             info.session.request_rerun(info.session._client_state)  # noqa: SLF001
 
     threading.Timer(delay_s, rerun).start()
+
+
+def wait_until_sent(timeout_s: float = 0.5) -> None:
+    """Let the server send what this script run has drawn, before a rerun: the next run starts by clearing whatever
+    is still queued for the browser (Streamlit's AppSession), and the cards of a run's last tick (its last finished
+    branches) were never seen — they read "streaming" until the rerun drew the board again, up to 1.3 s later on a
+    loaded machine (bench/page_stream.py). At most `timeout_s`; nothing to wait for without a server (AppTest)."""
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    from streamlit import runtime
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    manager = getattr(runtime.get_instance(), "_session_mgr", None) if runtime.exists() else None  # AppTest: none
+    info = manager.get_active_session_info(ctx.session_id) if manager is not None else None
+    queued = getattr(getattr(info, "session", None), "_browser_queue", None)
+    if not isinstance(queued, ForwardMsgQueue):
+        return
+    deadline = time.monotonic() + timeout_s
+    while not queued.is_empty() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls: Any = None,
@@ -238,6 +273,7 @@ def run_section(prefix: str, plan: RunPlan | None, problem: str | None, controls
             keep_unsaved(plan, outcome)
             outcome.storage_warning += (" — kept in this session: it is saved as soon as the history is reachable "
                                         "again.")
+        wait_until_sent()
         st.rerun()  # the page again, Run enabled, the run drawn from the session
     stored = linked_run(prefix) or st.session_state.get(f"{prefix}_outcome")
     if st.session_state.get(f"{prefix}_run_error"):

@@ -20,9 +20,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-# Page functions: the text of the cards streaming (once N are), and how many status badges read a label.
+# Page functions: the text of the cards streaming (once N are; a live card's text is a .pl-live element,
+# components/grid.py), and how many status badges read a label.
 STREAMING_CARDS = """(n) => {
-  const codes = [...document.querySelectorAll('[data-testid="stCode"]')]
+  const codes = [...document.querySelectorAll('.pl-live')]
     .map(e => e.innerText.trim()).filter(t => t.length > 3 && t !== '…');
   const streaming = [...document.querySelectorAll('[data-testid="stMarkdownContainer"] span')]
     .filter(s => s.children.length === 0 && s.innerText.trim() === 'streaming').length;

@@ -216,7 +216,7 @@ def test_a_scanned_pdf_is_refused_with_a_clear_message_and_the_text_is_kept(page
 # Every live card whose text no longer fits its box: is the end of its text inside what the box shows?
 # (None while no card overflows yet.) The box is the card's nearest scrolling ancestor of the text.
 NEWEST_LINE_SHOWN = """() => {
-  const cards = [...document.querySelectorAll('[data-testid="stCode"]')].map(code => {
+  const cards = [...document.querySelectorAll('.pl-live')].map(code => {
     let box = code.querySelector('pre') || code;
     for (let e = box; e && e !== document.body; e = e.parentElement) {
       const style = getComputedStyle(e);
