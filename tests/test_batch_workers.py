@@ -33,6 +33,14 @@ def _name(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
+def _forked(pid: int) -> int:
+    """How many of the batch's descendants are the fork server or a process it forked."""
+    try:
+        return sum("forkserver" in _name(child) for child in _descendants(pid))
+    except (FileNotFoundError, ProcessLookupError):  # one ended while being read
+        return -1
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -78,7 +86,9 @@ def test_a_killed_batch_with_two_workers_resumes_losing_and_repeating_nothing(tm
     command = [sys.executable, "-m", "parallax", "batch", str(source), "--column", "text", "--out", str(out),
                "-p", "legal", "-e", "openai:gpt-4o-mini", "--workers", "2", "--concurrency", "4", "--no-cache"]
     first = subprocess.Popen(command, env=_env(fake, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _until(lambda: out.exists() and len(results(out)) >= 4)
+    # Both workers forked (a fast first worker may write four documents before the second one starts) and
+    # four documents written.
+    _until(lambda: _forked(first.pid) == 3 and out.exists() and len(results(out)) >= 4)
     workers = _descendants(first.pid)
     # the fork server and the two workers it forked (a fork keeps its command line), and the resource tracker
     assert sum("forkserver" in _name(pid) for pid in workers) == 3 and len(workers) == 4
