@@ -137,6 +137,7 @@ class Board:
         self.names = display_names((b.engine for b in branches), engine_labels() if labels is None else labels)
         self.boxes = 0  # live elements drawn: each has an id of its own
         self.pending: dict[str, str] = {}  # new text for live elements, by id, sent together by flush()
+        self.ended: dict[str, BranchResult] = {}  # finished branches whose badge reads so, their body not yet drawn
         if is_grid(branches, mode):
             self._grid(branches, key)
         else:
@@ -260,6 +261,16 @@ class Board:
                 if text:
                     total, estimated = total + live_tokens(text), True
         return total, estimated
+
+    def done(self, r: BranchResult) -> None:
+        """A branch finished while the board is live: its badge says so at once; its body (score, summary, prompt
+        and reply: what costs the browser most) is drawn with finished() a tick later (live.run_events). Drawn
+        together, a run's last cards — most of them, with simulated engines — read "streaming" over their final
+        text for a few hundred ms while the browser drew their bodies."""
+        card = self.cards[r.branch_id]
+        self.badge(card, BADGES[r.status])
+        card.dirty = card.live = False
+        self.ended[r.branch_id] = r
 
     def finished(self, r: BranchResult) -> None:
         card = self.cards[r.branch_id]

@@ -92,7 +92,9 @@ def run_live(plan: RunPlan, board: Board, progress: Any, outcome: RunOutcome) ->
 def run_events(events: Events, board: Board, progress: Any, outcome: RunOutcome) -> None:
     """Stream events into the board, the progress bar counting finished branches and tokens. If the script is
     interrupted (Stop, any other click, a closed tab), the `finally` closes the stream: every in-flight provider
-    call is cancelled, finished branches stay."""
+    call is cancelled, finished branches stay. The branches that finish in the last two ticks get their "done" badge,
+    not their body: the caller draws the finished run again at once (a rerun); drawing them here too cost the browser
+    the same work twice, and the server's sending of the badges waited on it (0.3 s at 32 cards)."""
     loop = asyncio.new_event_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
     ended = asyncio.Event()
@@ -104,7 +106,9 @@ def run_events(events: Events, board: Board, progress: Any, outcome: RunOutcome)
     try:
         while not complete:
             # One tick: each redraw is also where Streamlit can stop this script.
-            for event in loop.run_until_complete(_next_batch(queue, ended, drawn + TICK_S - time.monotonic())):
+            batch = loop.run_until_complete(_next_batch(queue, ended, drawn + TICK_S - time.monotonic()))
+            bodies, board.ended = board.ended, {}  # of the branches that finished in the last tick (Board.done)
+            for event in batch:
                 if event is _DONE:
                     complete = True
                     continue
@@ -114,10 +118,10 @@ def run_events(events: Events, board: Board, progress: Any, outcome: RunOutcome)
                 if isinstance(event, Assessed):
                     for result in event.results:
                         if result.branch_id in board.cards:
-                            board.finished(result)
+                            board.done(result)
                 elif isinstance(event, BranchFinished):
                     if event.result.branch_id in board.cards:
-                        board.finished(event.result)
+                        board.done(event.result)
                 elif getattr(event, "branch_id", None) not in board.cards:
                     continue  # RunFinished, or a branch this board does not show
                 elif isinstance(event, ChunkFinished):
@@ -143,6 +147,9 @@ def run_events(events: Events, board: Board, progress: Any, outcome: RunOutcome)
                 if (card.dirty or card.live) and due and branch_id not in outcome.results:
                     board.streaming(branch_id, outcome.texts.get(branch_id, ""))
             board.flush()  # every card's new text in one update
+            for branch_id, result in bodies.items() if not complete else ():  # the caller draws the run again
+                if branch_id not in board.ended:  # finished again in this tick (judged): its newest body next tick
+                    board.finished(result)
             done, total = len(outcome.results), len(outcome.branches)
             if now - counted < COUNTERS_S and done == finished and not complete:
                 continue
