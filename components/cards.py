@@ -109,9 +109,12 @@ def translation_body(r: BranchResult) -> None:
         st.caption(" · ".join(facts))
 
 
-def finished_body(r: BranchResult, mode: str) -> None:
+def finished_body(r: BranchResult, mode: str, exchange_key: str | None = None) -> None:
     """A finished branch's card: its score and summary (a review), its translation (a translation), or its error
-    and any partial text; then what was sent and what came back."""
+    and any partial text; then what was sent and what came back, drawn only once its expander (`exchange_key`) is
+    opened — a rerun — not sent for every card of every run: each holds the document, and 12 cards' four code blocks
+    were ~50 grey placeholders in the browser at the end of a run. Without a key (a live board, where a click would
+    end the run) it is left to the finished run's board."""
     if mode == "translate" and r.status == "ok":
         translation_body(r)
     elif r.status == "ok" and r.score is not None:
@@ -128,6 +131,10 @@ def finished_body(r: BranchResult, mode: str) -> None:
         if r.text:
             st.caption("Partial text kept:")
             st.code(readable(r.text), language=None, wrap_lines=True, height=160)
-    if r.exchange:
-        with st.expander("Prompt and raw reply"):
-            exchange_view(r.exchange, r.text, r.structured_mode)
+    if r.exchange and exchange_key is None:
+        st.caption("Its prompt and raw reply show when the run has ended.")
+    elif r.exchange:
+        box = st.expander("Prompt and raw reply", key=exchange_key, on_change="rerun")
+        if box.open:
+            with box:
+                exchange_view(r.exchange, r.text, r.structured_mode)

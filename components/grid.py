@@ -272,18 +272,18 @@ class Board:
         card.dirty = card.live = False
         self.ended[r.branch_id] = r
 
-    def finished(self, r: BranchResult) -> None:
+    def finished(self, r: BranchResult, exchange_key: str | None = None) -> None:
         card = self.cards[r.branch_id]
         self.badge(card, BADGES[r.status])
         card.text_slot = None
         with card.body.container():
-            finished_body(r, self.mode)
+            finished_body(r, self.mode, exchange_key)
         card.meta.caption(metrics_line(r))
         card.dirty = card.live = False
 
     def show(self, outcome: RunOutcome) -> None:
         """Draw a finished (or stored) run without streaming."""
-        for spec in outcome.branches:
+        for n, spec in enumerate(outcome.branches):
             result = outcome.results.get(spec.branch_id)
-            if result is not None:
-                self.finished(result)
+            if result is not None:  # its prompt and reply drawn when asked for
+                self.finished(result, exchange_key=f"{self.key}_exchange_{outcome.run_id}_{n}")
