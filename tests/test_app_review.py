@@ -250,6 +250,10 @@ def test_the_prompt_and_reply_name_the_engine_without_stray_backslashes():
     at.button(key="review_engines_add").click().run()
     at.button(key="review_run").click().run()
     assert not at.exception
+    assert "Engine `sim:x?latency=0`" not in texts(at)  # the prompt and reply are drawn when opened
+    (opener,) = [k for k in at.session_state.keys() if str(k).startswith("review_board_exchange_")]
+    at.session_state[opener] = True  # what opening "Prompt and raw reply" sets
+    at.run()
     assert "Engine `sim:x?latency=0`" in texts(at)
 
 
