@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, shot, wait_idle  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, add_engine_ids, shot, wait_idle  # noqa: E402
 
 SIM = "latency=0.5&tokens=150&rate=50"
 # 12 branches: 3 perspectives × 4 engines; 32: 2 perspectives × 16 engines.
@@ -121,13 +121,7 @@ def setup(page, n: int, perspectives: int, engines: int) -> None:  # type: ignor
     if perspectives == 2:
         page.get_by_role("button", name="Remove legal").click()
         wait_idle(page)
-    page.get_by_text("Use another engine id").click()
-    for i in range(1, engines + 1):
-        page.get_by_label("Engine id").fill(f"sim:s{i}?{SIM}")
-        page.get_by_label("Engine id").press("Enter")
-        page.get_by_role("button", name="Add engine").click()
-        expect(page.get_by_role("button", name=f"Remove Demo · s{i}", exact=False)).to_be_visible()
-        wait_idle(page)
+    add_engine_ids(page, *(f"sim:s{i}?{SIM}" for i in range(1, engines + 1)))
     expect(page.get_by_text(f"{n} branches")).to_be_visible()
 
 

@@ -172,6 +172,7 @@ def _add_engine(key: str, default: list[str]) -> None:
         st.session_state[f"{key}_many"] = list(dict.fromkeys([*current, engine_id]))
     else:
         st.session_state[f"{key}_one"] = engine_id
+    st.session_state[f"{key}_extra"] = ""  # ready for the next id
 
 
 def _matrix_start(key: str, default: str) -> list[str]:

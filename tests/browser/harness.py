@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -99,13 +101,21 @@ def shot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
 
 
 def add_engine_ids(page, *engine_ids: str) -> None:  # type: ignore[no-untyped-def]
-    """Open "Use another engine id" and add each id as a user would: type it, Enter, then "Add engine"."""
+    """Open "Use another engine id" and add each id as a user would: type it, Enter, then "Add engine".
+
+    Each step waits for the page's answer to the one before (a click during a rerun was lost on CI): Enter commits
+    the text, which enables the button; the click adds the id, which empties the field.
+    """
     page.get_by_text("Use another engine id").click()
+    field, add = page.get_by_label("Engine id"), page.get_by_role("button", name="Add engine")
     for engine_id in engine_ids:
-        page.get_by_label("Engine id").fill(engine_id)
-        page.get_by_label("Engine id").press("Enter")
-        wait_idle(page)  # the rerun that commits the text has ended: a click during it was once lost on CI
-        page.get_by_role("button", name="Add engine").click()  # waits until the committed text enables it
+        field.fill(engine_id)
+        field.press("Enter")
+        expect(add).to_be_enabled(timeout=30_000)
+        wait_idle(page)
+        add.click()
+        expect(field).to_have_value("", timeout=30_000)
+        wait_idle(page)
 
 
 def open_app(page, server) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, open_app, shot, wait_idle
+from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, add_engine_ids, open_app, shot, wait_idle
 
 SCREEN = {"width": 1440, "height": 900}
 # Every chip of the engines list: its label, and whether it is wholly inside the list's visible box and unclipped.
@@ -39,13 +39,8 @@ GRID = """(key) => {
 
 
 def add_matrix_engines(page, engine_ids: list[str]) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_text("Use another engine id").click()
-    for i, engine_id in enumerate(engine_ids, start=1):
-        page.get_by_label("Engine id").fill(engine_id)
-        page.get_by_label("Engine id").press("Enter")
-        page.get_by_role("button", name="Add engine").click()
-        expect(page.get_by_text(re.compile(rf"^Runs exactly these {i} engines?:"))).to_be_visible(timeout=20_000)
-        wait_idle(page)
+    add_engine_ids(page, *engine_ids)
+    expect(page.get_by_text(re.compile(rf"^Runs exactly these {len(engine_ids)} engines?:"))).to_be_visible()
 
 
 def test_a_seven_engine_matrix_is_a_grid_live_and_finished(browser, start_app):
@@ -109,12 +104,8 @@ def test_a_seven_engine_matrix_is_a_grid_live_and_finished(browser, start_app):
 def test_a_history_retry_streams_into_cards_and_names_cancelled_branches(page, start_app, tmp_path):
     server = start_app({"PARALLAX_DATABASE_URL": f"sqlite:///{tmp_path}/history.db"})
     open_app(page, server)
-    page.get_by_text("Use another engine id").click()
-    page.get_by_label("Engine id").fill("sim:slow?latency=0.3&tokens=300&rate=40")
-    page.get_by_label("Engine id").press("Enter")
-    page.get_by_role("button", name="Add engine").click()
-    expect(page.get_by_role("combobox", name="Engine", exact=True)).to_have_value(re.compile("slow"), timeout=20_000)
-    wait_idle(page)
+    add_engine_ids(page, "sim:slow?latency=0.3&tokens=300&rate=40")
+    expect(page.get_by_role("combobox", name="Engine", exact=True)).to_have_value(re.compile("slow"))
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_role("button", name="Run", exact=True).click()
     page.wait_for_function(STREAMING_CARDS, arg=3, polling=50, timeout=45_000)

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import BADGE_COUNT, open_app, shot, wait_idle
+from tests.browser.harness import BADGE_COUNT, add_engine_ids, open_app, shot, wait_idle
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
@@ -64,13 +64,8 @@ def test_a_phone_shows_the_aggregate_and_table_first_and_the_cards_collapsed(bro
         page.get_by_text("Matrix: every perspective × every engine").click()
         page.get_by_role("button", name="Remove Keyword checks (offline)").click()
         wait_idle(page)
-        page.get_by_text("Use another engine id").click()
-        for i in range(1, 5):
-            page.get_by_label("Engine id").fill(f"sim:e{i}?latency=0.1&tokens=120&rate=400")
-            page.get_by_label("Engine id").press("Enter")
-            page.get_by_role("button", name="Add engine").click()
-            expect(page.get_by_text(re.compile(rf"^Runs exactly these {i} engines?:"))).to_be_visible(timeout=45_000)
-            wait_idle(page)
+        add_engine_ids(page, *(f"sim:e{i}?latency=0.1&tokens=120&rate=400" for i in range(1, 5)))
+        expect(page.get_by_text(re.compile(r"^Runs exactly these 4 engines:"))).to_be_visible()
         page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Run", exact=True).click()
         finished(page)
         phone_checks(page, "phone-390-finished")

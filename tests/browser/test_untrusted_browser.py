@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tests.browser.harness import open_app, shot, wait_idle
+from tests.browser.harness import add_engine_ids, open_app, shot, wait_idle
 from tests.fakes.provider_server import FakeProviders, ok, status
 
 PAYLOADS = [line for line in (Path(__file__).parents[1] / "data" / "markup_payloads.txt").read_text(
@@ -67,13 +67,9 @@ def test_review_output_errors_and_engine_ids_stay_text(page, start_app):
         open_app(page, server)
         page.get_by_label("Matrix: every perspective × every engine").check(force=True)
         page.get_by_role("button", name="Remove gpt-4o-mini").wait_for()  # the matrix list is drawn (short names)
-        page.get_by_text("Use another engine id").click()
-        for engine_id, label in (("openai:bad", "bad"), (EVIL_ID, "Demo · ![id]")):
-            page.get_by_label("Engine id").fill(engine_id)
-            page.get_by_label("Engine id").press("Enter")
-            page.get_by_role("button", name="Add engine").click()
+        add_engine_ids(page, "openai:bad", EVIL_ID)
+        for label in ("bad", "Demo · ![id]"):
             page.get_by_role("button", name=f"Remove {label}").wait_for()
-            wait_idle(page)
         page.get_by_role("button", name="Run").click()
         body = shown_inert(page, "untrusted-review", dialogs, elsewhere)
         for payload in ("![x](http://evil.example/leak.png)", "<img src=x onerror=alert(1)>",
