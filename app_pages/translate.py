@@ -99,4 +99,5 @@ else:
         problem = sentence(str(exc))
 
 # The run's cards, then its vote (before the verdict and the charts: a vote they do not sway), aggregate and charts.
-live.run_section("translate", plan, problem, panels=results.finished_panels)
+if live.run_section("translate", plan, problem, panels=results.finished_panels) is None:
+    results.preload_charts()  # its script loads while the form shows

@@ -220,6 +220,20 @@ def finished_panels(outcome: RunOutcome, prefix: str, layout: Finished) -> None:
     outcome_panels(outcome, prefix, layout)
 
 
+# Hidden, not removed: the browser still loads the chart's script.
+PRELOAD_CSS = "<style>.st-key-chart_preload { display: none; }</style>"
+
+
+def preload_charts() -> None:
+    """An empty chart, hidden, while the form shows: the browser loads the chart script (4.7 MB, seconds to run on
+    a busy machine) before a session's first run needs it — those charts came 4 s after the click, the cards 0.3 s
+    (bench/page_results.py)."""
+    import plotly.graph_objects as go
+
+    st.html(PRELOAD_CSS)
+    st.container(key="chart_preload").plotly_chart(go.Figure(), key="chart_preload_figure")
+
+
 def _part(layout: Finished | None, name: str) -> AbstractContextManager[object]:
     """Where a part goes: its container in the layout, or here, in the order drawn, without one."""
     return getattr(layout, name) if layout is not None else nullcontext()

@@ -193,3 +193,23 @@ def test_a_finished_matrix_draws_without_a_page_of_grey_placeholders(browser, st
         shot(page, "grid-12-finished-prompt-open")
     finally:
         page.close()
+
+VISIBLE_CHARTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
+  .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; }).length"""
+
+
+def test_the_chart_script_loads_while_the_form_shows(page, start_app):
+    """A session's first run drew its charts 4 s after the click, its cards after 0.3 s: the browser loaded the
+    chart script (4.7 MB) only then. It now loads with the form, in a hidden chart (bench/page_results.py times it)."""
+    server = start_app()
+    for path, heading in (("translate", "Translate"), ("", "Review")):
+        page.goto(f"{server.url}/{path}")
+        wait_idle(page)
+        page.get_by_role("heading", name=heading).wait_for()
+        # Drawn by the chart script, and nothing of it on the screen.
+        page.locator(".st-key-chart_preload .js-plotly-plot .main-svg").first.wait_for(state="attached")
+        assert page.evaluate(VISIBLE_CHARTS) == 0
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Run", exact=True).click()
+    page.wait_for_function(f"() => ({VISIBLE_CHARTS})() >= 2", polling=100, timeout=60_000)
+    wait_idle(page)
+    assert page.locator(".st-key-chart_preload").count() == 0  # a page with results has its own charts
