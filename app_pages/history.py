@@ -141,6 +141,7 @@ with run_tab:
             judged = ("the judge still failed" if judge_left else "the judge judged again") if rejudge else ""
             # Drawn again from the top: the list, this button's count and the run's status all change.
             st.session_state["history_retried"] = f"Retried: {'; '.join(p for p in (done, judged) if p)}."
+            live.wait_until_sent()  # as a run does: the last finished cards are seen "done" before the redraw
             st.rerun()
         except (InputError, StorageError) as exc:
             st.error(f"Cannot retry: {md_escape(str(exc))}")

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,19 +82,31 @@ def test_a_killed_batch_with_two_workers_resumes_losing_and_repeating_nothing(tm
     texts = {f"d{i}": f"Document {i} to review." for i in range(16)}
     source = write_csv(tmp_path / "in.csv", [[k, v] for k, v in texts.items()])
     out = tmp_path / "out.csv"
-    for _ in range(16):
+    for _ in range(32):  # a call killed while waiting still takes its reply when released
         fake.enqueue("gpt-4o-mini", ok(chunks=4, delay=0.1))
+    # Four calls are answered; the others wait at the server until the batch is killed, so that it cannot end
+    # before both workers exist (on a busy machine one worker did the whole batch before the other was forked).
+    answered, released, lock = [0], threading.Event(), threading.Lock()
+
+    def gate(_model: str, _body: dict) -> None:
+        with lock:
+            answered[0] += 1
+            late = answered[0] > 4
+        if late:
+            released.wait(60)
+        return None  # the scripted reply
+
+    fake.answer = gate
     command = [sys.executable, "-m", "parallax", "batch", str(source), "--column", "text", "--out", str(out),
                "-p", "legal", "-e", "openai:gpt-4o-mini", "--workers", "2", "--concurrency", "4", "--no-cache"]
     first = subprocess.Popen(command, env=_env(fake, tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # Both workers forked (a fast first worker may write four documents before the second one starts) and
-    # four documents written.
     _until(lambda: _forked(first.pid) == 3 and out.exists() and len(results(out)) >= 4)
     workers = _descendants(first.pid)
     # the fork server and the two workers it forked (a fork keeps its command line), and the resource tracker
     assert sum("forkserver" in _name(pid) for pid in workers) == 3 and len(workers) == 4
     first.send_signal(signal.SIGKILL)
     first.wait()
+    released.set()
     _until(lambda: not any(_alive(pid) for pid in workers), 10)  # no worker goes on calling for nobody
     written_first = {r["id"] for r in results(out)}
     assert 4 <= len(written_first) < 16
