@@ -220,14 +220,14 @@ def finished_panels(outcome: RunOutcome, prefix: str, layout: Finished) -> None:
     outcome_panels(outcome, prefix, layout)
 
 
-# Hidden, not removed: the browser still loads the chart's script.
+# Hidden, not removed: the browser still loads the chart's script and draws it.
 PRELOAD_CSS = "<style>.st-key-chart_preload { display: none; }</style>"
 
 
 def preload_charts() -> None:
-    """An empty chart, hidden, while the form shows: the browser loads the chart script (4.7 MB, seconds to run on
-    a busy machine) before a session's first run needs it — those charts came 4 s after the click, the cards 0.3 s
-    (bench/page_results.py)."""
+    """An empty chart, hidden, while the form shows: the browser loads and starts the chart script (4.7 MB) with
+    the page, not when a session's first results are drawn — those charts came 4.1 s after the click, the cards
+    0.4 s (bench/page_results.py). Importing the script alone at a quiet moment only brought them to 2.6 s."""
     import plotly.graph_objects as go
 
     st.html(PRELOAD_CSS)
