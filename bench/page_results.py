@@ -20,14 +20,13 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, private_server, wait_idle  # noqa: E402
 
 # From the click on Run: first "done" badge, first chart, all charts (as many as the page ends with), in ms. An
 # element of the run before is marked stale (data-stale) until the new script run reaches it: left out.
@@ -89,12 +88,7 @@ def session(browser, url: str, read_s: float) -> tuple[dict, dict]:  # type: ign
 
 
 def main(rounds: int) -> None:
-    tmp = Path(tempfile.mkdtemp())
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    env["PARALLAX_HOME"] = str(tmp)
-    env.pop("PARALLAX_DATABASE_URL", None)
-    server = StreamlitServer(tmp, env)
+    server = private_server()
     cases: dict[str, list[dict]] = {"first run, clicked at once": [], "first run, after 5 s on the form": [],
                                     "second run, same tab": []}
     try:

@@ -22,17 +22,15 @@ bench-N-final.png; samples within the mid-run screenshot are left out.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, add_engine_ids, shot, wait_idle  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, add_engine_ids, private_server, shot, wait_idle  # noqa: E402
 
 SIM = "latency=0.5&tokens=150&rate=50"
 # 12 branches: 3 perspectives × 4 engines; 32: 2 perspectives × 16 engines.
@@ -127,13 +125,7 @@ def setup(page, n: int, perspectives: int, engines: int) -> None:  # type: ignor
 
 def run(n: int) -> None:
     perspectives, engines = SIZES[n]
-    tmp = Path(tempfile.mkdtemp())
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
-    # A history of its own: the user's is never written, and no earlier run's cache answers these calls.
-    env["PARALLAX_HOME"] = str(tmp)
-    env.pop("PARALLAX_DATABASE_URL", None)
-    server = StreamlitServer(tmp, env)
+    server = private_server()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,14 @@ class StreamlitServer:
             pass
         self.process.wait(timeout=10)
         self.log.close()
+
+
+def private_server() -> StreamlitServer:
+    """The app with no key and a history of its own in a new folder (for benches: the user's history is never
+    written, and no earlier run's cache answers their calls)."""
+    home = Path(tempfile.mkdtemp())
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "PARALLAX_DATABASE_URL"}
+    return StreamlitServer(home, {**env, "PYTHONPATH": str(ROOT), "PARALLAX_HOME": str(home)})
 
 
 def wait_idle(page) -> None:  # type: ignore[no-untyped-def]
