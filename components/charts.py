@@ -52,10 +52,12 @@ def unknown_cost(results: Sequence[BranchResult], names: Mapping[str, str] | Non
 
 def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     # A vertical toolbar on the right stays clear of the title (a horizontal one covered it in a half-page column);
-    # legends go above the plot, under the title, where they never meet an axis title.
-    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 40, "t": 90, "b": 10}, legend_title_text="",
+    # legends go at the bottom of the figure, where the plot makes room for as many rows as they wrap to (above the
+    # plot, a legend that wrapped on a phone grew up over the title; below it on the plot's scale, into the axis title).
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 40, "t": 60, "b": 10}, legend_title_text="",
                       modebar={"orientation": "v"},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0})
+                      legend={"orientation": "h", "yref": "container", "yanchor": "bottom", "y": 0, "xanchor": "left",
+                              "x": 0})
     return fig
 
 

@@ -42,6 +42,16 @@ TOOLBAR_OVER_TITLE = """() => [...document.querySelectorAll('.js-plotly-plot')].
   return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
 }).map(chart => chart.querySelector('.gtitle').textContent)"""
 
+# The titles of the charts whose legend lies over their title or an axis title (a legend wrapped on a phone grew over
+# the title).
+LEGEND_OVER_TITLES = """() => [...document.querySelectorAll('.js-plotly-plot')].filter(chart => {
+  const legend = chart.querySelector('.legend');
+  if (!legend) return false;
+  const a = legend.getBoundingClientRect();
+  return [...chart.querySelectorAll('.gtitle, .xtitle, .ytitle')].some(t => { const b = t.getBoundingClientRect();
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom; });
+}).map(chart => (chart.querySelector('.gtitle') || {}).textContent)"""
+
 
 def free_port() -> int:
     with socket.socket() as s:

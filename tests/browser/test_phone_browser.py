@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import BADGE_COUNT, add_engine_ids, open_app, shot, wait_idle
+from tests.browser.harness import BADGE_COUNT, LEGEND_OVER_TITLES, add_engine_ids, open_app, shot, wait_idle
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
@@ -51,6 +51,7 @@ def phone_checks(page, name: str) -> dict:  # type: ignore[no-untyped-def]
     assert len(at["cards"]) == 12 and max(at["cards"]) <= CARD_MAX, at
     assert at["height"] < PHONE_HEIGHT_MAX, at
     assert at["sideways"] <= 0, at  # only the grid scrolls sideways, inside its own box
+    assert page.evaluate(LEGEND_OVER_TITLES) == []  # legends wrap onto rows of their own
     shot(page, name)
     return at
 

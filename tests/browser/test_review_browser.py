@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from tests.browser.harness import (
     BADGE_COUNT,
+    LEGEND_OVER_TITLES,
     STREAMING_CARDS,
     TOOLBAR_OVER_TITLE,
     add_engine_ids,
@@ -55,6 +56,7 @@ def test_three_branches_stream_at_once_then_merge_chart_and_export(page, start_a
     page.wait_for_selector(".js-plotly-plot")
     assert page.locator(".js-plotly-plot").count() >= 2
     assert page.evaluate(TOOLBAR_OVER_TITLE) == []  # a chart's toolbar never covers its title
+    assert page.evaluate(LEGEND_OVER_TITLES) == []
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
