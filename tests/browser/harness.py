@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +107,14 @@ def private_server() -> StreamlitServer:
     home = Path(tempfile.mkdtemp())
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "PARALLAX_DATABASE_URL"}
     return StreamlitServer(home, {**env, "PYTHONPATH": str(ROOT), "PARALLAX_HOME": str(home)})
+
+
+def none_left(page, function: str) -> None:  # type: ignore[no-untyped-def]
+    """Wait until a page function's list is empty (a chart lays itself out again once drawn); fails with the list."""
+    try:
+        page.wait_for_function(f"() => ({function})().length === 0", polling=100, timeout=10_000)
+    except PlaywrightTimeoutError:
+        assert page.evaluate(function) == []
 
 
 def wait_idle(page) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from tests.browser.harness import (
     STREAMING_CARDS,
     TOOLBAR_OVER_TITLE,
     add_engine_ids,
+    none_left,
     open_app,
     shot,
     wait_idle,
@@ -55,8 +56,8 @@ def test_three_branches_stream_at_once_then_merge_chart_and_export(page, start_a
     assert page.evaluate(BADGE_COUNT, "done") == 3
     page.wait_for_selector(".js-plotly-plot")
     assert page.locator(".js-plotly-plot").count() >= 2
-    assert page.evaluate(TOOLBAR_OVER_TITLE) == []  # a chart's toolbar never covers its title
-    assert page.evaluate(LEGEND_OVER_TITLES) == []
+    none_left(page, TOOLBAR_OVER_TITLE)  # a chart's toolbar never covers its title
+    none_left(page, LEGEND_OVER_TITLES)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
     rows = list(csv.DictReader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))

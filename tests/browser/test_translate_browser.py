@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.browser.harness import BADGE_COUNT, LEGEND_OVER_TITLES, STREAMING_CARDS, TOOLBAR_OVER_TITLE, shot, wait_idle
+from tests.browser.harness import (
+    BADGE_COUNT,
+    LEGEND_OVER_TITLES,
+    STREAMING_CARDS,
+    TOOLBAR_OVER_TITLE,
+    none_left,
+    shot,
+    wait_idle,
+)
 
 
 def test_deep_link_keeps_the_frame_and_translations_stream_side_by_side(page, start_app):
@@ -26,6 +34,6 @@ def test_deep_link_keeps_the_frame_and_translations_stream_side_by_side(page, st
     assert page.get_by_text("Segments: the source in 4 segments").first.is_visible()
     page.wait_for_selector(".js-plotly-plot")
     assert page.locator(".js-plotly-plot").count() >= 3
-    assert page.evaluate(TOOLBAR_OVER_TITLE) == []  # a chart's toolbar never covers its title
-    assert page.evaluate(LEGEND_OVER_TITLES) == []
+    none_left(page, TOOLBAR_OVER_TITLE)  # a chart's toolbar never covers its title
+    none_left(page, LEGEND_OVER_TITLES)
     shot(page, "translate-final")
