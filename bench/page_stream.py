@@ -30,7 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, add_engine_ids, private_server, shot, wait_idle  # noqa: E402
+from tests.browser.harness import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    add_engine_ids,
+    choose_matrix,
+    private_server,
+    shot,
+    wait_idle,
+)
 
 SIM = "latency=0.5&tokens=150&rate=50"
 # 12 branches: 3 perspectives × 4 engines; 32: 2 perspectives × 16 engines.
@@ -113,7 +121,7 @@ STREAMED_A_SECOND = """(n) => window.__samples.filter(s => Object.values(s.cards
 
 def setup(page, n: int, perspectives: int, engines: int) -> None:  # type: ignore[no-untyped-def]
     """The Review page with n branches: the matrix, the offline reviewer removed, engines s1…sN added."""
-    page.get_by_label("Matrix: every perspective × every engine").check(force=True)
+    choose_matrix(page)
     page.get_by_role("button", name="Remove Keyword checks (offline)").wait_for()
     page.get_by_role("button", name="Remove Keyword checks (offline)").click()
     if perspectives == 2:

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, add_engine_ids, wait_idle  # noqa: E402
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, add_engine_ids, choose_matrix, wait_idle  # noqa: E402
 
 WIDTH, HEIGHT = 1500, 2000
 
@@ -41,7 +41,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": WIDTH, "height": 6000}, color_scheme="light")
             page.goto(server.url)
             page.get_by_role("heading", name="Review").wait_for(timeout=30_000)
-            page.get_by_text("Matrix: every perspective × every engine").click()
+            choose_matrix(page)
             page.get_by_role("button", name="Remove Keyword checks (offline)").wait_for()
             wait_idle(page)
             add_engine_ids(page, "sim:fast?latency=0.3&tokens=30&rate=25")

@@ -6,6 +6,7 @@ Shared by the browser tests, bench/ and scripts/ (a support module: it holds no 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -144,6 +145,15 @@ def add_engine_ids(page, *engine_ids: str) -> None:  # type: ignore[no-untyped-d
         add.click()
         expect(field).to_have_value("", timeout=30_000)
         wait_idle(page)
+
+
+def choose_matrix(page) -> None:  # type: ignore[no-untyped-def]
+    """Switch Review to "Matrix" as a user would (a click on its label) and wait for the engines list it shows. Not
+    `check()`: a click while the page is busy (starting its chart script) is answered late, and `check()` fails at
+    once when the state has not changed yet."""
+    page.get_by_text("Matrix: every perspective × every engine").click()
+    expect(page.get_by_text(re.compile(r"^Runs exactly these \d+ engines?:"))).to_be_visible(timeout=30_000)
+    wait_idle(page)
 
 
 def open_app(page, server) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, add_engine_ids, open_app, shot, wait_idle
+from tests.browser.harness import BADGE_COUNT, STREAMING_CARDS, add_engine_ids, choose_matrix, open_app, shot, wait_idle
 
 SCREEN = {"width": 1440, "height": 900}
 # Every chip of the engines list: its label, and whether it is wholly inside the list's visible box and unclipped.
@@ -52,7 +52,7 @@ def test_a_seven_engine_matrix_is_a_grid_live_and_finished(browser, start_app):
         run = page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Run", exact=True)
         box = run.bounding_box()
         assert box is not None and box["y"] + box["height"] <= SCREEN["height"]  # on the first screen
-        page.get_by_text("Matrix: every perspective × every engine").click()
+        choose_matrix(page)
         page.get_by_role("button", name="Remove Keyword checks (offline)").click()
         page.get_by_role("button", name="Remove business").click()
         wait_idle(page)
@@ -143,7 +143,7 @@ def test_sixteen_selected_engines_are_all_in_view(page, start_app):
     server = start_app()
     page.set_viewport_size(SCREEN)
     open_app(page, server)
-    page.get_by_text("Matrix: every perspective × every engine").click()
+    choose_matrix(page)
     page.get_by_role("button", name="Remove Keyword checks (offline)").click()
     wait_idle(page)
     add_matrix_engines(page, [f"sim:e{i}?latency=0.1" for i in range(1, 17)])
@@ -174,7 +174,7 @@ def test_a_finished_matrix_draws_without_a_page_of_grey_placeholders(browser, st
     try:
         server = start_app()
         open_app(page, server)
-        page.get_by_text("Matrix: every perspective × every engine").click()
+        choose_matrix(page)
         page.get_by_role("button", name="Remove Keyword checks (offline)").click()
         wait_idle(page)
         add_matrix_engines(page, [f"sim:e{i}?latency=0&tokens=30&rate=1000" for i in range(4)])

@@ -8,7 +8,16 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.harness import BADGE_COUNT, LEGEND_OVER_TITLES, add_engine_ids, none_left, open_app, shot, wait_idle
+from tests.browser.harness import (
+    BADGE_COUNT,
+    LEGEND_OVER_TITLES,
+    add_engine_ids,
+    choose_matrix,
+    none_left,
+    open_app,
+    shot,
+    wait_idle,
+)
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
@@ -62,7 +71,7 @@ def test_a_phone_shows_the_aggregate_and_table_first_and_the_cards_collapsed(bro
     page.set_default_timeout(45_000)
     try:
         open_app(page, server)
-        page.get_by_text("Matrix: every perspective × every engine").click()
+        choose_matrix(page)
         page.get_by_role("button", name="Remove Keyword checks (offline)").click()
         wait_idle(page)
         add_engine_ids(page, *(f"sim:e{i}?latency=0.1&tokens=120&rate=400" for i in range(1, 5)))

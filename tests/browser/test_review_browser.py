@@ -16,6 +16,7 @@ from tests.browser.harness import (
     STREAMING_CARDS,
     TOOLBAR_OVER_TITLE,
     add_engine_ids,
+    choose_matrix,
     none_left,
     open_app,
     shot,
@@ -138,7 +139,7 @@ def test_streamlits_own_header_stop_ends_the_run_cleanly_and_draws_it_at_once(pa
 def test_a_refresh_mid_run_keeps_finished_branches(page, start_app, tmp_path):
     server = start_app({"PARALLAX_DATABASE_URL": f"sqlite:///{tmp_path}/history.db"})
     open_app(page, server)
-    page.get_by_label("Matrix: every perspective × every engine").check(force=True)
+    choose_matrix(page)
     page.get_by_role("button", name="Remove Keyword checks (offline)").wait_for()  # the matrix list is drawn
     add_engine_ids(page, "sim:slow?latency=30")
     page.get_by_text("6 branches").wait_for()

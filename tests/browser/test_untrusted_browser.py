@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tests.browser.harness import add_engine_ids, open_app, shot, wait_idle
+from tests.browser.harness import add_engine_ids, choose_matrix, open_app, shot, wait_idle
 from tests.fakes.provider_server import FakeProviders, ok, status
 
 PAYLOADS = [line for line in (Path(__file__).parents[1] / "data" / "markup_payloads.txt").read_text(
@@ -65,7 +65,7 @@ def test_review_output_errors_and_engine_ids_stay_text(page, start_app):
         server = start_app({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.openai_url})
         dialogs, elsewhere = watch(page)
         open_app(page, server)
-        page.get_by_label("Matrix: every perspective × every engine").check(force=True)
+        choose_matrix(page)
         page.get_by_role("button", name="Remove gpt-4o-mini").wait_for()  # the matrix list is drawn (short names)
         add_engine_ids(page, "openai:bad", EVIL_ID)
         for label in ("bad", "Demo · ![id]"):
